@@ -1,0 +1,2 @@
+//! `lm`: train, evaluate, sample and compare language models.
+fn main() {}

@@ -1,0 +1,2 @@
+//! `tok`: train tokenizers, encode corpora into shards, measure tokenizers.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The corpus encoder: files -> tokens -> shards, in parallel, streaming.

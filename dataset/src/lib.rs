@@ -1,0 +1,47 @@
+//! Token shards: a corpus becomes train and validation token files in llm.c's
+//! format, with a `manifest.json` beside them, and the trainer streams batches
+//! straight from the memory-mapped files.
+//!
+//! What it is not: it never prints; long operations report through a callback.
+//!
+//! CONTRACT (skeleton) for callers (`model`, `report`, `cli`):
+//! - [`corpus::list_files`]: the regular files under the given paths, sorted.
+//! - [`encode::encode_corpus`]: corpus + tokenizer -> shards + manifest.
+//! - [`ShardSet::open`]: validate and memory-map a shard directory.
+//! - [`ShardSet::train_batches`]: random windows, a pure function of (seed, step).
+//! - [`ShardSet::eval_batches`]: sequential windows over a split.
+
+pub mod batch;
+pub mod corpus;
+pub mod encode;
+mod error;
+pub mod manifest;
+pub mod reader;
+pub mod shard;
+pub mod split;
+
+pub use batch::{EvalBatch, EvalBatches, TrainBatches};
+pub use error::{Error, Result};
+pub use manifest::{Manifest, SplitInfo};
+pub use reader::ShardSet;
+
+/// A token id, as stored in the shards (u16 or u32 on disk, u32 in memory).
+pub type TokenId = u32;
+
+/// Train or validation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Val,
+}
+
+impl Split {
+    /// `"train"` or `"val"`: the manifest key and the shard file prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+        }
+    }
+}

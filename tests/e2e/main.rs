@@ -1,0 +1,1 @@
+//! End-to-end tests: the binaries and the crates together.

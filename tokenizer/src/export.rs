@@ -1,0 +1,1 @@
+//! Exports: Hugging Face `tokenizer.json` and tiktoken's base64 rank file.

@@ -1,0 +1,1 @@
+//! The pretrained OpenAI vocabularies, loaded offline through `tiktoken-rs`.

@@ -1,0 +1,1 @@
+//! Tokens per character, bytes per token, share of the vocabulary used.
