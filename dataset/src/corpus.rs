@@ -3,7 +3,9 @@
 //!
 //! Sorting is by the path's bytes, so the order (and with it every shard and
 //! every trained vocabulary) is the same on every machine. Symbolic links are
-//! followed; hidden files are included (a corpus is whatever the user gave).
+//! followed. Inside a directory, hidden entries (names starting with `.`, such
+//! as `.git/` or a download marker) are skipped, as ripgrep does; a hidden
+//! file named explicitly on the command line is taken.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +52,9 @@ fn walk(path: &Path, out: &mut Vec<Document>) -> Result<()> {
             .map_err(|e| io_err(path, e))?;
         entries.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
         for e in entries {
+            if e.file_name().is_some_and(|n| n.as_encoded_bytes().starts_with(b".")) {
+                continue;
+            }
             walk(&e, out)?;
         }
     }
@@ -80,6 +85,9 @@ mod tests {
         std::fs::write(root.join("b/a.txt"), "a").unwrap();
         std::fs::write(root.join("c.txt"), "ccc").unwrap();
         std::fs::write(root.join("a.txt"), "").unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join(".git/HEAD"), "ref").unwrap();
+        std::fs::write(root.join(".complete"), "").unwrap();
         let docs = list_files(&[root]).unwrap();
         let rel: Vec<_> = docs.iter().map(|d| d.path.strip_prefix(root).unwrap().to_path_buf()).collect();
         assert_eq!(
