@@ -14,6 +14,7 @@
 pub mod config;
 pub mod params;
 pub mod rng;
+pub mod run;
 
 pub use config::{Cell, ModelConfig};
 pub use params::{ParamLayout, ParamSpec};

@@ -1,3 +1,20 @@
 //! Comparing runs: bits per character and per byte on identical held-out text,
-//! the table, and the plots. The arithmetic lives here so it can be tested
-//! exactly; the `lm compare` command only prints what this crate computes.
+//! the table, and the plots.
+//!
+//! The arithmetic lives here so it can be tested exactly; `lm compare` only
+//! prints what this crate computes. The crate refuses to compare runs whose
+//! validation text differs: a loss on other text is not a comparison.
+//!
+//! - [`bits`]: nats to bits per token, character and byte.
+//! - [`compare`]: reading finished (or unfinished) runs and building the rows.
+//! - [`table`]: the table as Markdown (terminal and `report.md`).
+//! - [`plot`]: SVG plots of validation bits per character.
+
+pub mod bits;
+pub mod compare;
+mod error;
+pub mod plot;
+pub mod table;
+
+pub use compare::{Comparison, ReferenceRow, Row, RunSummary};
+pub use error::{Error, Result};

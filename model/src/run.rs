@@ -1,0 +1,303 @@
+//! A training run on disk: `runs/NAME/`.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `config.json` | [`RunConfig`]: model shape, training settings, the data it trains on |
+//! | `model.safetensors` | parameters with PyTorch's names (loads into `torch.nn.LSTM`) |
+//! | `optimizer.safetensors` | AdamW moments and step, for `--resume` |
+//! | `state.json` | [`RunState`]: progress, status, the last evaluation |
+//! | `metrics.jsonl` | one [`MetricsLine`] per log or evaluation |
+//! | `tokenizer.json` | the shards' tokenizer (our format), unless it is a pretrained name |
+//!
+//! `state.json` is written last at every checkpoint and names the step the
+//! checkpoint files hold, so a run interrupted between two files is detected
+//! and resumed from consistent files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::ModelConfig;
+
+/// Version of the run directory layout.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How long to train.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Budget {
+    /// Optimizer steps.
+    Steps(u64),
+    /// Training tokens (rounded up to whole steps).
+    Tokens(u64),
+    /// Training characters (rounded up to whole steps, through the train split's characters per token).
+    Chars(u64),
+    /// Seconds of training (evaluation excluded); fixed to a step count after the first steps are timed.
+    Seconds(f64),
+}
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainSettings {
+    /// T: time steps per window.
+    pub seq: usize,
+    /// B: windows per batch.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Linear warmup steps.
+    pub warmup: u64,
+    /// The cosine schedule ends at `lr * min_lr_ratio`.
+    pub min_lr_ratio: f64,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f64,
+    /// Global gradient-norm clipping threshold (0 = off).
+    pub clip: f64,
+    /// How long to train.
+    pub budget: Budget,
+    /// Seconds of training between evaluations (and checkpoints).
+    pub eval_every_s: f64,
+    /// Data order and initialisation seed.
+    pub seed: u64,
+}
+
+/// One split's identity and size, copied from the shards' manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitRef {
+    pub tokens: u64,
+    pub bytes: u64,
+    pub chars: u64,
+    /// Hash of the split's text (before tokenization).
+    pub text_hash: String,
+}
+
+/// The data a run trains and evaluates on.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataRef {
+    /// The shard directory (absolute when written).
+    pub shards: PathBuf,
+    /// `bpe` or `char`.
+    pub tokenizer_kind: String,
+    /// The tokenizer's name (file stem or pretrained name).
+    pub tokenizer_name: String,
+    /// Its content hash.
+    pub tokenizer_hash: String,
+    /// Vocabulary size (the model's V).
+    pub vocab_size: usize,
+    pub train: SplitRef,
+    pub val: SplitRef,
+}
+
+/// `config.json`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunConfig {
+    pub format_version: u32,
+    pub model: ModelConfig,
+    pub train: TrainSettings,
+    pub data: DataRef,
+}
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Training, or stopped without a chance to say so (killed).
+    Running,
+    /// Reached its budget.
+    Finished,
+    /// Stopped by Ctrl-C; `--resume` continues it.
+    Interrupted,
+    /// Stopped on a NaN or infinite loss; the checkpoint is the last good one.
+    Diverged,
+}
+
+/// The result of evaluating a model on a split.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalResult {
+    /// Mean cross-entropy per predicted token, nats.
+    pub val_loss: f64,
+    pub bits_per_token: f64,
+    pub bits_per_char: f64,
+    pub bits_per_byte: f64,
+    /// Predicted tokens.
+    pub tokens: u64,
+    /// Characters of the predicted text.
+    pub chars: u64,
+    /// Bytes of the predicted text.
+    pub bytes: u64,
+    /// Summed cross-entropy, nats.
+    pub nats: f64,
+}
+
+/// `state.json`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunState {
+    pub status: Status,
+    /// Optimizer steps done (the checkpoint holds the parameters after this many).
+    pub step: u64,
+    /// The step count the budget resolved to (for `Seconds`, fixed after timing the first steps).
+    pub target_steps: Option<u64>,
+    /// Training tokens seen.
+    pub tokens: u64,
+    /// Training characters seen (tokens x the train split's characters per token).
+    pub chars: u64,
+    /// Seconds spent training (evaluation and checkpointing excluded).
+    pub train_s: f64,
+    /// Wall seconds since the run started, across resumes.
+    pub wall_s: f64,
+    /// The most recent evaluation.
+    pub last_eval: Option<EvalResult>,
+    /// Why the run stopped, when it did not finish.
+    pub message: Option<String>,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetricsLine {
+    pub step: u64,
+    /// Seconds of training so far (evaluation excluded).
+    pub time_s: f64,
+    pub tokens: u64,
+    pub chars: u64,
+    /// Mean training loss since the previous line, nats/token.
+    pub train_loss: f64,
+    pub lr: f64,
+    /// Global gradient norm before clipping, at the last step.
+    pub grad_norm: f64,
+    /// Training throughput since the previous line (evaluation excluded).
+    pub tokens_per_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bits_per_char: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bits_per_byte: Option<f64>,
+    /// Per-tensor gradient norms (PyTorch names), on evaluation lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grad_norms: Vec<(String, f64)>,
+}
+
+/// Errors reading or writing run files.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+}
+
+/// Paths of a run's files.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(root: impl Into<PathBuf>) -> RunDir {
+        RunDir { root: root.into() }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+    pub fn model(&self) -> PathBuf {
+        self.root.join("model.safetensors")
+    }
+    pub fn optimizer(&self) -> PathBuf {
+        self.root.join("optimizer.safetensors")
+    }
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+    pub fn tokenizer(&self) -> PathBuf {
+        self.root.join("tokenizer.json")
+    }
+
+    /// Reads `config.json`.
+    pub fn read_config(&self) -> Result<RunConfig, RunError> {
+        let cfg: RunConfig = read_json(&self.config())?;
+        if cfg.format_version != FORMAT_VERSION {
+            return Err(RunError::Invalid {
+                path: self.config(),
+                reason: format!(
+                    "run format version {} is not supported (this build reads version {FORMAT_VERSION})",
+                    cfg.format_version
+                ),
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// Reads `state.json`.
+    pub fn read_state(&self) -> Result<RunState, RunError> {
+        read_json(&self.state())
+    }
+
+    /// Reads every line of `metrics.jsonl` (a torn last line from a killed run is ignored).
+    pub fn read_metrics(&self) -> Result<Vec<MetricsLine>, RunError> {
+        let path = self.metrics();
+        let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io { path: path.clone(), source })?;
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            match serde_json::from_str(line) {
+                Ok(m) => out.push(m),
+                Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
+                Err(e) => {
+                    return Err(RunError::Invalid { path, reason: format!("line {}: {e}", i + 1) });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads and parses a JSON file; errors name it.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
+    let bytes = std::fs::read(path).map_err(|source| RunError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RunError::Invalid { path: path.to_path_buf(), reason: format!("not a valid file: {e}") })
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, flushed, then renamed over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let io = |source| RunError::Io { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Serializes `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| RunError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialize: {e}"),
+    })?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Appends one line to `metrics.jsonl`.
+pub fn append_metrics(path: &Path, line: &MetricsLine) -> Result<(), RunError> {
+    let io = |source| RunError::Io { path: path.to_path_buf(), source };
+    let mut text = serde_json::to_string(line).map_err(|e| RunError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialize: {e}"),
+    })?;
+    text.push('\n');
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)
+}

@@ -1,0 +1,224 @@
+//! Reading runs and building the comparison.
+//!
+//! A comparison is only meaningful when every run was evaluated on the same
+//! validation text. Each run's `config.json` records the validation split of
+//! the shards it trained on (bytes, characters and a hash of the text, made
+//! before tokenization); [`Comparison::new`] refuses runs that disagree and
+//! says how.
+
+use std::path::{Path, PathBuf};
+
+use model::run::{DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunState, SplitRef, Status};
+
+use crate::bits::Measured;
+use crate::{Error, Result};
+
+/// Everything the report needs from one run directory.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The run's name (its directory name).
+    pub name: String,
+    pub path: PathBuf,
+    pub config: RunConfig,
+    /// `None` when the run never wrote a checkpoint.
+    pub state: Option<RunState>,
+    pub metrics: Vec<MetricsLine>,
+    /// A sample written by `lm experiment` (`sample.txt`), if any.
+    pub sample: Option<String>,
+}
+
+impl RunSummary {
+    /// Reads a run directory. A missing directory or `config.json` is an
+    /// error; a missing `state.json` or `metrics.jsonl` means the run has not
+    /// got far, which the table shows.
+    pub fn load(path: &Path) -> Result<RunSummary> {
+        let dir = RunDir::new(path);
+        if !path.is_dir() {
+            return Err(Error::Empty(format!("{}: no such run directory", path.display())));
+        }
+        let config = dir.read_config()?;
+        let state = if dir.state().exists() { Some(dir.read_state()?) } else { None };
+        let metrics = if dir.metrics().exists() { dir.read_metrics()? } else { Vec::new() };
+        let sample = std::fs::read_to_string(path.join("sample.txt")).ok();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Ok(RunSummary { name, path: path.to_path_buf(), config, state, metrics, sample })
+    }
+
+    /// Finished runs reached their budget.
+    pub fn finished(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.status == Status::Finished)
+    }
+
+    /// A word for the table: finished, running/killed, interrupted, diverged, not started.
+    pub fn status_word(&self) -> &'static str {
+        match self.state.as_ref().map(|s| s.status) {
+            None => "not started",
+            Some(Status::Finished) => "finished",
+            Some(Status::Running) => "unfinished",
+            Some(Status::Interrupted) => "interrupted",
+            Some(Status::Diverged) => "diverged",
+        }
+    }
+}
+
+/// One row of the table: one run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Row {
+    pub run: String,
+    pub tokenizer: String,
+    pub tokenizer_kind: String,
+    pub vocab_size: usize,
+    /// All trainable parameters.
+    pub params: usize,
+    /// Embedding and head: `V*E + H*V + V` (`V*E + V` when tied).
+    pub embed_head_params: usize,
+    /// Tokens per character of the validation text.
+    pub tokens_per_char: f64,
+    /// The last evaluation (nats/token, bits/char, bits/byte); `None` before the first.
+    pub eval: Option<EvalResult>,
+    /// Training throughput.
+    pub tokens_per_s: Option<f64>,
+    pub chars_per_s: Option<f64>,
+    /// Seconds of training (evaluation excluded).
+    pub train_s: Option<f64>,
+    pub tokens_seen: Option<u64>,
+    pub chars_seen: Option<u64>,
+    pub status: String,
+}
+
+/// A pretrained tokenizer's tokens per character on the same validation text (no model).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ReferenceRow {
+    pub tokenizer: String,
+    pub vocab_size: usize,
+    pub tokens: u64,
+    pub chars: u64,
+    pub tokens_per_char: f64,
+}
+
+/// The comparison of several runs on one validation text.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Comparison {
+    /// The validation text every run was evaluated on.
+    pub val: SplitRef,
+    pub rows: Vec<Row>,
+    pub references: Vec<ReferenceRow>,
+    /// A sample per run under the same prompt, when the runs have one.
+    pub samples: Vec<(String, String)>,
+    /// Validation bits/char over training time and characters seen, per run:
+    /// `(run, [(time_s, chars, bits_per_char)])`.
+    pub curves: Vec<(String, Vec<(f64, u64, f64)>)>,
+}
+
+/// Embedding and head parameters: the part of the model that grows with the vocabulary.
+pub fn embed_head_params(cfg: &model::ModelConfig) -> usize {
+    let head = if cfg.tie { 0 } else { cfg.hidden * cfg.vocab };
+    cfg.vocab * cfg.embed + head + cfg.vocab
+}
+
+fn same_text(a: &SplitRef, b: &SplitRef) -> bool {
+    a.bytes == b.bytes && a.chars == b.chars && a.text_hash == b.text_hash
+}
+
+fn describe(d: &DataRef) -> String {
+    let hash: String = d.val.text_hash.chars().take(12).collect();
+    format!(
+        "{} bytes, {} chars, text hash {hash}, shards {}",
+        d.val.bytes,
+        d.val.chars,
+        d.shards.display()
+    )
+}
+
+impl Comparison {
+    /// Builds the rows, refusing runs whose validation text differs.
+    pub fn new(runs: &[RunSummary]) -> Result<Comparison> {
+        let first = runs.first().ok_or_else(|| Error::Empty("no runs to compare".into()))?;
+        let val = first.config.data.val.clone();
+        let odd: Vec<&RunSummary> = runs.iter().filter(|r| !same_text(&r.config.data.val, &val)).collect();
+        if !odd.is_empty() {
+            let mut msg = String::from(
+                "these runs were not evaluated on the same validation text, so their losses are not comparable \
+                 (encode every vocabulary from the same corpus with the same --val-fraction):",
+            );
+            for r in runs {
+                msg.push_str(&format!("\n  {}: {}", r.name, describe(&r.config.data)));
+            }
+            return Err(Error::Mismatch(msg));
+        }
+        let rows = runs.iter().map(row).collect();
+        let samples = runs.iter().filter_map(|r| Some((r.name.clone(), r.sample.clone()?))).collect();
+        let curves = runs
+            .iter()
+            .map(|r| {
+                let pts = r
+                    .metrics
+                    .iter()
+                    .filter_map(|m| Some((m.time_s, m.chars, m.val_bits_per_char?)))
+                    .collect();
+                (r.name.clone(), pts)
+            })
+            .collect();
+        Ok(Comparison { val, rows, references: Vec::new(), samples, curves })
+    }
+
+    /// Adds rows for pretrained tokenizers, measured on the validation text.
+    pub fn add_references(&mut self, rows: Vec<ReferenceRow>) {
+        self.references.extend(rows);
+    }
+}
+
+fn row(r: &RunSummary) -> Row {
+    let cfg = &r.config;
+    let d = &cfg.data;
+    let st = r.state.as_ref();
+    let per_s = |n: u64| st.filter(|s| s.train_s > 0.0).map(|s| n as f64 / s.train_s);
+    Row {
+        run: r.name.clone(),
+        tokenizer: d.tokenizer_name.clone(),
+        tokenizer_kind: d.tokenizer_kind.clone(),
+        vocab_size: d.vocab_size,
+        params: cfg.model.num_params(),
+        embed_head_params: embed_head_params(&cfg.model),
+        tokens_per_char: d.val.tokens as f64 / d.val.chars as f64,
+        eval: st.and_then(|s| s.last_eval),
+        tokens_per_s: st.and_then(|s| per_s(s.tokens)),
+        chars_per_s: st.and_then(|s| per_s(s.chars)),
+        train_s: st.map(|s| s.train_s),
+        tokens_seen: st.map(|s| s.tokens),
+        chars_seen: st.map(|s| s.chars),
+        status: r.status_word().to_string(),
+    }
+}
+
+/// Tokens per character of `val_text` under each named pretrained tokenizer.
+pub fn reference_rows(val_text: &[u8], names: &[&str]) -> Result<Vec<ReferenceRow>> {
+    let chars = count_chars(val_text);
+    names
+        .iter()
+        .map(|name| {
+            let tok = tokenizer::Tokenizer::load(name)?;
+            let tokens = tok.encode_ordinary(val_text)?.len() as u64;
+            Ok(ReferenceRow {
+                tokenizer: name.to_string(),
+                vocab_size: tok.vocab_size(),
+                tokens,
+                chars,
+                tokens_per_char: tokens as f64 / chars as f64,
+            })
+        })
+        .collect()
+}
+
+/// Measured quantities of a run's last evaluation, for exact arithmetic checks.
+pub fn measured(eval: &EvalResult) -> Measured {
+    Measured { nats: eval.nats, tokens: eval.tokens, chars: eval.chars, bytes: eval.bytes }
+}
+
+/// Characters of a text: Unicode scalar values, each invalid UTF-8 byte counting as one.
+fn count_chars(text: &[u8]) -> u64 {
+    text.utf8_chunks().map(|c| c.valid().chars().count() as u64 + c.invalid().len() as u64).sum()
+}

@@ -1,0 +1,37 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while comparing runs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A run's files could not be read.
+    #[error(transparent)]
+    Run(#[from] model::run::RunError),
+    /// The runs were not evaluated on the same text.
+    #[error("{0}")]
+    Mismatch(String),
+    /// Nothing to compare.
+    #[error("{0}")]
+    Empty(String),
+    /// Reading the shards for the reference rows.
+    #[error(transparent)]
+    Dataset(#[from] dataset::Error),
+    /// Loading a tokenizer for the reference rows.
+    #[error(transparent)]
+    Tokenizer(#[from] tokenizer::Error),
+    /// Writing a report file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Drawing a plot.
+    #[error("{}: cannot draw the plot: {reason}", path.display())]
+    Plot { path: PathBuf, reason: String },
+}

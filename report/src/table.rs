@@ -1,0 +1,97 @@
+//! The comparison as Markdown: the same text goes to the terminal and to `report.md`.
+
+use crate::Comparison;
+
+/// `1234567` -> `"1.23M"`, `65000` -> `"65.0k"`, `512` -> `"512"`.
+pub fn si(n: f64) -> String {
+    let a = n.abs();
+    if a >= 1e9 {
+        format!("{:.2}G", n / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2}M", n / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", n / 1e3)
+    } else if a >= 100.0 || n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:.2}")
+    }
+}
+
+/// Seconds as `"9m41s"`, `"42.0s"` or `"1h02m"`.
+pub fn duration(s: f64) -> String {
+    if s >= 3600.0 {
+        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+    } else if s >= 60.0 {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map(f).unwrap_or_else(|| "-".into())
+}
+
+/// The main table, one row per run, then the pretrained tokenizers' rows.
+pub fn markdown(c: &Comparison) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "Validation text: {} bytes, {} characters (hash {}).\n\n",
+        c.val.bytes,
+        c.val.chars,
+        c.val.text_hash.chars().take(16).collect::<String>()
+    ));
+    s.push_str(
+        "| run | vocab | params | emb+head | tokens/char | val nats/token | **val bits/char** | val bits/byte \
+         | tokens/s | chars/s | train time | tokens seen | chars seen | status |\n",
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in &c.rows {
+        let e = r.eval.as_ref();
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.4} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.run,
+            r.vocab_size,
+            si(r.params as f64),
+            si(r.embed_head_params as f64),
+            r.tokens_per_char,
+            opt(e.map(|e| e.val_loss), |v| format!("{v:.4}")),
+            opt(e.map(|e| e.bits_per_char), |v| format!("{v:.4}")),
+            opt(e.map(|e| e.bits_per_byte), |v| format!("{v:.4}")),
+            opt(r.tokens_per_s, si),
+            opt(r.chars_per_s, si),
+            opt(r.train_s, duration),
+            opt(r.tokens_seen.map(|v| v as f64), si),
+            opt(r.chars_seen.map(|v| v as f64), si),
+            r.status,
+        ));
+    }
+    if !c.references.is_empty() {
+        s.push_str("\nPretrained tokenizers on the same validation text (no model):\n\n");
+        s.push_str("| tokenizer | vocab | tokens | tokens/char |\n|---|---:|---:|---:|\n");
+        for r in &c.references {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.4} |\n",
+                r.tokenizer, r.vocab_size, r.tokens, r.tokens_per_char
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(si(3_234_567.0), "3.23M");
+        assert_eq!(si(65_000.0), "65.0k");
+        assert_eq!(si(512.0), "512");
+        assert_eq!(si(2.5), "2.50");
+        assert_eq!(duration(581.0), "9m41s");
+        assert_eq!(duration(42.0), "42.0s");
+        assert_eq!(duration(3720.0), "1h02m");
+    }
+}
