@@ -244,7 +244,8 @@ impl RunDir {
     /// Reads every line of `metrics.jsonl` (a torn last line from a killed run is ignored).
     pub fn read_metrics(&self) -> Result<Vec<MetricsLine>, RunError> {
         let path = self.metrics();
-        let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io { path: path.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| RunError::Io { path: path.clone(), source })?;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let mut out = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {

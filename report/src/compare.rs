@@ -125,12 +125,7 @@ fn same_text(a: &SplitRef, b: &SplitRef) -> bool {
 
 fn describe(d: &DataRef) -> String {
     let hash: String = d.val.text_hash.chars().take(12).collect();
-    format!(
-        "{} bytes, {} chars, text hash {hash}, shards {}",
-        d.val.bytes,
-        d.val.chars,
-        d.shards.display()
-    )
+    format!("{} bytes, {} chars, text hash {hash}, shards {}", d.val.bytes, d.val.chars, d.shards.display())
 }
 
 impl Comparison {

@@ -104,7 +104,7 @@ fn bars(c: &Comparison, path: &Path) -> Result<String> {
             .margin(16)
             .x_label_area_size(46)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
             .map_err(|e| err(e.to_string()))?;
         chart
             .configure_mesh()

@@ -10,7 +10,14 @@ fn val(hash: &str) -> SplitRef {
     SplitRef { tokens: 0, bytes: 110_000, chars: 100_000, text_hash: hash.into() }
 }
 
-fn write_run(root: &Path, name: &str, vocab: usize, val_tokens: u64, hash: &str, state: Option<RunState>) -> PathBuf {
+fn write_run(
+    root: &Path,
+    name: &str,
+    vocab: usize,
+    val_tokens: u64,
+    hash: &str,
+    state: Option<RunState>,
+) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let rd = RunDir::new(&dir);
@@ -150,4 +157,16 @@ fn unfinished_and_unstarted_runs_are_shown_as_such() {
 fn a_missing_run_directory_is_named() {
     let err = RunSummary::load(Path::new("/no/such/run")).unwrap_err().to_string();
     assert!(err.contains("/no/such/run"), "{err}");
+}
+
+#[test]
+#[ignore = "writes plots to $PLOT_DIR for a visual check"]
+fn plots_for_a_visual_check() {
+    let out = PathBuf::from(std::env::var("PLOT_DIR").unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let a = write_run(tmp.path(), "char", 65, 100_000, "h", Some(finished(100_000.0, 99_999, 100_000)));
+    let b = write_run(tmp.path(), "bpe2k", 2048, 25_000, "h", Some(finished(70_000.0, 24_999, 100_000)));
+    let runs = [RunSummary::load(&a).unwrap(), RunSummary::load(&b).unwrap()];
+    let c = Comparison::new(&runs).unwrap();
+    report::plot::write_all(&c, &out).unwrap();
 }
