@@ -11,6 +11,7 @@
 //!
 //! What it is not: it never prints; training reports through a callback.
 
+pub mod checkpoint;
 pub mod config;
 mod error;
 pub mod optim;
