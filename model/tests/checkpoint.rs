@@ -417,6 +417,7 @@ fn python_cross_check() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check_checkpoint.py");
     for dir in &dirs {
         let out = std::process::Command::new(&python).arg(&script).arg(dir.path()).output().unwrap();
+        println!("{}", String::from_utf8_lossy(&out.stdout));
         assert!(
             out.status.success(),
             "check_checkpoint.py failed on {}:\n{}\n{}",
@@ -425,4 +426,13 @@ fn python_cross_check() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The script can fail: a logit off by 1e-3 in the probe must be caught.
+    let probe_path = dirs[0].path().join(FORWARD_CHECK_FILE);
+    let mut probe: checkpoint::ForwardProbe =
+        serde_json::from_slice(&std::fs::read(&probe_path).unwrap()).unwrap();
+    probe.logits[17] += 1e-3;
+    std::fs::write(&probe_path, serde_json::to_vec(&probe).unwrap()).unwrap();
+    let out = std::process::Command::new(&python).arg(&script).arg(dirs[0].path()).output().unwrap();
+    assert!(!out.status.success(), "a wrong logit went unnoticed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("logits differ"));
 }
