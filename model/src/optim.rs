@@ -67,9 +67,16 @@ impl AdamWConfig {
 /// ```text
 /// p = p * decay                                  (only when weight_decay != 0)
 /// m = fma(beta1_lerp, g - m, m)                  (exp_avg.lerp_(g, 1 - beta1))
-/// v = v * beta2 + (one_minus_beta2 * g) * g      (exp_avg_sq.mul_(beta2).addcmul_(g, g, 1 - beta2))
+/// v = fma(one_minus_beta2 * g, g, v * beta2)    (exp_avg_sq.mul_(beta2).addcmul_(g, g, 1 - beta2))
 /// p = p + (neg_step_size * m) / (sqrt(v) / bias2_sqrt + eps)     (param.addcdiv_)
 /// ```
+///
+/// The two FMAs are PyTorch's too: `lerp` is written with `fmadd`, and GCC
+/// contracts addcmul's `self + value * t1 * t2` into one (the
+/// `adamw_fixture.py` test pins both: the moments match bit for bit). The
+/// square root is IEEE's (`sqrtss`, `_mm512_sqrt_ps`); PyTorch's goes through
+/// MKL's `vsSqrt`, which is sometimes 1 ulp off, so parameters can differ
+/// from PyTorch's in the last place.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamWScalars {
     /// The 1-based step these constants are for.
@@ -125,7 +132,7 @@ pub fn adamw_update(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f
             p *= s.decay;
         }
         let mi = (g - m[i]).mul_add(s.beta1_lerp, m[i]);
-        let vi = v[i] * s.beta2 + (s.one_minus_beta2 * g) * g;
+        let vi = (s.one_minus_beta2 * g).mul_add(g, v[i] * s.beta2);
         let denom = vi.sqrt() / s.bias2_sqrt + s.eps;
         params[i] = p + (s.neg_step_size * mi) / denom;
         m[i] = mi;
