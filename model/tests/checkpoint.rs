@@ -436,3 +436,13 @@ fn python_cross_check() {
     assert!(!out.status.success(), "a wrong logit went unnoticed");
     assert!(String::from_utf8_lossy(&out.stderr).contains("logits differ"));
 }
+
+#[test]
+fn saving_into_a_missing_directory_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = ParamLayout::new(&config(Cell::Rnn, true));
+    let path = dir.path().join("missing").join(MODEL_FILE);
+    let err = save_model(&path, &layout, &layout.init(0), 0).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_names_file(&err, &path);
+}
