@@ -1,0 +1,610 @@
+//! The training loop: data, schedule, clipping, AdamW, evaluation, checkpoints
+//! and resume, for one run directory (see [`crate::run`]).
+//!
+//! The recipe of one step:
+//! 1. the batch of step `s`, a pure function of (seed, s) (`dataset::TrainBatches`);
+//! 2. forward and backward through the fast path ([`crate::fast::Workspace`]);
+//! 3. stop on a NaN or infinite loss or gradient, keeping the last good checkpoint;
+//! 4. global-norm clipping, the learning rate of step `s`, one AdamW update.
+//!
+//! Every `eval_every_s` seconds of training (evaluation excluded), the model
+//! is evaluated on a prefix of the validation text (`interim_eval_bytes`) and
+//! a checkpoint is written; at the end, on the whole validation text.
+//!
+//! Resume: the data order, the schedule and the optimizer state depend only
+//! on the step, so a run resumed from a checkpoint at step `s` computes the
+//! same steps `s+1, ...` as an uninterrupted run, bit for bit — for budgets
+//! in steps, tokens or characters. A budget in seconds resolves to a step
+//! count from measured speed and re-estimates it at every evaluation, so it
+//! is not reproducible bit for bit (nothing timed is).
+//!
+//! What it is not: it never prints and never installs signal handlers; the
+//! caller's [`Observer`] sees every step and may ask to stop.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use dataset::{ShardSet, Split};
+use tokenizer::Tokenizer;
+
+use crate::checkpoint;
+use crate::fast::Workspace;
+use crate::optim::{AdamW, AdamWConfig, LrSchedule, clip_grad_norm};
+use crate::params::ParamLayout;
+use crate::run::{
+    Budget, DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunError, RunState, SplitRef, Status,
+    append_metrics, write_json,
+};
+
+/// Errors of the training loop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Model(#[from] crate::Error),
+    #[error(transparent)]
+    Dataset(#[from] dataset::Error),
+    #[error(transparent)]
+    Tokenizer(#[from] tokenizer::Error),
+    /// The loss or the gradient stopped being finite.
+    #[error(
+        "training diverged at step {step}: the {what} is {value}; the last good checkpoint (step {kept}) is kept in {}",
+        dir.display()
+    )]
+    Diverged { step: u64, what: &'static str, value: f64, kept: u64, dir: PathBuf },
+    /// A setting or a file that cannot work.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// What the loop reports after every step.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Steps done.
+    pub step: u64,
+    /// The step count the budget resolves to (may move for time budgets).
+    pub target_steps: u64,
+    pub tokens: u64,
+    /// Seconds of training so far (evaluation excluded).
+    pub train_s: f64,
+    /// Loss of the last step, nats/token.
+    pub loss: f64,
+    /// Training tokens per second over the recent steps.
+    pub tokens_per_s: f64,
+    pub lr: f64,
+}
+
+/// Receives the loop's reports; the CLI draws them.
+pub trait Observer {
+    /// After every step. `Break` stops training after a checkpoint (status `interrupted`).
+    fn step(&mut self, progress: &Progress) -> ControlFlow<()>;
+    /// After every metrics line (training lines and evaluation lines).
+    fn metrics(&mut self, _line: &MetricsLine) {}
+    /// When an evaluation starts (`final` for the last one over the whole split).
+    fn evaluating(&mut self, _is_final: bool) {}
+}
+
+/// Loop settings that are not part of the run's identity.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopOptions {
+    /// Seconds between training lines in `metrics.jsonl`.
+    pub log_every_s: f64,
+    /// Interim evaluations use this many bytes of validation text (the final one uses all).
+    pub interim_eval_bytes: u64,
+}
+
+impl Default for LoopOptions {
+    fn default() -> LoopOptions {
+        LoopOptions { log_every_s: 5.0, interim_eval_bytes: 256 * 1024 }
+    }
+}
+
+/// The data reference a run records for `shards`.
+pub fn data_ref(shards: &ShardSet) -> DataRef {
+    let m = shards.manifest();
+    let split = |s: Split| {
+        let i = m.splits.get(s);
+        SplitRef { tokens: i.tokens, bytes: i.bytes, chars: i.chars, text_hash: i.text_hash.clone() }
+    };
+    let dir = shards.dir();
+    DataRef {
+        shards: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        tokenizer_kind: m.tokenizer.kind_name().to_string(),
+        tokenizer_name: m.tokenizer.name.clone(),
+        tokenizer_hash: m.tokenizer.content_hash.clone(),
+        vocab_size: m.tokenizer.vocab_size,
+        train: split(Split::Train),
+        val: split(Split::Val),
+    }
+}
+
+/// Evaluates `params` on a split of `shards`: every token after the first is
+/// predicted once, each window of `T` predictions from a zero state (the
+/// protocol of `dataset::EvalBatches`). With `max_bytes`, only the shortest
+/// prefix of the split whose text reaches `max_bytes` bytes is scored.
+/// Characters and bytes are those of the predicted text (the split's text
+/// minus the first token's; special tokens count none).
+pub fn evaluate(
+    ws: &mut Workspace,
+    params: &[f32],
+    shards: &ShardSet,
+    tok: &Tokenizer,
+    split: Split,
+    max_bytes: Option<u64>,
+) -> Result<EvalResult> {
+    let tokens = shards.split(split).to_vec();
+    if tokens.len() < 2 {
+        return Err(TrainError::Invalid(format!(
+            "{}: the {} split has {} tokens; evaluation needs at least 2",
+            shards.dir().display(),
+            split.name(),
+            tokens.len()
+        )));
+    }
+    // The scored prefix: tokens[..end], predictions of tokens[1..end].
+    let end = match max_bytes {
+        None => tokens.len(),
+        Some(limit) => {
+            let mut bytes = 0u64;
+            let mut end = tokens.len();
+            for (i, &t) in tokens.iter().enumerate() {
+                bytes += text_len(tok, t);
+                if bytes >= limit && i >= 1 {
+                    end = i + 1;
+                    break;
+                }
+            }
+            end
+        }
+    };
+    let mut text = Vec::new();
+    for &t in &tokens[1..end] {
+        if tok.special_tokens().iter().all(|(_, id)| *id != t) {
+            text.extend_from_slice(tok.token_bytes(t).unwrap_or_default());
+        }
+    }
+    let chars = tokenizer::stats::count_chars(&text);
+    let predictions = (end - 1) as u64;
+
+    let (b, t) = ws.shape();
+    let mut batches = shards.eval_batches(split, b, t)?;
+    let mut lengths = vec![0usize; b];
+    let (mut nats, mut count) = (0f64, 0u64);
+    while let Some(batch) = batches.next() {
+        let first = batch.first_window * t as u64;
+        if first >= predictions {
+            break;
+        }
+        for (row, len) in lengths.iter_mut().enumerate() {
+            let start = first + (row * t) as u64;
+            *len = (batch.lengths[row] as u64).min(predictions.saturating_sub(start)) as usize;
+        }
+        let (n, c) = ws.forward_loss(params, batch.inputs, batch.targets, &lengths);
+        nats += n;
+        count += c as u64;
+    }
+    debug_assert_eq!(count, predictions);
+    let ln2 = std::f64::consts::LN_2;
+    let bytes = text.len() as u64;
+    Ok(EvalResult {
+        val_loss: nats / count as f64,
+        bits_per_token: nats / (ln2 * count as f64),
+        bits_per_char: nats / (ln2 * chars as f64),
+        bits_per_byte: nats / (ln2 * bytes as f64),
+        tokens: count,
+        chars,
+        bytes,
+        nats,
+    })
+}
+
+/// Bytes of text a token stands for (special tokens: none).
+fn text_len(tok: &Tokenizer, id: u32) -> u64 {
+    if tok.special_tokens().iter().any(|(_, s)| *s == id) {
+        0
+    } else {
+        tok.token_bytes(id).map_or(0, |b| b.len() as u64)
+    }
+}
+
+/// Everything a running loop holds.
+struct Loop<'a> {
+    dir: RunDir,
+    cfg: RunConfig,
+    shards: &'a ShardSet,
+    tok: Tokenizer,
+    layout: ParamLayout,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    opt: AdamW,
+    ws: Workspace,
+    state: RunState,
+    opts: LoopOptions,
+    chars_per_token: f64,
+}
+
+/// Starts a new run in `dir` (which must not hold one) and trains it.
+pub fn train_new(
+    dir: &Path,
+    cfg: RunConfig,
+    shards: &ShardSet,
+    opts: LoopOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunState> {
+    let rd = RunDir::new(dir);
+    if rd.config().exists() {
+        return Err(TrainError::Invalid(format!(
+            "{}: a run already exists there; pass --resume to continue it or choose another output directory",
+            dir.display()
+        )));
+    }
+    cfg.model.validate().map_err(|e| TrainError::Invalid(e))?;
+    check_shards(&cfg, shards)?;
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
+    let tok = shards.tokenizer()?;
+    if !shards.manifest().tokenizer.pretrained {
+        tok.save(&rd.tokenizer())?;
+    }
+    write_json(&rd.config(), &cfg)?;
+    let layout = ParamLayout::new(&cfg.model);
+    let params = layout.init(cfg.train.seed);
+    let opt = AdamW::new(&layout, adamw_config(&cfg))?;
+    let state = RunState {
+        status: Status::Running,
+        step: 0,
+        target_steps: None,
+        tokens: 0,
+        chars: 0,
+        train_s: 0.0,
+        wall_s: 0.0,
+        last_eval: None,
+        message: None,
+    };
+    run_loop(Loop::new(rd, cfg, shards, tok, layout, params, opt, state, opts), observer)
+}
+
+/// Continues the run in `dir` from its last checkpoint.
+pub fn train_resume(
+    dir: &Path,
+    shards: &ShardSet,
+    opts: LoopOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunState> {
+    let rd = RunDir::new(dir);
+    let cfg = rd.read_config()?;
+    check_shards(&cfg, shards)?;
+    let state = rd.read_state()?;
+    if state.status == Status::Finished {
+        return Ok(state);
+    }
+    let ck = checkpoint::load_checkpoint(dir)?;
+    if ck.model.config != cfg.model {
+        return Err(TrainError::Invalid(format!(
+            "{}: the checkpoint's model shape differs from config.json",
+            rd.model().display()
+        )));
+    }
+    if ck.model.step != state.step {
+        return Err(TrainError::Invalid(format!(
+            "{}: the checkpoint holds step {} but state.json says step {}: the run was killed while saving; \
+             start it again",
+            dir.display(),
+            ck.model.step,
+            state.step
+        )));
+    }
+    let tok = shards.tokenizer()?;
+    let layout = ck.model.layout;
+    let mut state = state;
+    state.status = Status::Running;
+    state.message = None;
+    let lp = Loop::new(rd, cfg, shards, tok, layout, ck.model.params, ck.optimizer, state, opts);
+    run_loop(lp, observer)
+}
+
+fn adamw_config(cfg: &RunConfig) -> AdamWConfig {
+    AdamWConfig { weight_decay: cfg.train.weight_decay, ..AdamWConfig::default() }
+}
+
+/// The shards must be the ones the run was configured for: same tokenizer, same text.
+fn check_shards(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
+    let now = data_ref(shards);
+    let d = &cfg.data;
+    if now.vocab_size != cfg.model.vocab {
+        return Err(TrainError::Invalid(format!(
+            "{}: the shards' vocabulary has {} tokens but the model has V = {}",
+            shards.dir().display(),
+            now.vocab_size,
+            cfg.model.vocab
+        )));
+    }
+    if now.tokenizer_hash != d.tokenizer_hash {
+        return Err(TrainError::Invalid(format!(
+            "{}: the shards were encoded with tokenizer {} ({}), but the run was trained on {} ({})",
+            shards.dir().display(),
+            now.tokenizer_name,
+            short(&now.tokenizer_hash),
+            d.tokenizer_name,
+            short(&d.tokenizer_hash)
+        )));
+    }
+    if now.val != d.val || now.train != d.train {
+        return Err(TrainError::Invalid(format!(
+            "{}: these shards hold other text than the run's (train/val hashes differ)",
+            shards.dir().display()
+        )));
+    }
+    Ok(())
+}
+
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
+}
+
+impl<'a> Loop<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dir: RunDir,
+        cfg: RunConfig,
+        shards: &'a ShardSet,
+        tok: Tokenizer,
+        layout: ParamLayout,
+        params: Vec<f32>,
+        opt: AdamW,
+        state: RunState,
+        opts: LoopOptions,
+    ) -> Loop<'a> {
+        let ws = Workspace::new(&layout, cfg.train.batch, cfg.train.seq);
+        let grads = layout.zeros();
+        let train = &cfg.data.train;
+        let chars_per_token = train.chars as f64 / train.tokens.max(1) as f64;
+        Loop { dir, cfg, shards, tok, layout, params, grads, opt, ws, state, opts, chars_per_token }
+    }
+
+    fn tokens_per_step(&self) -> u64 {
+        (self.cfg.train.batch * self.cfg.train.seq) as u64
+    }
+
+    /// The step count of a budget that does not depend on time.
+    fn fixed_target(&self) -> Option<u64> {
+        let per = self.tokens_per_step();
+        match self.cfg.train.budget {
+            Budget::Steps(n) => Some(n),
+            Budget::Tokens(t) => Some(t.div_ceil(per)),
+            Budget::Chars(c) => Some((c as f64 / (per as f64 * self.chars_per_token)).ceil() as u64),
+            Budget::Seconds(_) => None,
+        }
+    }
+
+    fn schedule(&self, target: u64) -> LrSchedule {
+        let t = &self.cfg.train;
+        let mut s = LrSchedule::new(t.lr, t.warmup, Some(target.max(t.warmup + 1)));
+        s.floor = t.lr * t.min_lr_ratio;
+        s
+    }
+
+    fn checkpoint(&mut self, wall: f64) -> Result<()> {
+        self.state.wall_s = wall;
+        checkpoint::save_checkpoint(self.dir.root(), &self.layout, &self.params, &self.opt, &BTreeMap::new())?;
+        write_json(&self.dir.state(), &self.state)?;
+        Ok(())
+    }
+
+    fn eval(&mut self, is_final: bool) -> Result<EvalResult> {
+        let limit = if is_final { None } else { Some(self.opts.interim_eval_bytes) };
+        evaluate(&mut self.ws, &self.params, self.shards, &self.tok, Split::Val, limit)
+    }
+}
+
+fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
+    let wall0 = Instant::now();
+    let wall_base = lp.state.wall_s;
+    let wall = |base: f64| base + wall0.elapsed().as_secs_f64();
+    let per_step = lp.tokens_per_step();
+    let mut batches = lp.shards.train_batches(lp.cfg.train.batch, lp.cfg.train.seq, lp.cfg.train.seed)?;
+
+    let mut target = lp.fixed_target().or(lp.state.target_steps).unwrap_or(u64::MAX);
+    let time_budget = match lp.cfg.train.budget {
+        Budget::Seconds(s) => Some(s),
+        _ => None,
+    };
+    let mut schedule = lp.schedule(target);
+    if lp.state.step == 0 {
+        append_first_eval(&mut lp, observer, &wall, wall_base)?;
+    }
+
+    // Accumulators since the last metrics line.
+    let (mut loss_sum, mut loss_n) = (0f64, 0u64);
+    let mut line_t = lp.state.train_s;
+    let mut line_tokens = lp.state.tokens;
+    let mut eval_t = lp.state.train_s;
+    let mut last_norm = 0f64;
+    let mut recent = (Instant::now(), lp.state.tokens);
+    let mut tokens_per_s = 0f64;
+
+    while lp.state.step < target {
+        let step = lp.state.step;
+        let t0 = Instant::now();
+        let batch = batches.batch(step);
+        let loss = lp.ws.forward_backward(&lp.params, &mut lp.grads, batch.inputs, batch.targets) as f64;
+        if !loss.is_finite() {
+            return diverged(&mut lp, step, "loss", loss, &wall, wall_base);
+        }
+        let clip = if lp.cfg.train.clip > 0.0 { lp.cfg.train.clip } else { f64::INFINITY };
+        let norms = clip_grad_norm(&lp.layout, &mut lp.grads, clip);
+        if !norms.total.is_finite() {
+            return diverged(&mut lp, step, "gradient norm", norms.total, &wall, wall_base);
+        }
+        last_norm = norms.total;
+        let lr = schedule.lr(step);
+        lp.opt.step(&mut lp.params, &lp.grads, lr)?;
+        lp.state.step += 1;
+        lp.state.tokens += per_step;
+        lp.state.chars = (lp.state.tokens as f64 * lp.chars_per_token).round() as u64;
+        lp.state.train_s += t0.elapsed().as_secs_f64();
+        loss_sum += loss;
+        loss_n += 1;
+
+        let since = recent.0.elapsed().as_secs_f64();
+        if since >= 1.0 || lp.state.step == 1 {
+            tokens_per_s = (lp.state.tokens - recent.1) as f64 / since.max(1e-9);
+            recent = (Instant::now(), lp.state.tokens);
+        }
+        // A time budget resolves to steps once the speed is known (after 10
+        // steps), and is re-estimated at every evaluation.
+        if let Some(budget) = time_budget
+            && (lp.state.step == 10 || (lp.state.target_steps.is_none() && lp.state.step > 10))
+        {
+            target = estimate_target(&lp.state, budget, lp.cfg.train.warmup);
+            lp.state.target_steps = Some(target);
+            schedule = lp.schedule(target);
+        }
+        let progress = Progress {
+            step: lp.state.step,
+            target_steps: target.min(u64::MAX - 1),
+            tokens: lp.state.tokens,
+            train_s: lp.state.train_s,
+            loss,
+            tokens_per_s,
+            lr,
+        };
+        let stop = observer.step(&progress).is_break();
+
+        let due_eval = lp.state.train_s - eval_t >= lp.cfg.train.eval_every_s;
+        let due_line = lp.state.train_s - line_t >= lp.opts.log_every_s;
+        let last = lp.state.step >= target;
+        if due_eval || due_line || stop || last {
+            let span = (lp.state.train_s - line_t).max(1e-9);
+            let mut line = MetricsLine {
+                step: lp.state.step,
+                time_s: lp.state.train_s,
+                tokens: lp.state.tokens,
+                chars: lp.state.chars,
+                train_loss: loss_sum / loss_n.max(1) as f64,
+                lr,
+                grad_norm: last_norm,
+                tokens_per_s: (lp.state.tokens - line_tokens) as f64 / span,
+                val_loss: None,
+                val_bits_per_char: None,
+                val_bits_per_byte: None,
+                grad_norms: Vec::new(),
+            };
+            if (due_eval || stop) && !last {
+                observer.evaluating(false);
+                let e = lp.eval(false)?;
+                line.val_loss = Some(e.val_loss);
+                line.val_bits_per_char = Some(e.bits_per_char);
+                line.val_bits_per_byte = Some(e.bits_per_byte);
+                line.grad_norms = lp
+                    .layout
+                    .specs()
+                    .iter()
+                    .zip(&norms.per_tensor)
+                    .map(|(s, n)| (s.name.clone(), *n))
+                    .collect();
+                lp.state.last_eval = Some(e);
+                eval_t = lp.state.train_s;
+                if let Some(budget) = time_budget {
+                    target = estimate_target(&lp.state, budget, lp.cfg.train.warmup).max(lp.state.step);
+                    lp.state.target_steps = Some(target);
+                    schedule = lp.schedule(target);
+                }
+            }
+            if !last {
+                append_metrics(&lp.dir.metrics(), &line)?;
+                observer.metrics(&line);
+                if line.val_loss.is_some() {
+                    lp.checkpoint(wall(wall_base))?;
+                }
+            } else {
+                // The final line carries the evaluation over the whole split.
+                observer.evaluating(true);
+                let e = lp.eval(true)?;
+                line.val_loss = Some(e.val_loss);
+                line.val_bits_per_char = Some(e.bits_per_char);
+                line.val_bits_per_byte = Some(e.bits_per_byte);
+                lp.state.last_eval = Some(e);
+                append_metrics(&lp.dir.metrics(), &line)?;
+                observer.metrics(&line);
+            }
+            loss_sum = 0.0;
+            loss_n = 0;
+            line_t = lp.state.train_s;
+            line_tokens = lp.state.tokens;
+        }
+        if stop && !last {
+            lp.state.status = Status::Interrupted;
+            lp.state.message = Some("stopped by the user; --resume continues".into());
+            lp.checkpoint(wall(wall_base))?;
+            return Ok(lp.state);
+        }
+    }
+    lp.state.status = Status::Finished;
+    lp.state.target_steps = Some(lp.state.step);
+    if lp.state.last_eval.is_none() {
+        lp.state.last_eval = Some(lp.eval(true)?);
+    }
+    lp.checkpoint(wall(wall_base))?;
+    Ok(lp.state)
+}
+
+/// The evaluation of the initial model, so every curve starts at step 0.
+fn append_first_eval(
+    lp: &mut Loop<'_>,
+    observer: &mut dyn Observer,
+    wall: &dyn Fn(f64) -> f64,
+    wall_base: f64,
+) -> Result<()> {
+    observer.evaluating(false);
+    let e = lp.eval(false)?;
+    let line = MetricsLine {
+        step: 0,
+        time_s: 0.0,
+        tokens: 0,
+        chars: 0,
+        train_loss: e.val_loss,
+        lr: 0.0,
+        grad_norm: 0.0,
+        tokens_per_s: 0.0,
+        val_loss: Some(e.val_loss),
+        val_bits_per_char: Some(e.bits_per_char),
+        val_bits_per_byte: Some(e.bits_per_byte),
+        grad_norms: Vec::new(),
+    };
+    append_metrics(&lp.dir.metrics(), &line)?;
+    observer.metrics(&line);
+    lp.state.last_eval = Some(e);
+    lp.checkpoint(wall(wall_base))
+}
+
+/// Steps that fit in a time budget at the speed seen so far.
+fn estimate_target(state: &RunState, budget_s: f64, warmup: u64) -> u64 {
+    let per_step = state.train_s / state.step.max(1) as f64;
+    let left = (budget_s - state.train_s).max(0.0);
+    (state.step + (left / per_step.max(1e-9)) as u64).max(warmup + 1)
+}
+
+fn diverged(
+    lp: &mut Loop<'_>,
+    step: u64,
+    what: &'static str,
+    value: f64,
+    wall: &dyn Fn(f64) -> f64,
+    wall_base: f64,
+) -> Result<RunState> {
+    // The parameters in memory are still those of the last good step, but the
+    // checkpoint on disk is kept as it is: state.json only records why.
+    let kept = RunDir::new(lp.dir.root()).read_state().map(|s| s.step).unwrap_or(0);
+    let mut st = lp.dir.read_state()?;
+    st.status = Status::Diverged;
+    st.wall_s = wall(wall_base);
+    st.message = Some(format!("the {what} was {value} at step {step}"));
+    write_json(&lp.dir.state(), &st)?;
+    Err(TrainError::Diverged { step, what, value, kept, dir: lp.dir.root().to_path_buf() })
+}
