@@ -10,13 +10,13 @@
 //!
 //! | name | shape |
 //! |---|---|
-//! | `embedding.weight` | [V, E] |
-//! | `{lstm,rnn}.weight_ih_l{k}` | [G*H, in_k] (in_0 = E, else H) |
-//! | `{lstm,rnn}.weight_hh_l{k}` | [G*H, H] |
-//! | `{lstm,rnn}.bias_ih_l{k}` | [G*H] |
-//! | `{lstm,rnn}.bias_hh_l{k}` | [G*H] |
-//! | `head.weight` | [V, H] (absent when tied: it is `embedding.weight`) |
-//! | `head.bias` | [V] |
+//! | `embedding.weight` | `[V, E]` |
+//! | `{lstm,rnn}.weight_ih_l{k}` | `[G*H, in_k]` (in_0 = E, else H) |
+//! | `{lstm,rnn}.weight_hh_l{k}` | `[G*H, H]` |
+//! | `{lstm,rnn}.bias_ih_l{k}` | `[G*H]` |
+//! | `{lstm,rnn}.bias_hh_l{k}` | `[G*H]` |
+//! | `head.weight` | `[V, H]` (absent when tied: it is `embedding.weight`) |
+//! | `head.bias` | `[V]` |
 //!
 //! Gate rows are ordered i, f, g, o (LSTM).
 
@@ -65,13 +65,13 @@ pub struct ParamLayout {
 /// The offsets of one recurrent layer's tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerOffsets {
-    /// `weight_ih_l{k}` [G*H, in].
+    /// `weight_ih_l{k}` `[G*H, in]`.
     pub w_ih: usize,
-    /// `weight_hh_l{k}` [G*H, H].
+    /// `weight_hh_l{k}` `[G*H, H]`.
     pub w_hh: usize,
-    /// `bias_ih_l{k}` [G*H].
+    /// `bias_ih_l{k}` `[G*H]`.
     pub b_ih: usize,
-    /// `bias_hh_l{k}` [G*H].
+    /// `bias_hh_l{k}` `[G*H]`.
     pub b_hh: usize,
 }
 
@@ -127,7 +127,7 @@ impl ParamLayout {
         self.specs.iter().find(|s| s.name == name)
     }
 
-    /// Offset of `embedding.weight` [V, E].
+    /// Offset of `embedding.weight` `[V, E]`.
     pub fn embedding(&self) -> usize {
         self.specs[0].offset
     }
@@ -138,12 +138,12 @@ impl ParamLayout {
         LayerOffsets { w_ih: s[0].offset, w_hh: s[1].offset, b_ih: s[2].offset, b_hh: s[3].offset }
     }
 
-    /// Offset of the head's weight [V, H]: `head.weight`, or `embedding.weight` when tied.
+    /// Offset of the head's weight `[V, H]`: `head.weight`, or `embedding.weight` when tied.
     pub fn head_weight(&self) -> usize {
         if self.config.tie { self.embedding() } else { self.specs[1 + 4 * self.config.layers].offset }
     }
 
-    /// Offset of `head.bias` [V].
+    /// Offset of `head.bias` `[V]`.
     pub fn head_bias(&self) -> usize {
         self.specs[self.specs.len() - 1].offset
     }
