@@ -343,7 +343,7 @@ fn every_interesting_code_point_in_context() {
     for chunk in cps.chunks(4096) {
         let mut text = String::new();
         for &c in chunk {
-            text.push_str(&format!("a{c}a A{c}B 1{c}1 {c}{c} '{c} !{c}! {c}x{c}X {c}\n{c}AB\n"));
+            text.push_str(&format!("a{c}a A{c}B 1{c}1 {c}{c} '{c} !{c}! {c}x{c}X {c}\n{c}AB\n{c}'s\n"));
         }
         check_all(text.as_bytes());
     }
@@ -484,6 +484,25 @@ fn weighted_text() -> impl Strategy<Value = String> {
     proptest::collection::vec(proptest::sample::select(ALPHABET), 0..48).prop_map(|v| v.into_iter().collect())
 }
 
+/// Strings made of runs of one character (1 to 20 of it), so that runs of
+/// every class cross the eight-byte steps of the scanners.
+fn runs_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec((proptest::sample::select(ALPHABET), 1..20usize), 0..12)
+        .prop_map(|runs| runs.into_iter().flat_map(|(c, n)| std::iter::repeat_n(c, n)).collect())
+}
+
+/// Whitespace runs of every kind, between words, digits and punctuation.
+fn whitespace_text() -> impl Strategy<Value = String> {
+    const WS: &[char] =
+        &[' ', ' ', ' ', '\t', '\n', '\r', '\u{B}', '\u{A0}', '\u{3000}', '\u{2028}', '\u{85}'];
+    const OTHER: &[&str] = &["x", "Ab", "1", "!", "'s", "é", "中", "\u{301}", "/", ""];
+    proptest::collection::vec(
+        (proptest::collection::vec(proptest::sample::select(WS), 0..24), proptest::sample::select(OTHER)),
+        0..6,
+    )
+    .prop_map(|parts| parts.into_iter().flat_map(|(ws, other)| ws.into_iter().chain(other.chars())).collect())
+}
+
 /// Bytes that make valid and broken UTF-8 sequences alike.
 const BYTES: &[u8] = &[
     b'a', b'Z', b's', b'\'', b' ', b' ', b'\n', b'\r', b'\t', b'1', b'!', b'/', 0x80, 0x8F, 0x9F, 0xA0, 0xA9,
@@ -495,6 +514,16 @@ proptest! {
 
     #[test]
     fn weighted_strings_match_the_reference(text in weighted_text()) {
+        check_all(text.as_bytes());
+    }
+
+    #[test]
+    fn runs_match_the_reference(text in runs_text()) {
+        check_all(text.as_bytes());
+    }
+
+    #[test]
+    fn whitespace_runs_match_the_reference(text in whitespace_text()) {
         check_all(text.as_bytes());
     }
 
