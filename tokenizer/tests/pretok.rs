@@ -274,6 +274,59 @@ fn pieces_offset_tracks_position() {
 }
 
 // ---------------------------------------------------------------------------
+// Cut points for parallel work
+
+/// Checks every position `cut_point` offers in `text`: splitting the halves
+/// gives the pieces of the whole. Returns how many positions were checked.
+fn check_cut_points(text: &[u8]) -> usize {
+    let mut checked = 0;
+    for pattern in SPLITTING {
+        let whole: Vec<&[u8]> = pattern.split(text).collect();
+        let mut from = 0;
+        while let Some(k) = pattern.cut_point(text, from) {
+            assert!(k >= from.max(1) && k < text.len(), "cut {k} out of range");
+            let mut halves: Vec<&[u8]> = pattern.split(&text[..k]).collect();
+            halves.extend(pattern.split(&text[k..]));
+            assert!(
+                halves == whole,
+                "{}: cutting {:?} at {k} changes the pieces",
+                pattern.name(),
+                String::from_utf8_lossy(text)
+            );
+            checked += 1;
+            from = k + 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn cut_points_keep_the_pieces() {
+    let mut checked = 0;
+    for text in TRICKY {
+        for before in ["", "x", "'", "\n", "AB\u{301}"] {
+            for after in ["", "x", " ", "\n", "'s", "\u{301}", "1"] {
+                checked += check_cut_points(format!("{before}{text}{after}").as_bytes());
+            }
+        }
+    }
+    checked += check_cut_points(generated_text(3, 5_000).as_bytes());
+    assert!(checked > 10_000, "only {checked} cut points checked");
+}
+
+#[test]
+fn cut_points_are_where_documented() {
+    assert_eq!(Pattern::Gpt4.cut_point(b"ab cd", 0), Some(2));
+    assert_eq!(Pattern::Gpt4.cut_point(b"ab cd", 3), None);
+    assert_eq!(Pattern::Gpt4.cut_point(b"ab cd.", 3), Some(5));
+    assert_eq!(Pattern::Gpt4o.cut_point(b"don't", 0), None);
+    assert_eq!(Pattern::Gpt4o.cut_point("中文 中文".as_bytes(), 0), None);
+    assert_eq!(Pattern::Gpt2.cut_point(b"", 0), None);
+    assert_eq!(Pattern::Gpt2.cut_point(b"a.", 7), None);
+    assert_eq!(Pattern::None.cut_point(b"ab cd", 0), None);
+}
+
+// ---------------------------------------------------------------------------
 // Hugging Face spelling
 
 #[test]
@@ -520,6 +573,12 @@ proptest! {
     #[test]
     fn runs_match_the_reference(text in runs_text()) {
         check_all(text.as_bytes());
+    }
+
+    #[test]
+    fn cut_points_keep_the_pieces_of_any_text(text in weighted_text(), bytes in proptest::collection::vec(proptest::sample::select(BYTES), 0..48)) {
+        check_cut_points(text.as_bytes());
+        check_cut_points(&bytes);
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! API: [`Pattern::split`] is an allocation-free iterator of pieces;
 //! [`Pattern::for_each_piece`] is the same as a callback with the pattern
 //! dispatch hoisted out of the loop; [`Pattern::first_piece_len`] gives one
-//! piece at a time. [`Pattern::hf_regex`] is the spelling of the pattern for a
-//! Hugging Face `tokenizer.json`.
+//! piece at a time. [`Pattern::cut_point`] finds where a long text can be cut
+//! into chunks for threads without changing its pieces. [`Pattern::hf_regex`]
+//! is the spelling of the pattern for a Hugging Face `tokenizer.json`.
 //!
 //! Invalid UTF-8: every byte that is not part of a valid UTF-8 sequence is a
 //! character of its own that behaves exactly like U+FFFD (a symbol: not a
@@ -289,6 +290,32 @@ impl Pattern {
                 }
             }
         }
+    }
+
+    /// The first position `k >= from` at which `text` can be cut for parallel
+    /// work: the pieces of `text[..k]` followed by the pieces of `text[k..]`
+    /// are exactly the pieces of `text`. `None` if there is no such position
+    /// at or after `from` (always for [`Pattern::None`]).
+    ///
+    /// Positions are only ever found between an ASCII letter and an ASCII
+    /// character that is neither a letter nor `'` (`word| word`,
+    /// `end|.\n`), which is safe in every pattern: the piece holding the
+    /// letter ends there whether the text goes on or not (a letter run stops
+    /// at both, and no contraction can follow), every earlier piece stopped
+    /// reading before it, and a piece's end never depends on what precedes
+    /// it. Text without such positions (a long CJK line) has no cut.
+    pub fn cut_point(self, text: &[u8], from: usize) -> Option<usize> {
+        if self == Pattern::None {
+            return None;
+        }
+        let start = from.max(1);
+        let rest = text.get(start..)?;
+        rest.iter()
+            .zip(&text[start - 1..])
+            .position(|(&b, &before)| {
+                before.is_ascii_alphabetic() && b.is_ascii() && !b.is_ascii_alphabetic() && b != b'\''
+            })
+            .map(|i| start + i)
     }
 
     /// The byte length of the first piece of `text` (0 for an empty text).
