@@ -117,18 +117,20 @@
 //! # Performance notes
 //!
 //! Measured on the 26 MB benchmark corpus (`make-corpus.sh`: `en/` 11 MB of
-//! Shakespeare and Milton, `code/` 14 MB of Python), single thread, as thread
-//! CPU time (best of 8) on a loaded 2-core VM, against `fancy-regex` 0.20 on
-//! the same text; MB/s, `split` iterator:
+//! Shakespeare and Milton, `code/` 14 MB of Python, `tiny/` 1 MB), single
+//! thread, as thread CPU time (best of 8) on a loaded 2-core VM, against
+//! `fancy-regex` 0.20 on the same text; MB/s, `split` / `for_each_piece`:
 //!
 //! | input | gpt4 | gpt4o | gpt2 | fancy-regex gpt4 / gpt4o / gpt2 |
 //! |---|---|---|---|---|
-//! | en | 466–520 | 395–450 | 450–515 | 23 / 41 / 24 |
-//! | code | 430–480 | 385–440 | 435–485 | 17 / 30 / 19 |
-//! | multilingual (generated) | 250 | 242 | 234 | 23 / 41 / 22 |
+//! | whole corpus, 25.9 MB | 448 / 491 | 386 / 448 | 446 / 487 | 21 / 35 / 23 |
+//! | en | 467 / 516 | 391 / 450 | 445 / 475 | 24 / 43 / 24 |
+//! | code | 398 / 450 | 384 / 446 | 439 / 474 | 20 / 33 / 23 |
+//! | multilingual (generated, 4 MB) | 249 / 282 | 227 / 252 | 234 / 267 | 23 / 42 / 22 |
 //!
-//! (ranges: the same code in different builds; inlining and code layout move
-//! the figures by up to 10%, more than most of the ideas below.)
+//! Inlining and code layout move these figures by up to 10% from one build to
+//! the next, more than most of the ideas below; they were compared side by
+//! side in one run.
 //!
 //! - Kept: one straight-line function per pattern that computes the end of
 //!   the piece from the rules above; no backtracking and no allocation.
@@ -144,20 +146,20 @@
 //!   `leading_zeros`, so indentation costs one step per eight spaces.
 //! - Kept: the non-ASCII part of a run is decoded character by character, out
 //!   of line, going back to eight-byte steps only at an ASCII member; calling
-//!   the eight-byte loop for each CJK character cost multilingual text 15–25%
-//!   against the plain byte loop; this halves that.
+//!   the eight-byte loop for each CJK character cost multilingual text 15–20%
+//!   against the plain byte loop; this recovers part of it (the 10% above).
 //! - Kept: UTF-8 is decoded and validated per character where needed (ASCII
 //!   never is), with `decode_utf8` forced inline (0 to +10% on multilingual
 //!   text). Not tried: validating the whole text up front to decode unchecked.
 //! - Rejected: fast paths for `word` and ` word` at the top of each pattern's
 //!   function: no consistent gain (−3% to +3%); the general path already tests
 //!   for them first.
-//! - The iterator and the callback form are within 10% of each other, in
-//!   either direction depending on the build; the callback form exists for
-//!   callers that want the pattern dispatch out of their loop.
-//! - What is left is mostly branch misprediction at piece boundaries (the
-//!   kind of piece that comes next is data, about 4 bytes per piece in
-//!   English), not scanning.
+//! - The callback form is 5–15% faster than the iterator in this build (the
+//!   iterator dispatches on the pattern for each piece); in earlier builds
+//!   they were level or the other way round.
+//! - What is left is presumably branch misprediction at piece boundaries
+//!   (the kind of the next piece is data; a piece is about 4 bytes of English
+//!   text), not scanning; this VM has no hardware counters to confirm it.
 
 mod gpt2;
 mod gpt4;
