@@ -12,6 +12,8 @@
 //! What it is not: it never prints; training reports through a callback.
 
 pub mod config;
+pub mod fast;
+pub mod kernels;
 pub mod params;
 pub mod rng;
 

@@ -1,0 +1,113 @@
+//! SIMD kernels of the fast training path, chosen at run time.
+//!
+//! Three instruction sets, one set of kernels: every kernel is written once
+//! over the crate-private `Simd` trait (`generic.rs`) and instantiated by
+//! - `scalar.rs`: one f32 lane, always compiled, the reference every fast
+//!   path is tested against (and what runs under `TOKLAB_SIMD=scalar`);
+//! - `x86_64/avx2.rs`: AVX2 + FMA, 8 lanes;
+//! - `x86_64/avx512.rs`: AVX-512F, 16 lanes.
+//!
+//! [`Kernels`] is the table of one ISA's entry points. [`Kernels::get`] is the
+//! checked constructor (None when the CPU lacks the ISA); [`Kernels::detect`]
+//! picks the best available once, honours the `TOKLAB_SIMD` environment
+//! variable (`scalar`, `avx2`, `avx512`), logs the choice with `log::debug!`
+//! and caches it. The per-ISA entry points are `unsafe` `#[target_feature]`
+//! functions, reachable only through a table obtained this way.
+//!
+//! What is here: the GEMM driver and microkernels ([`gemm`]), the fused
+//! recurrent-cell kernels (LSTM i, f, g, o and tanh RNN, forward and
+//! backward), softmax cross-entropy, AdamW, sums of squares, scaling and the
+//! vector math (exp, tanh, sigmoid). What is not: the model, the time loop
+//! and the scheduling of threads (`crate::fast`).
+//!
+//! Numerics: f32 throughout. The vector exp/tanh/sigmoid are polynomial
+//! (`generic.rs` documents them; `tests/kernels.rs` measures their error
+//! against f64); the scalar reference uses the platform libm instead, so the
+//! comparison between the two is a real check.
+
+#[macro_use]
+mod instantiate;
+mod aligned;
+mod dispatch;
+pub mod gemm;
+mod generic;
+mod scalar;
+mod simd;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+pub use aligned::AlignedBuf;
+pub use dispatch::{Isa, Kernels};
+pub use gemm::PackedB;
+
+/// Units per gate block in the fast path's permuted gate layout (see
+/// [`gate_col`]): a block of `w <= UNIT_BLOCK` units stores its gates as
+/// `[i(w) f(w) g(w) o(w)]`, so one row of a block is what the fused cell
+/// kernel consumes.
+pub const UNIT_BLOCK: usize = 16;
+
+/// The column of gate `gate` (0..G) of unit `unit` (0..H) in the permuted
+/// gate layout used by the fast path, for `g` gates per unit and `h` units.
+///
+/// Units are grouped in blocks of [`UNIT_BLOCK`]; block `u` occupies columns
+/// `[g*UNIT_BLOCK*u, g*UNIT_BLOCK*u + g*w_u)` with its gates contiguous.
+/// With `g == 1` (RNN) this is the identity.
+#[inline]
+pub fn gate_col(gate: usize, unit: usize, g: usize, h: usize) -> usize {
+    let u = unit / UNIT_BLOCK;
+    let start = u * UNIT_BLOCK;
+    let w = UNIT_BLOCK.min(h - start);
+    g * start + gate * w + (unit - start)
+}
+
+/// The inverse of [`gate_col`]: PyTorch's gate row (`gate * h + unit`) for a
+/// permuted column.
+#[inline]
+pub fn gate_row(col: usize, g: usize, h: usize) -> usize {
+    let u = col / (g * UNIT_BLOCK);
+    let start = u * UNIT_BLOCK;
+    let w = UNIT_BLOCK.min(h - start);
+    let off = col - g * start;
+    let gate = off / w;
+    gate * h + start + off % w
+}
+
+/// Hyper-parameters of one AdamW step (PyTorch's `torch.optim.AdamW`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamWParams {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+}
+
+impl Default for AdamWParams {
+    /// PyTorch's defaults for betas and eps; lr 2e-3, no weight decay.
+    fn default() -> Self {
+        AdamWParams { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+}
+
+/// One AdamW step over the flat buffer with the detected kernels: see
+/// [`Kernels::adamw_step`].
+pub fn adamw_step(
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    hp: &AdamWParams,
+    step: u64,
+) {
+    Kernels::detect().adamw_step(params, grads, m, v, hp, step)
+}
+
+/// Sum of squares with the detected kernels: see [`Kernels::sum_squares`].
+pub fn sum_squares(x: &[f32]) -> f64 {
+    Kernels::detect().sum_squares(x)
+}
+
+/// `x *= s` with the detected kernels (gradient clipping).
+pub fn scale(x: &mut [f32], s: f32) {
+    Kernels::detect().scale(x, s)
+}
