@@ -10,6 +10,7 @@ fn main() {
     );
     let isa = Isa::from_name(args.get(4).map(|s| s.as_str()).unwrap_or("avx512")).unwrap();
     let rows = args.get(5).is_some_and(|s| s == "rows");
+    let at = args.get(5).is_some_and(|s| s == "at");
     let kern = Kernels::get(isa).unwrap();
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
@@ -24,7 +25,11 @@ fn main() {
             if rows {
                 gemm::gemm_rows(kern, m, &a, k, &pb, &mut c, n, false);
             } else {
-                gemm::gemm_prepacked(kern, m, &a, k, 1, &pb, &mut c, n, false);
+                if at {
+                    gemm::gemm_prepacked(kern, m, &a, 1, m, &pb, &mut c, n, false);
+                } else {
+                    gemm::gemm_prepacked(kern, m, &a, k, 1, &pb, &mut c, n, false);
+                }
             }
         }
         best = best.min(t.elapsed().as_secs_f64() / reps as f64);

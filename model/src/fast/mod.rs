@@ -37,6 +37,7 @@
 //!
 //! Performance notes: see the block at the end of this file.
 
+pub mod bench;
 pub mod stepper;
 mod steps;
 
@@ -78,8 +79,55 @@ struct Layer {
     h: AlignedBuf,
 }
 
+/// Seconds spent per phase since the last reset (forward_backward and
+/// forward_loss calls), for profiling.
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// Embedding gather, batch transposition.
+    pub load: f64,
+    /// Packing the weights.
+    pub pack: f64,
+    /// Input-projection GEMMs.
+    pub fwd_proj: f64,
+    /// Forward time loops.
+    pub fwd_loop: f64,
+    /// Head: logits GEMM, softmax cross-entropy, head backward.
+    pub head: f64,
+    /// Of which: logits GEMMs.
+    pub head_logits: f64,
+    /// Of which: softmax cross-entropy.
+    pub head_softmax: f64,
+    /// Of which: dW_head GEMMs (with the activation packing) and db_head.
+    pub head_dw: f64,
+    /// Backward time loops.
+    pub bwd_loop: f64,
+    /// Weight-gradient and dX GEMMs (including the two below).
+    pub bwd_gemm: f64,
+    /// Of which: packing the activations for dW.
+    pub bwd_pack: f64,
+    /// Of which: the dX GEMMs.
+    pub bwd_dx: f64,
+    /// Embedding scatter-add and the rest.
+    pub other: f64,
+}
+
+impl Profile {
+    /// Sum of the phases.
+    pub fn total(&self) -> f64 {
+        self.load
+            + self.pack
+            + self.fwd_proj
+            + self.fwd_loop
+            + self.head
+            + self.bwd_loop
+            + self.bwd_gemm
+            + self.other
+    }
+}
+
 /// Every buffer of forward + backward for one (layout, B, T), allocated once.
 pub struct Workspace {
+    profile: Profile,
     kern: &'static Kernels,
     layout: ParamLayout,
     batch: usize,
@@ -161,6 +209,7 @@ impl Workspace {
             .collect();
         let chunk = (LOGITS_BUDGET / v).clamp(1, n);
         Workspace {
+            profile: Profile::default(),
             kern,
             layout: layout.clone(),
             batch,
@@ -186,6 +235,16 @@ impl Workspace {
     /// The kernels in use.
     pub fn kernels(&self) -> &'static Kernels {
         self.kern
+    }
+
+    /// Time per phase since the last [`Workspace::reset_profile`].
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Zeroes the phase timers.
+    pub fn reset_profile(&mut self) {
+        self.profile = Profile::default();
     }
 
     /// Batch rows B.
@@ -240,11 +299,17 @@ impl Workspace {
     ) -> f32 {
         let n = self.batch * self.seq;
         assert_eq!(grads.len(), self.layout.len(), "forward_backward: grads length");
+        let t = std::time::Instant::now();
         self.load_batch(params, inputs, targets, None);
-        self.pack_weights(params, true);
-        self.forward_layers(params);
         zero_padding_and_embedding(&self.layout, grads);
+        self.profile.load += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        self.pack_weights(params, true);
+        self.profile.pack += t.elapsed().as_secs_f64();
+        self.forward_layers(params);
+        let t = std::time::Instant::now();
         let loss = self.head(params, Some(&mut *grads));
+        self.profile.head += t.elapsed().as_secs_f64();
         self.backward_layers(params, grads);
         (loss / n as f64) as f32
     }
@@ -265,10 +330,16 @@ impl Workspace {
         lens: &[usize],
     ) -> (f64, usize) {
         assert_eq!(lens.len(), self.batch, "forward_loss: lens must have B entries");
+        let t = std::time::Instant::now();
         self.load_batch(params, inputs, targets, Some(lens));
+        self.profile.load += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         self.pack_weights(params, false);
+        self.profile.pack += t.elapsed().as_secs_f64();
         self.forward_layers(params);
+        let t = std::time::Instant::now();
         let loss = self.head(params, None);
+        self.profile.head += t.elapsed().as_secs_f64();
         (loss, lens.iter().sum())
     }
 
@@ -370,9 +441,12 @@ impl Workspace {
             let layer = &mut rest[0];
             let x: *const f32 = if k == 0 { self.x0.as_ptr() } else { below[k - 1].h.as_ptr() };
             // Input projection for all T steps at once.
+            let t0 = std::time::Instant::now();
             let a = ARef { ptr: x, rs: inp, cs: 1, map: IndexMap::Identity };
             // SAFETY: X is [N, in]; gates is [N, GH] matching w_ih_t's N.
             unsafe { gemm_packed_raw(kern, n, a, &layer.w_ih_t, layer.gates.as_mut_ptr(), gh, false, true) };
+            self.profile.fwd_proj += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
             // The recurrence.
             let gates = SendPtr(layer.gates.as_mut_ptr());
             let cs = SendPtr(layer.c.as_mut_ptr());
@@ -436,6 +510,7 @@ impl Workspace {
                 }
             };
             self.sync.run(threads, t_len, ntasks, &step);
+            self.profile.fwd_loop += t0.elapsed().as_secs_f64();
         }
     }
 
@@ -456,9 +531,12 @@ impl Workspace {
             let rows = self.chunk.min(n - r0);
             let logits = self.logits.as_mut_ptr();
             let a = ARef { ptr: top.wrapping_add(r0 * h), rs: h, cs: 1, map: IndexMap::Identity };
+            let tp = std::time::Instant::now();
             // SAFETY: rows r0..r0+rows of the top layer's h [N, H]; logits
             // holds chunk*V >= rows*V floats.
             unsafe { gemm_packed_raw(kern, rows, a, &self.head_wt, logits, v, false, true) };
+            self.profile.head_logits += tp.elapsed().as_secs_f64();
+            let tp = std::time::Instant::now();
             let targets = &self.targets[r0..r0 + rows];
             let valid = &self.valid[r0..r0 + rows];
             let losses = &mut self.row_loss[r0..r0 + rows];
@@ -477,6 +555,7 @@ impl Workspace {
                         };
                     }
                 });
+            self.profile.head_softmax += tp.elapsed().as_secs_f64();
             if let Some(grads) = grads.as_deref_mut() {
                 self.head_backward(grads, r0, rows);
             }
@@ -492,6 +571,7 @@ impl Workspace {
         let kern = self.kern;
         let top = self.layers.last().map(|l| l.h.as_ptr()).unwrap_or(std::ptr::null());
         let first = r0 == 0;
+        let tp = std::time::Instant::now();
         // dW_head (+)= dlogits^T . h_chunk: A = dlogits^T (V x rows).
         // SAFETY: h rows r0..r0+rows exist; logits holds rows*V; the head
         // weight gradient is [V, H] inside grads.
@@ -513,6 +593,7 @@ impl Workspace {
                 kern.add(db, &lg[r * v + j0..r * v + j0 + db.len()]);
             }
         });
+        self.profile.head_dw += tp.elapsed().as_secs_f64();
         // dh[chunk] = dlogits . W_head.
         let a = ARef { ptr: self.logits.as_ptr(), rs: v, cs: 1, map: IndexMap::Identity };
         // SAFETY: dh holds N*H >= (r0+rows)*H floats; logits rows*V.
@@ -536,6 +617,7 @@ impl Workspace {
             let off = self.layout.layer(k);
             let (below, rest) = self.layers.split_at_mut(k);
             let layer = &mut rest[0];
+            let t0 = std::time::Instant::now();
             self.dc.as_mut_slice().fill(0.0);
             self.db.as_mut_slice().fill(0.0);
             let gates = SendPtr(layer.gates.as_mut_ptr());
@@ -614,6 +696,8 @@ impl Workspace {
                 }
             };
             self.sync.run(threads, t_len, ntasks, &step);
+            self.profile.bwd_loop += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
 
             // Bias gradients (both biases get the same).
             let gmap = IndexMap::GateRow { g, h };
@@ -632,41 +716,33 @@ impl Workspace {
             // SAFETY (all three GEMMs): operands are the [N, GH] gates, the
             // [N, H] outputs, the [N, in] inputs and [GH, in]/[GH, H]
             // gradient tensors inside grads, with the shapes stated.
+            let id = IndexMap::Identity;
             unsafe {
                 // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
                 let dw_hh = grads.as_mut_ptr().add(off.w_hh);
                 if t_len > 1 {
-                    self.act.pack_raw(
-                        kern,
-                        n - bsz,
-                        h,
-                        layer.h.as_ptr(),
-                        h,
-                        1,
-                        IndexMap::Identity,
-                        IndexMap::Identity,
-                    );
+                    let tp = std::time::Instant::now();
+                    self.act.pack_raw(kern, n - bsz, h, layer.h.as_ptr(), h, 1, id, id);
+                    self.profile.bwd_pack += tp.elapsed().as_secs_f64();
                     gemm_packed_raw(kern, gh, dgt(bsz), &self.act, dw_hh, h, false, true);
                 } else {
                     std::ptr::write_bytes(dw_hh, 0, gh * h);
                 }
                 // dW_ih = dG^T X.
-                self.act.pack_raw(kern, n, inp, x, inp, 1, IndexMap::Identity, IndexMap::Identity);
-                gemm_packed_raw(
-                    kern,
-                    gh,
-                    dgt(0),
-                    &self.act,
-                    grads.as_mut_ptr().add(off.w_ih),
-                    inp,
-                    false,
-                    true,
-                );
+                let tp = std::time::Instant::now();
+                self.act.pack_raw(kern, n, inp, x, inp, 1, id, id);
+                self.profile.bwd_pack += tp.elapsed().as_secs_f64();
+                let dw_ih = grads.as_mut_ptr().add(off.w_ih);
+                gemm_packed_raw(kern, gh, dgt(0), &self.act, dw_ih, inp, false, true);
                 // dX = dG W_ih (into dh: layer k's dh is consumed).
-                let a = ARef { ptr: layer.gates.as_ptr(), rs: gh, cs: 1, map: IndexMap::Identity };
+                let tp = std::time::Instant::now();
+                let a = ARef { ptr: layer.gates.as_ptr(), rs: gh, cs: 1, map: id };
                 gemm_packed_raw(kern, n, a, &layer.w_ih, self.dh.as_mut_ptr(), inp, false, true);
+                self.profile.bwd_dx += tp.elapsed().as_secs_f64();
             }
+            self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
         }
+        let t0 = std::time::Instant::now();
         // Embedding: scatter-add dX of layer 0, in position order, parallel
         // over columns.
         let e = cfg.embed;
@@ -687,6 +763,7 @@ impl Workspace {
                 }
             }
         });
+        self.profile.other += t0.elapsed().as_secs_f64();
     }
 }
 

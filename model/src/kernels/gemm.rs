@@ -172,6 +172,38 @@ impl PackedB {
         let src = SendPtr(b as *mut f32);
         let pack_panel = |p: usize, dst: &mut [f32]| {
             let cols = nr.min(n - p * nr);
+            if cs == 1 && nmap == IndexMap::Identity {
+                // Rows of B are contiguous: copy `cols` floats per row.
+                for i in 0..k {
+                    let d = &mut dst[i * nr..i * nr + nr];
+                    // SAFETY: the caller guarantees row kmap(i), columns
+                    // p*nr..p*nr+cols are readable.
+                    let s =
+                        unsafe { std::slice::from_raw_parts(src.get().add(kmap.get(i) * rs + p * nr), cols) };
+                    d[..cols].copy_from_slice(s);
+                    d[cols..].fill(0.0);
+                }
+                return;
+            }
+            if rs == 1 && kmap == IndexMap::Identity {
+                // Columns of B are contiguous (B is a transposed row-major
+                // matrix): read each column once, write it with stride nr.
+                for jj in 0..cols {
+                    // SAFETY: the caller guarantees column nmap(j), rows
+                    // 0..k are readable.
+                    let s =
+                        unsafe { std::slice::from_raw_parts(src.get().add(nmap.get(p * nr + jj) * cs), k) };
+                    for (i, &x) in s.iter().enumerate() {
+                        dst[i * nr + jj] = x;
+                    }
+                }
+                if cols < nr {
+                    for i in 0..k {
+                        dst[i * nr + cols..i * nr + nr].fill(0.0);
+                    }
+                }
+                return;
+            }
             let mut off = [0usize; 64];
             for (jj, o) in off.iter_mut().enumerate().take(cols) {
                 *o = nmap.get(p * nr + jj) * cs;
@@ -202,6 +234,18 @@ pub(crate) struct ARef {
     pub rs: usize,
     pub cs: usize,
     pub map: IndexMap,
+}
+
+/// `TOKLAB_GEMM_BLOCK=MC,KC` overrides the large GEMMs' row block and depth
+/// (a tuning knob for benchmarks; read once). MC is rounded up to MR.
+fn block_override() -> Option<(usize, usize)> {
+    static BLOCK: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *BLOCK.get_or_init(|| {
+        let v = std::env::var("TOKLAB_GEMM_BLOCK").ok()?;
+        let (mc, kc) = v.split_once(',')?;
+        let (mc, kc) = (mc.trim().parse::<usize>().ok()?, kc.trim().parse::<usize>().ok()?);
+        (mc > 0 && kc > 0 && mc <= 1024).then(|| (mc.div_ceil(16) * 16, kc))
+    })
 }
 
 thread_local! {
@@ -312,7 +356,8 @@ pub(crate) unsafe fn gemm_packed_raw(
         }
         return;
     }
-    let (mr, mc) = (kern.mr, kern.mc);
+    let mr = kern.mr;
+    let (mc, kcb) = block_override().unwrap_or((kern.mc, kern.kc));
     let panels = b.panels();
     let tiles_m = m.div_ceil(mc);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
@@ -331,14 +376,14 @@ pub(crate) unsafe fn gemm_packed_raw(
         let a = ARef { ptr: a_ptr.get(), ..a };
         APACK.with(|buf| {
             let mut buf = buf.borrow_mut();
-            let need = rows.div_ceil(mr) * mr * kern.kc;
+            let need = rows.div_ceil(mr) * mr * kcb;
             if buf.len() < need {
                 buf.resize(need);
             }
             let ap = buf.as_mut_ptr();
             let mut pc = 0;
             while pc < k {
-                let kc = kern.kc.min(k - pc);
+                let kc = kcb.min(k - pc);
                 // SAFETY: rows i0..i0+rows and depths pc..pc+kc are inside A;
                 // the buffer holds ceil(rows/mr)*mr*kc floats.
                 unsafe {

@@ -16,6 +16,39 @@
 
 use crate::kernels::simd::Simd;
 
+/// Runs `body` over `0..w` in steps of `LANES` with `j` the offset and `n`
+/// the lanes valid (`LANES`, or `w - j` on the last step).
+///
+/// A macro, not a closure: a closure's body is its own function, compiled
+/// without the entry point's target features, so every intrinsic in it
+/// would become an out-of-line call.
+macro_rules! lanes {
+    ($V:ty, $w:expr, |$j:ident, $n:ident| $body:block) => {{
+        let w: usize = $w;
+        let l = <$V as Simd>::LANES;
+        let mut $j = 0usize;
+        while $j + l <= w {
+            let $n = l;
+            $body
+            $j += l;
+        }
+        if $j < w {
+            let $n = w - $j;
+            $body
+        }
+    }};
+}
+
+#[inline(always)]
+unsafe fn ld<V: Simd>(p: *const f32, n: usize) -> V {
+    if n == V::LANES { V::load(p) } else { V::load_partial(p, n) }
+}
+
+#[inline(always)]
+unsafe fn st<V: Simd>(v: V, p: *mut f32, n: usize) {
+    if n == V::LANES { v.store(p) } else { v.store_partial(p, n) }
+}
+
 // ---------------------------------------------------------------------------
 // Math: exp, sigmoid, tanh on vectors.
 //
@@ -95,22 +128,23 @@ pub(crate) trait SimdMath: Simd {
     unsafe fn sigmoid(self) -> Self;
 }
 
-/// Applies `f` over `n` floats from `x` into `y` (the slice-level math entry
-/// points used by tests and by the accuracy report).
+/// Applies exp (`OP` 0), tanh (1) or sigmoid (2) over `n` floats from `x`
+/// into `y` (the slice-level math entry points used by tests). A const
+/// selector rather than a closure, for the reason given at `lanes!`.
 ///
 /// # Safety
 /// `x` valid for `n` reads, `y` for `n` writes.
 #[inline(always)]
-pub(crate) unsafe fn map<V: Simd>(n: usize, x: *const f32, y: *mut f32, f: impl Fn(V) -> V) {
-    let l = V::LANES;
-    let mut j = 0;
-    while j + l <= n {
-        f(V::load(x.add(j))).store(y.add(j));
-        j += l;
-    }
-    if j < n {
-        f(V::load_partial(x.add(j), n - j)).store_partial(y.add(j), n - j);
-    }
+pub(crate) unsafe fn map<V: SimdMath, const OP: u8>(n: usize, x: *const f32, y: *mut f32) {
+    lanes!(V, n, |j, k| {
+        let v = ld::<V>(x.add(j), k);
+        let r = match OP {
+            0 => v.exp(),
+            1 => v.tanh(),
+            _ => v.sigmoid(),
+        };
+        st(r, y.add(j), k);
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -118,31 +152,6 @@ pub(crate) unsafe fn map<V: Simd>(n: usize, x: *const f32, y: *mut f32, f: impl 
 //
 // A gate block of w units is stored as [i(w) f(w) g(w) o(w)] (LSTM) or
 // [pre(w)] (RNN), contiguous; see `crate::kernels::gate_col`.
-
-/// Runs `body(j, n)` over `0..w` in steps of `LANES`, the last step with
-/// `n = w - j < LANES` lanes valid.
-#[inline(always)]
-unsafe fn lanes<V: Simd>(w: usize, mut body: impl FnMut(usize, usize)) {
-    let l = V::LANES;
-    let mut j = 0;
-    while j + l <= w {
-        body(j, l);
-        j += l;
-    }
-    if j < w {
-        body(j, w - j);
-    }
-}
-
-#[inline(always)]
-unsafe fn ld<V: Simd>(p: *const f32, n: usize) -> V {
-    if n == V::LANES { V::load(p) } else { V::load_partial(p, n) }
-}
-
-#[inline(always)]
-unsafe fn st<V: Simd>(v: V, p: *mut f32, n: usize) {
-    if n == V::LANES { v.store(p) } else { v.store_partial(p, n) }
-}
 
 /// LSTM forward for one row of one gate block.
 ///
@@ -159,7 +168,7 @@ pub(crate) unsafe fn lstm_fwd_row<V: SimdMath>(
     tc: *mut f32,
     h: *mut f32,
 ) {
-    lanes::<V>(w, |j, n| {
+    lanes!(V, w, |j, n| {
         let pi = gates.add(j);
         let pf = gates.add(w + j);
         let pg = gates.add(2 * w + j);
@@ -199,7 +208,7 @@ pub(crate) unsafe fn lstm_bwd_row<V: Simd>(
     db: *mut f32,
 ) {
     let one = V::splat(1.0);
-    lanes::<V>(w, |j, n| {
+    lanes!(V, w, |j, n| {
         let pi = gates.add(j);
         let pf = gates.add(w + j);
         let pg = gates.add(2 * w + j);
@@ -232,7 +241,9 @@ pub(crate) unsafe fn lstm_bwd_row<V: Simd>(
 /// RNN forward for one row: `h = tanh(pre + bias)` over `w` units.
 #[inline(always)]
 pub(crate) unsafe fn rnn_fwd_row<V: SimdMath>(w: usize, pre: *const f32, bias: *const f32, h: *mut f32) {
-    lanes::<V>(w, |j, n| st(ld::<V>(pre.add(j), n).add(ld::<V>(bias.add(j), n)).tanh(), h.add(j), n));
+    lanes!(V, w, |j, n| {
+        st(ld::<V>(pre.add(j), n).add(ld::<V>(bias.add(j), n)).tanh(), h.add(j), n);
+    });
 }
 
 /// RNN backward for one row: `dpre = dh * (1 - h^2)`, `db += dpre`.
@@ -245,7 +256,7 @@ pub(crate) unsafe fn rnn_bwd_row<V: Simd>(
     db: *mut f32,
 ) {
     let one = V::splat(1.0);
-    lanes::<V>(w, |j, n| {
+    lanes!(V, w, |j, n| {
         let hv = ld::<V>(h.add(j), n);
         let d = ld::<V>(dh.add(j), n).mul(hv.neg_mul_add(hv, one));
         st(d, dpre.add(j), n);
@@ -318,7 +329,9 @@ pub(crate) unsafe fn softmax_xent_row<V: SimdMath>(
     let loss = (s as f64).ln() + m as f64 - zt as f64;
     if grad {
         let k = V::splat(scale / s);
-        lanes::<V>(v, |j, n| st(ld::<V>(z.add(j), n).mul(k), z.add(j), n));
+        lanes!(V, v, |j, n| {
+            st(ld::<V>(z.add(j), n).mul(k), z.add(j), n);
+        });
         *z.add(target) -= scale;
     }
     loss
@@ -364,7 +377,7 @@ pub(crate) unsafe fn adamw<V: Simd>(
     let step = V::splat(-(c.lr / c.bc1));
     let low = w < 0.5;
     let wd = c.weight_decay != 0.0;
-    lanes::<V>(n, |j, k| {
+    lanes!(V, n, |j, k| {
         let gv = ld::<V>(g.add(j), k);
         let mut pv = ld::<V>(p.add(j), k);
         if wd {
@@ -418,13 +431,17 @@ pub(crate) unsafe fn sumsq<V: Simd>(n: usize, x: *const f32) -> f64 {
 #[inline(always)]
 pub(crate) unsafe fn scale<V: Simd>(n: usize, x: *mut f32, s: f32) {
     let sv = V::splat(s);
-    lanes::<V>(n, |j, k| st(ld::<V>(x.add(j), k).mul(sv), x.add(j), k));
+    lanes!(V, n, |j, k| {
+        st(ld::<V>(x.add(j), k).mul(sv), x.add(j), k);
+    });
 }
 
 /// `y += x` over `n` floats.
 #[inline(always)]
 pub(crate) unsafe fn add<V: Simd>(n: usize, y: *mut f32, x: *const f32) {
-    lanes::<V>(n, |j, k| st(ld::<V>(y.add(j), k).add(ld::<V>(x.add(j), k)), y.add(j), k));
+    lanes!(V, n, |j, k| {
+        st(ld::<V>(y.add(j), k).add(ld::<V>(x.add(j), k)), y.add(j), k);
+    });
 }
 
 // ---------------------------------------------------------------------------

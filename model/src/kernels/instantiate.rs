@@ -124,27 +124,24 @@ macro_rules! instantiate_kernels {
         /// # Safety
         /// See `instantiate_kernels!`.
         pub(crate) unsafe fn exp(n: usize, x: *const f32, y: *mut f32) {
-            use crate::kernels::generic::SimdMath;
             // SAFETY: forwarded contract.
-            unsafe { g::map::<$V>(n, x, y, |v| v.exp()) }
+            unsafe { g::map::<$V, 0>(n, x, y) }
         }
 
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
         pub(crate) unsafe fn tanh(n: usize, x: *const f32, y: *mut f32) {
-            use crate::kernels::generic::SimdMath;
             // SAFETY: forwarded contract.
-            unsafe { g::map::<$V>(n, x, y, |v| v.tanh()) }
+            unsafe { g::map::<$V, 1>(n, x, y) }
         }
 
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
         pub(crate) unsafe fn sigmoid(n: usize, x: *const f32, y: *mut f32) {
-            use crate::kernels::generic::SimdMath;
             // SAFETY: forwarded contract.
-            unsafe { g::map::<$V>(n, x, y, |v| v.sigmoid()) }
+            unsafe { g::map::<$V, 2>(n, x, y) }
         }
 
         pub(crate) static KERNELS: crate::kernels::Kernels = crate::kernels::Kernels {

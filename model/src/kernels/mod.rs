@@ -111,3 +111,44 @@ pub fn sum_squares(x: &[f32]) -> f64 {
 pub fn scale(x: &mut [f32], s: f32) {
     Kernels::detect().scale(x, s)
 }
+
+/// The machine's fp32 FMA peak in GFLOP/s on `threads` OS threads: each
+/// runs 12 independent FMA chains (enough to cover the FMA latency on
+/// current x86 cores) for about `millis` ms with the widest available ISA,
+/// counting 2 flops per lane per FMA. Returns (GFLOP/s, ISA used). On a
+/// busy machine this measures what the threads actually got.
+pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
+    let isa = [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available()).unwrap_or(Isa::Scalar);
+    #[cfg(target_arch = "x86_64")]
+    let (lanes, run): (f64, fn(u64) -> f32) = match isa {
+        // SAFETY: the ISA was detected just above.
+        Isa::Avx512 => (16.0, |n| unsafe { x86_64::avx512::fma_chains(n) }),
+        // SAFETY: as above.
+        Isa::Avx2 => (8.0, |n| unsafe { x86_64::avx2::fma_chains(n) }),
+        Isa::Scalar => return (0.0, Isa::Scalar),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    return (0.0, Isa::Scalar);
+    #[cfg(target_arch = "x86_64")]
+    {
+        // Calibrate the iteration count on one thread.
+        let mut iters = 1u64 << 16;
+        loop {
+            let t = std::time::Instant::now();
+            std::hint::black_box(run(iters));
+            if t.elapsed().as_millis() as u64 >= millis / 4 || iters > 1 << 40 {
+                break;
+            }
+            iters *= 2;
+        }
+        let start = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads.max(1) {
+                s.spawn(|| std::hint::black_box(run(iters)));
+            }
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let flops = iters as f64 * 12.0 * lanes * 2.0 * threads.max(1) as f64;
+        (flops / secs / 1e9, isa)
+    }
+}

@@ -31,5 +31,30 @@ impl SimdMath for Avx2 {
 
 instantiate_kernels! {
     #[target_feature(enable = "avx2,fma")]
-    isa: crate::kernels::Isa::Avx2, vector: Avx2, mr: 6, nv: 2, mc: 96, kc: 256
+    isa: crate::kernels::Isa::Avx2, vector: Avx2, mr: 6, nv: 2, mc: 72, kc: 512
+}
+
+/// Spins `iters` rounds of 12 independent FMA chains on 8 lanes (see the
+/// AVX-512 twin).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn fma_chains(iters: u64) -> f32 {
+    use core::arch::x86_64::*;
+    let b = _mm256_set1_ps(0.999_999);
+    let c = _mm256_set1_ps(1e-7);
+    let mut acc = [_mm256_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm256_fmadd_ps(*a, b, c);
+        }
+    }
+    let mut s = _mm256_setzero_ps();
+    for a in acc {
+        s = _mm256_add_ps(s, a);
+    }
+    let mut out = [0.0f32; 8];
+    _mm256_storeu_ps(out.as_mut_ptr(), s);
+    out.iter().sum()
 }

@@ -32,5 +32,28 @@ impl SimdMath for Avx512 {
 
 instantiate_kernels! {
     #[target_feature(enable = "avx512f,avx2,fma")]
-    isa: crate::kernels::Isa::Avx512, vector: Avx512, mr: 8, nv: 2, mc: 128, kc: 256
+    isa: crate::kernels::Isa::Avx512, vector: Avx512, mr: 8, nv: 2, mc: 64, kc: 512
+}
+
+/// Spins `iters` rounds of 12 independent FMA chains on 16 lanes; returns a
+/// value derived from the accumulators so the work is not optimised away.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn fma_chains(iters: u64) -> f32 {
+    use core::arch::x86_64::*;
+    let b = _mm512_set1_ps(0.999_999);
+    let c = _mm512_set1_ps(1e-7);
+    let mut acc = [_mm512_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm512_fmadd_ps(*a, b, c);
+        }
+    }
+    let mut s = _mm512_setzero_ps();
+    for a in acc {
+        s = _mm512_add_ps(s, a);
+    }
+    _mm512_reduce_add_ps(s)
 }
