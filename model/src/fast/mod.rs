@@ -472,40 +472,45 @@ impl Workspace {
                         let nr = kern.nr;
                         gemm_rows_panels(kern, bsz, hp, h, w_hh_t, c0 / nr, c1.div_ceil(nr), grow, gh, true);
                     }
-                    for b in 0..bsz {
-                        let r = t * bsz + b;
-                        let mut u = u0;
-                        while u < u1 {
-                            let w = UNIT_BLOCK.min(h - u);
-                            let col = g * u;
-                            match cell {
-                                Cell::Lstm => {
-                                    let cp = if t > 0 {
-                                        cs.get().add((r - bsz) * h + u) as *const f32
-                                    } else {
-                                        std::ptr::null()
-                                    };
-                                    (kern.lstm_fwd_row)(
-                                        w,
-                                        grow.add(b * gh + col),
-                                        bias.get().add(col),
-                                        cp,
-                                        cs.get().add(r * h + u),
-                                        tcs.get().add(r * h + u),
-                                        hs.get().add(r * h + u),
-                                    );
-                                }
-                                Cell::Rnn => {
-                                    (kern.rnn_fwd_row)(
-                                        w,
-                                        grow.add(b * gh + col),
-                                        bias.get().add(col),
-                                        hs.get().add(r * h + u),
-                                    );
-                                }
+                    // The fused cell, one call per gate block for all B rows.
+                    let r0 = t * bsz;
+                    let mut u = u0;
+                    while u < u1 {
+                        let w = UNIT_BLOCK.min(h - u);
+                        let col = g * u;
+                        match cell {
+                            Cell::Lstm => {
+                                let cp = if t > 0 {
+                                    cs.get().add((r0 - bsz) * h + u) as *const f32
+                                } else {
+                                    std::ptr::null()
+                                };
+                                (kern.lstm_fwd_rows)(
+                                    bsz,
+                                    w,
+                                    grow.add(col),
+                                    gh,
+                                    bias.get().add(col),
+                                    cp,
+                                    cs.get().add(r0 * h + u),
+                                    tcs.get().add(r0 * h + u),
+                                    hs.get().add(r0 * h + u),
+                                    h,
+                                );
                             }
-                            u += w;
+                            Cell::Rnn => {
+                                (kern.rnn_fwd_rows)(
+                                    bsz,
+                                    w,
+                                    grow.add(col),
+                                    gh,
+                                    bias.get().add(col),
+                                    hs.get().add(r0 * h + u),
+                                    h,
+                                );
+                            }
                         }
+                        u += w;
                     }
                 }
             };
@@ -656,42 +661,47 @@ impl Workspace {
                             true,
                         );
                     }
-                    for b in 0..bsz {
-                        let r = t * bsz + b;
-                        let mut u = u0;
-                        while u < u1 {
-                            let w = UNIT_BLOCK.min(h - u);
-                            let col = g * u;
-                            let grow = gates.get().add(r * gh + col);
-                            match cell {
-                                Cell::Lstm => {
-                                    let cp = if t > 0 {
-                                        cs.get().add((r - bsz) * h + u) as *const f32
-                                    } else {
-                                        std::ptr::null()
-                                    };
-                                    (kern.lstm_bwd_row)(
-                                        w,
-                                        grow,
-                                        tcs.get().add(r * h + u),
-                                        cp,
-                                        dht.add(b * h + u),
-                                        dc.get().add(b * h + u),
-                                        db.get().add(col),
-                                    );
-                                }
-                                Cell::Rnn => {
-                                    (kern.rnn_bwd_row)(
-                                        w,
-                                        hs.get().add(r * h + u),
-                                        dht.add(b * h + u),
-                                        grow,
-                                        db.get().add(col),
-                                    );
-                                }
+                    // The fused backward cell, one call per gate block for all B rows.
+                    let r0 = t * bsz;
+                    let mut u = u0;
+                    while u < u1 {
+                        let w = UNIT_BLOCK.min(h - u);
+                        let col = g * u;
+                        let grow = gates.get().add(r0 * gh + col);
+                        match cell {
+                            Cell::Lstm => {
+                                let cp = if t > 0 {
+                                    cs.get().add((r0 - bsz) * h + u) as *const f32
+                                } else {
+                                    std::ptr::null()
+                                };
+                                (kern.lstm_bwd_rows)(
+                                    bsz,
+                                    w,
+                                    grow,
+                                    gh,
+                                    tcs.get().add(r0 * h + u),
+                                    cp,
+                                    dht.add(u),
+                                    dc.get().add(u),
+                                    h,
+                                    db.get().add(col),
+                                );
                             }
-                            u += w;
+                            Cell::Rnn => {
+                                (kern.rnn_bwd_rows)(
+                                    bsz,
+                                    w,
+                                    hs.get().add(r0 * h + u),
+                                    dht.add(u),
+                                    h,
+                                    grow,
+                                    gh,
+                                    db.get().add(col),
+                                );
+                            }
                         }
+                        u += w;
                     }
                 }
             };

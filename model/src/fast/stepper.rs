@@ -142,20 +142,26 @@ impl Stepper {
                 // reads c/h before writing them lane by lane (in place is fine).
                 unsafe {
                     match cfg.cell {
-                        Cell::Lstm => (kern.lstm_fwd_row)(
+                        Cell::Lstm => (kern.lstm_fwd_rows)(
+                            1,
                             w,
                             gp.add(col),
+                            4 * w,
                             l.bias.as_ptr().add(col),
                             l.c.as_ptr().add(u),
                             l.c.as_mut_ptr().add(u),
                             self.tc.as_mut_ptr().add(u),
                             l.h.as_mut_ptr().add(u),
+                            w,
                         ),
-                        Cell::Rnn => (kern.rnn_fwd_row)(
+                        Cell::Rnn => (kern.rnn_fwd_rows)(
+                            1,
                             w,
                             gp.add(col),
+                            w,
                             l.bias.as_ptr().add(col),
                             l.h.as_mut_ptr().add(u),
+                            w,
                         ),
                     }
                 }

@@ -58,11 +58,13 @@ impl Isa {
 pub(crate) type UkernelPacked = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, bool);
 pub(crate) type UkernelRows = unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, bool);
 pub(crate) type GemvPanel = unsafe fn(usize, *const f32, *const f32, *mut f32, bool);
-pub(crate) type LstmFwdRow = unsafe fn(usize, *mut f32, *const f32, *const f32, *mut f32, *mut f32, *mut f32);
-pub(crate) type LstmBwdRow =
-    unsafe fn(usize, *mut f32, *const f32, *const f32, *const f32, *mut f32, *mut f32);
-pub(crate) type RnnFwdRow = unsafe fn(usize, *const f32, *const f32, *mut f32);
-pub(crate) type RnnBwdRow = unsafe fn(usize, *const f32, *const f32, *mut f32, *mut f32);
+pub(crate) type LstmFwdRows =
+    unsafe fn(usize, usize, *mut f32, usize, *const f32, *const f32, *mut f32, *mut f32, *mut f32, usize);
+pub(crate) type LstmBwdRows =
+    unsafe fn(usize, usize, *mut f32, usize, *const f32, *const f32, *const f32, *mut f32, usize, *mut f32);
+pub(crate) type RnnFwdRows = unsafe fn(usize, usize, *const f32, usize, *const f32, *mut f32, usize);
+pub(crate) type RnnBwdRows =
+    unsafe fn(usize, usize, *const f32, *const f32, usize, *mut f32, usize, *mut f32);
 pub(crate) type SoftmaxXentRow = unsafe fn(usize, *mut f32, *const f32, usize, f32, bool) -> f64;
 pub(crate) type AdamWFn = unsafe fn(usize, *mut f32, *const f32, *mut f32, *mut f32, AdamW);
 pub(crate) type SumSq = unsafe fn(usize, *const f32) -> f64;
@@ -87,10 +89,10 @@ pub struct Kernels {
     pub(crate) ukernel_packed: UkernelPacked,
     pub(crate) ukernel_rows: UkernelRows,
     pub(crate) gemv_panel: GemvPanel,
-    pub(crate) lstm_fwd_row: LstmFwdRow,
-    pub(crate) lstm_bwd_row: LstmBwdRow,
-    pub(crate) rnn_fwd_row: RnnFwdRow,
-    pub(crate) rnn_bwd_row: RnnBwdRow,
+    pub(crate) lstm_fwd_rows: LstmFwdRows,
+    pub(crate) lstm_bwd_rows: LstmBwdRows,
+    pub(crate) rnn_fwd_rows: RnnFwdRows,
+    pub(crate) rnn_bwd_rows: RnnBwdRows,
     pub(crate) softmax_xent_row: SoftmaxXentRow,
     pub(crate) adamw: AdamWFn,
     pub(crate) sumsq: SumSq,
@@ -285,14 +287,17 @@ impl Kernels {
         let cp = c_prev.map_or(std::ptr::null(), |p| p.as_ptr());
         // SAFETY: supported ISA; lengths checked.
         unsafe {
-            (self.lstm_fwd_row)(
+            (self.lstm_fwd_rows)(
+                1,
                 w,
                 gates.as_mut_ptr(),
+                4 * w,
                 bias.as_ptr(),
                 cp,
                 c.as_mut_ptr(),
                 tc.as_mut_ptr(),
                 h.as_mut_ptr(),
+                w,
             )
         }
     }
@@ -314,13 +319,16 @@ impl Kernels {
         let cp = c_prev.map_or(std::ptr::null(), |p| p.as_ptr());
         // SAFETY: supported ISA; lengths checked.
         unsafe {
-            (self.lstm_bwd_row)(
+            (self.lstm_bwd_rows)(
+                1,
                 w,
                 gates.as_mut_ptr(),
+                4 * w,
                 tc.as_ptr(),
                 cp,
                 dh.as_ptr(),
                 dc.as_mut_ptr(),
+                w,
                 db.as_mut_ptr(),
             )
         }
@@ -330,7 +338,9 @@ impl Kernels {
     pub fn rnn_cell_forward(&self, pre: &[f32], bias: &[f32], h: &mut [f32]) {
         assert!(pre.len() == h.len() && bias.len() == h.len());
         // SAFETY: supported ISA; lengths checked.
-        unsafe { (self.rnn_fwd_row)(h.len(), pre.as_ptr(), bias.as_ptr(), h.as_mut_ptr()) }
+        unsafe {
+            (self.rnn_fwd_rows)(1, h.len(), pre.as_ptr(), h.len(), bias.as_ptr(), h.as_mut_ptr(), h.len())
+        }
     }
 
     /// `dpre = dh * (1 - h^2)`, `db += dpre`.
@@ -338,7 +348,9 @@ impl Kernels {
         let w = h.len();
         assert!(dh.len() == w && dpre.len() == w && db.len() == w);
         // SAFETY: supported ISA; lengths checked.
-        unsafe { (self.rnn_bwd_row)(w, h.as_ptr(), dh.as_ptr(), dpre.as_mut_ptr(), db.as_mut_ptr()) }
+        unsafe {
+            (self.rnn_bwd_rows)(1, w, h.as_ptr(), dh.as_ptr(), w, dpre.as_mut_ptr(), w, db.as_mut_ptr())
+        }
     }
 }
 

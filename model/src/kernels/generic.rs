@@ -153,13 +153,36 @@ pub(crate) unsafe fn map<V: SimdMath, const OP: u8>(n: usize, x: *const f32, y: 
 // A gate block of w units is stored as [i(w) f(w) g(w) o(w)] (LSTM) or
 // [pre(w)] (RNN), contiguous; see `crate::kernels::gate_col`.
 
-/// LSTM forward for one row of one gate block.
+/// LSTM forward for `rows` rows of one gate block (one call per block, so
+/// the out-of-order core overlaps the rows' transcendental chains).
 ///
-/// `gates` [4w]: pre-activations without bias in (x W_ih^T + h W_hh^T),
-/// the activated gates i, f, g, o out; `bias` [4w] (b_ih + b_hh) is added
-/// first. `c_prev` [w] (null: zero state), `c`, `tc` (= tanh c), `h` [w] out.
+/// Per row r: `gates + r*ldg` [4w]: pre-activations without bias in
+/// (x W_ih^T + h W_hh^T), the activated gates i, f, g, o out; `bias` [4w]
+/// (b_ih + b_hh) is added first. `c_prev + r*ldh` [w] (null: zero state),
+/// `c`, `tc` (= tanh c), `h` (each `+ r*ldh`) [w] out.
 #[inline(always)]
-pub(crate) unsafe fn lstm_fwd_row<V: SimdMath>(
+pub(crate) unsafe fn lstm_fwd_rows<V: SimdMath>(
+    rows: usize,
+    w: usize,
+    gates: *mut f32,
+    ldg: usize,
+    bias: *const f32,
+    c_prev: *const f32,
+    c: *mut f32,
+    tc: *mut f32,
+    h: *mut f32,
+    ldh: usize,
+) {
+    for r in 0..rows {
+        let gates = gates.add(r * ldg);
+        let c_prev = if c_prev.is_null() { c_prev } else { c_prev.add(r * ldh) };
+        let (c, tc, h) = (c.add(r * ldh), tc.add(r * ldh), h.add(r * ldh));
+        lstm_fwd_row::<V>(w, gates, bias, c_prev, c, tc, h);
+    }
+}
+
+#[inline(always)]
+unsafe fn lstm_fwd_row<V: SimdMath>(
     w: usize,
     gates: *mut f32,
     bias: *const f32,
@@ -190,15 +213,36 @@ pub(crate) unsafe fn lstm_fwd_row<V: SimdMath>(
     });
 }
 
-/// LSTM backward for one row of one gate block.
+/// LSTM backward for `rows` rows of one gate block.
 ///
-/// `gates` [4w]: the activated gates in, the pre-activation gradients
-/// (di, df, dg, do before the nonlinearities) out. `tc` [w] = tanh(c_t),
-/// `c_prev` [w] (null: zero state), `dh` [w] = dL/dh_t (from above and from
-/// step t+1), `dc` [w]: dL/dc_t from step t+1 in, dL/dc_{t-1} out.
-/// `db` [4w] accumulates the pre-activation gradients (bias gradient).
+/// Per row r: `gates + r*ldg` [4w]: the activated gates in, the
+/// pre-activation gradients (di, df, dg, do before the nonlinearities) out.
+/// `tc` [w] = tanh(c_t), `c_prev` [w] (null: zero state), `dh` [w] =
+/// dL/dh_t (from above and from step t+1), `dc` [w]: dL/dc_t from step t+1
+/// in, dL/dc_{t-1} out (each `+ r*ldh`). `db` [4w] accumulates the
+/// pre-activation gradients (bias gradient), rows in order.
 #[inline(always)]
-pub(crate) unsafe fn lstm_bwd_row<V: Simd>(
+pub(crate) unsafe fn lstm_bwd_rows<V: Simd>(
+    rows: usize,
+    w: usize,
+    gates: *mut f32,
+    ldg: usize,
+    tc: *const f32,
+    c_prev: *const f32,
+    dh: *const f32,
+    dc: *mut f32,
+    ldh: usize,
+    db: *mut f32,
+) {
+    for r in 0..rows {
+        let c_prev = if c_prev.is_null() { c_prev } else { c_prev.add(r * ldh) };
+        let o = r * ldh;
+        lstm_bwd_row::<V>(w, gates.add(r * ldg), tc.add(o), c_prev, dh.add(o), dc.add(o), db);
+    }
+}
+
+#[inline(always)]
+unsafe fn lstm_bwd_row<V: Simd>(
     w: usize,
     gates: *mut f32,
     tc: *const f32,
@@ -238,30 +282,49 @@ pub(crate) unsafe fn lstm_bwd_row<V: Simd>(
     });
 }
 
-/// RNN forward for one row: `h = tanh(pre + bias)` over `w` units.
+/// RNN forward for `rows` rows: `h = tanh(pre + bias)` over `w` units,
+/// `pre + r*ldg`, `h + r*ldh`.
 #[inline(always)]
-pub(crate) unsafe fn rnn_fwd_row<V: SimdMath>(w: usize, pre: *const f32, bias: *const f32, h: *mut f32) {
-    lanes!(V, w, |j, n| {
-        st(ld::<V>(pre.add(j), n).add(ld::<V>(bias.add(j), n)).tanh(), h.add(j), n);
-    });
+pub(crate) unsafe fn rnn_fwd_rows<V: SimdMath>(
+    rows: usize,
+    w: usize,
+    pre: *const f32,
+    ldg: usize,
+    bias: *const f32,
+    h: *mut f32,
+    ldh: usize,
+) {
+    for r in 0..rows {
+        let (pre, h) = (pre.add(r * ldg), h.add(r * ldh));
+        lanes!(V, w, |j, n| {
+            st(ld::<V>(pre.add(j), n).add(ld::<V>(bias.add(j), n)).tanh(), h.add(j), n);
+        });
+    }
 }
 
-/// RNN backward for one row: `dpre = dh * (1 - h^2)`, `db += dpre`.
+/// RNN backward for `rows` rows: `dpre = dh * (1 - h^2)`, `db += dpre`
+/// (rows in order); `h`, `dh` `+ r*ldh`, `dpre + r*ldg`.
 #[inline(always)]
-pub(crate) unsafe fn rnn_bwd_row<V: Simd>(
+pub(crate) unsafe fn rnn_bwd_rows<V: Simd>(
+    rows: usize,
     w: usize,
     h: *const f32,
     dh: *const f32,
+    ldh: usize,
     dpre: *mut f32,
+    ldg: usize,
     db: *mut f32,
 ) {
     let one = V::splat(1.0);
-    lanes!(V, w, |j, n| {
-        let hv = ld::<V>(h.add(j), n);
-        let d = ld::<V>(dh.add(j), n).mul(hv.neg_mul_add(hv, one));
-        st(d, dpre.add(j), n);
-        st(ld::<V>(db.add(j), n).add(d), db.add(j), n);
-    });
+    for r in 0..rows {
+        let (h, dh, dpre) = (h.add(r * ldh), dh.add(r * ldh), dpre.add(r * ldg));
+        lanes!(V, w, |j, n| {
+            let hv = ld::<V>(h.add(j), n);
+            let d = ld::<V>(dh.add(j), n).mul(hv.neg_mul_add(hv, one));
+            st(d, dpre.add(j), n);
+            st(ld::<V>(db.add(j), n).add(d), db.add(j), n);
+        });
+    }
 }
 
 // ---------------------------------------------------------------------------

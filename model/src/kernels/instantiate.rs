@@ -47,37 +47,43 @@ macro_rules! instantiate_kernels {
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
-        pub(crate) unsafe fn lstm_fwd_row(
-            w: usize, gates: *mut f32, bias: *const f32, c_prev: *const f32, c: *mut f32, tc: *mut f32, h: *mut f32,
+        pub(crate) unsafe fn lstm_fwd_rows(
+            rows: usize, w: usize, gates: *mut f32, ldg: usize, bias: *const f32, c_prev: *const f32,
+            c: *mut f32, tc: *mut f32, h: *mut f32, ldh: usize,
         ) {
             // SAFETY: forwarded contract.
-            unsafe { g::lstm_fwd_row::<$V>(w, gates, bias, c_prev, c, tc, h) }
+            unsafe { g::lstm_fwd_rows::<$V>(rows, w, gates, ldg, bias, c_prev, c, tc, h, ldh) }
         }
 
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
-        pub(crate) unsafe fn lstm_bwd_row(
-            w: usize, gates: *mut f32, tc: *const f32, c_prev: *const f32, dh: *const f32, dc: *mut f32, db: *mut f32,
+        pub(crate) unsafe fn lstm_bwd_rows(
+            rows: usize, w: usize, gates: *mut f32, ldg: usize, tc: *const f32, c_prev: *const f32,
+            dh: *const f32, dc: *mut f32, ldh: usize, db: *mut f32,
         ) {
             // SAFETY: forwarded contract.
-            unsafe { g::lstm_bwd_row::<$V>(w, gates, tc, c_prev, dh, dc, db) }
+            unsafe { g::lstm_bwd_rows::<$V>(rows, w, gates, ldg, tc, c_prev, dh, dc, ldh, db) }
         }
 
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
-        pub(crate) unsafe fn rnn_fwd_row(w: usize, pre: *const f32, bias: *const f32, h: *mut f32) {
+        pub(crate) unsafe fn rnn_fwd_rows(
+            rows: usize, w: usize, pre: *const f32, ldg: usize, bias: *const f32, h: *mut f32, ldh: usize,
+        ) {
             // SAFETY: forwarded contract.
-            unsafe { g::rnn_fwd_row::<$V>(w, pre, bias, h) }
+            unsafe { g::rnn_fwd_rows::<$V>(rows, w, pre, ldg, bias, h, ldh) }
         }
 
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
-        pub(crate) unsafe fn rnn_bwd_row(w: usize, h: *const f32, dh: *const f32, dpre: *mut f32, db: *mut f32) {
+        pub(crate) unsafe fn rnn_bwd_rows(
+            rows: usize, w: usize, h: *const f32, dh: *const f32, ldh: usize, dpre: *mut f32, ldg: usize, db: *mut f32,
+        ) {
             // SAFETY: forwarded contract.
-            unsafe { g::rnn_bwd_row::<$V>(w, h, dh, dpre, db) }
+            unsafe { g::rnn_bwd_rows::<$V>(rows, w, h, dh, ldh, dpre, ldg, db) }
         }
 
         $(#[$attr])*
@@ -153,10 +159,10 @@ macro_rules! instantiate_kernels {
             ukernel_packed,
             ukernel_rows,
             gemv_panel,
-            lstm_fwd_row,
-            lstm_bwd_row,
-            rnn_fwd_row,
-            rnn_bwd_row,
+            lstm_fwd_rows,
+            lstm_bwd_rows,
+            rnn_fwd_rows,
+            rnn_bwd_rows,
             softmax_xent_row,
             adamw,
             sumsq,
