@@ -54,8 +54,12 @@ unsafe fn st<V: Simd>(v: V, p: *mut f32, n: usize) {
 //
 // exp: Cody-Waite reduction x = n*ln2 + r with a two-part ln2, then the
 // degree-7 polynomial of Cephes' expf on r in [-ln2/2, ln2/2], scaled by 2^n.
-// Max relative error measured against f64 over [-87, 88]: see
-// tests/kernels.rs (`exp_accuracy`), about 2 ulp.
+// Max error measured against f64 (tests/kernels.rs, `math_accuracy_vs_f64`,
+// 200k points per range): exp 1.21 ulp over [-87, 88]; tanh 1.14 ulp over
+// [-20, 20], 0.50 ulp over [-1e-3, 1e-3]; sigmoid 3.04 ulp over [-80, 80]
+// (the division and 1 + e add their roundings to exp's). For comparison the
+// platform libm used by the scalar reference measured exp 0.50, tanh 2.09,
+// sigmoid (1/(1+expf(-x))) 2.08 ulp.
 //
 // tanh: |x| < 0.625 uses an odd minimax polynomial x + x^3 P(x^2) (degree 4
 // in x^2, fitted here in f64 by iteratively reweighted least squares; its
