@@ -268,3 +268,44 @@ fn forward_loss_respects_lens() {
     }
     assert!((sum - want).abs() < 1e-4, "{sum} vs {want}");
 }
+
+/// The stepper agrees with the training path: the cross-entropy of its
+/// logits, summed over a sequence, equals `forward_loss` of that sequence,
+/// and its parallel split (H >= 256) gives the same bits as one thread.
+#[test]
+fn stepper_agrees_with_forward_loss() {
+    for cell in [Cell::Lstm, Cell::Rnn] {
+        let cfg = ModelConfig { cell, vocab: 37, embed: 24, hidden: 272, layers: 2, tie: false };
+        let layout = ParamLayout::new(&cfg);
+        let params = layout.init(11);
+        let mut rng = model::rng::Rng::new(5);
+        let t = 9;
+        let x: Vec<u32> = (0..t).map(|_| rng.below(37) as u32).collect();
+        let y: Vec<u32> = (0..t).map(|_| rng.below(37) as u32).collect();
+        let mut ws = Workspace::new(&layout, 1, t);
+        let (want, _) = ws.forward_loss(&params, &x, &y, &[t]);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut runs = Vec::new();
+        for threads in [1, 2] {
+            let mut st = Stepper::new(&layout, &params);
+            st.set_threads(threads);
+            let mut loss = 0.0f64;
+            let mut bits = Vec::new();
+            pool.install(|| {
+                for (&xi, &yi) in x.iter().zip(&y) {
+                    let z = st.step(xi);
+                    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    let s: f64 = z.iter().map(|&v| (v as f64 - m).exp()).sum();
+                    loss += s.ln() + m - z[yi as usize] as f64;
+                    bits.extend(z.iter().map(|v| v.to_bits()));
+                }
+            });
+            assert!(
+                (loss - want).abs() < 1e-4,
+                "{cell:?} threads={threads}: stepper {loss} vs forward_loss {want}"
+            );
+            runs.push(bits);
+        }
+        assert_eq!(runs[0], runs[1], "{cell:?}: 1 and 2 threads differ");
+    }
+}
