@@ -8,7 +8,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use model::fast::Workspace;
-use model::kernels::{AdamWParams, Kernels};
+use model::kernels::Kernels;
+use model::optim::AdamWConfig;
 use model::rng::Rng;
 use model::{Cell, ModelConfig, ParamLayout};
 
@@ -33,7 +34,7 @@ fn bench(c: &mut Criterion) {
         let n = batch * seq;
         let x: Vec<u32> = (0..n).map(|_| rng.below(vocab as u64) as u32).collect();
         let y: Vec<u32> = (0..n).map(|_| rng.below(vocab as u64) as u32).collect();
-        let hp = AdamWParams::default();
+        let hp = AdamWConfig::default();
         let mut step = 0;
         g.throughput(Throughput::Elements(n as u64));
         let id = format!("{} V={vocab} H={hidden} L=2 B={batch} T={seq} {}", cell.name(), kern.isa().name());
@@ -41,7 +42,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let loss = ws.forward_backward(&params, &mut grads, &x, &y);
                 step += 1;
-                kern.adamw_step(&mut params, &grads, &mut m, &mut v, &hp, step);
+                kern.adamw_step(&mut params, &grads, &mut m, &mut v, &hp, 2e-3, step);
                 loss
             })
         });

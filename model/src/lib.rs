@@ -11,11 +11,17 @@
 //!
 //! What it is not: it never prints; training reports through a callback.
 
+pub mod checkpoint;
 pub mod config;
+mod error;
 pub mod fast;
 pub mod kernels;
+pub mod optim;
 pub mod params;
+pub mod reference;
 pub mod rng;
+pub mod sample;
 
 pub use config::{Cell, ModelConfig};
+pub use error::{Error, Result};
 pub use params::{ParamLayout, ParamSpec};

@@ -309,3 +309,38 @@ fn stepper_agrees_with_forward_loss() {
         assert_eq!(runs[0], runs[1], "{cell:?}: 1 and 2 threads differ");
     }
 }
+
+/// The fast path against the f64 reference (`crate::reference`, itself
+/// checked against PyTorch and by finite differences) on odd shapes: loss
+/// within 1e-5 relative; every gradient within 2e-5 of its tensor's largest
+/// element (f32 against f64 over B*T positions and T steps of recurrence).
+#[test]
+fn fast_path_matches_f64_reference() {
+    use model::reference::Reference;
+    for (cell, tie) in [(Cell::Lstm, false), (Cell::Lstm, true), (Cell::Rnn, false)] {
+        let (layout, params, inputs, targets, b, t) = odd_case(cell, tie);
+        let p64: Vec<f64> = params.iter().map(|&x| x as f64).collect();
+        let mut g64 = vec![0.0f64; layout.len()];
+        let mut r = Reference::<f64>::new(&layout, b, t).unwrap();
+        let l64 = r.forward_backward(&p64, &mut g64, &inputs, &targets).unwrap();
+        for isa in Isa::available() {
+            let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+            let mut g = layout.zeros();
+            let l = ws.forward_backward(&params, &mut g, &inputs, &targets) as f64;
+            assert!((l - l64).abs() <= 1e-5 * l64.abs(), "{cell:?} tie={tie} {isa:?}: loss {l} vs f64 {l64}");
+            for s in layout.specs() {
+                let scale = g64[s.range()].iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-30);
+                for i in s.range() {
+                    assert!(
+                        (g[i] as f64 - g64[i]).abs() <= 2e-5 * scale,
+                        "{cell:?} tie={tie} {isa:?} {}[{}]: {} vs f64 {}",
+                        s.name,
+                        i - s.offset,
+                        g[i],
+                        g64[i]
+                    );
+                }
+            }
+        }
+    }
+}

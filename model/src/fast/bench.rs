@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crate::config::ModelConfig;
 use crate::fast::{Profile, Workspace};
-use crate::kernels::{AdamWParams, Kernels};
+use crate::kernels::Kernels;
+use crate::optim::AdamWConfig;
 use crate::params::ParamLayout;
 use crate::rng::Rng;
 
@@ -64,7 +65,7 @@ pub fn bench_train(
     let n = batch * seq;
     let mut inputs = vec![0u32; n];
     let mut targets = vec![0u32; n];
-    let hp = AdamWParams::default();
+    let hp = AdamWConfig::default();
     let mut losses = Vec::with_capacity(steps);
     let mut step = 0u64;
     let mut run = |ws: &mut Workspace, losses: Option<&mut Vec<f32>>| {
@@ -78,7 +79,7 @@ pub fn bench_train(
             kern.scale(&mut grads, (1.0 / (norm + 1e-6)) as f32);
         }
         step += 1;
-        kern.adamw_step(&mut params, &grads, &mut m, &mut v, &hp, step);
+        kern.adamw_step(&mut params, &grads, &mut m, &mut v, &hp, 2e-3, step);
         if let Some(l) = losses {
             l.push(loss);
         }

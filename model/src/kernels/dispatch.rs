@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::kernels::AdamWParams;
 use crate::kernels::generic::AdamW;
+use crate::optim::{AdamWConfig, AdamWScalars};
 
 /// An instruction set the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -185,36 +185,51 @@ impl Kernels {
     /// One AdamW step over a flat buffer (`step` counts from 1), PyTorch's
     /// semantics: decoupled weight decay `p *= 1 - lr*wd`, moments with bias
     /// correction, `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`.
+    #[allow(clippy::too_many_arguments)]
     pub fn adamw_step(
         &self,
         params: &mut [f32],
         grads: &[f32],
         m: &mut [f32],
         v: &mut [f32],
-        hp: &AdamWParams,
+        config: &AdamWConfig,
+        lr: f64,
         step: u64,
+    ) {
+        assert!(step >= 1, "adamw_step: step counts from 1");
+        self.adamw_update(params, grads, m, v, &AdamWScalars::new(config, lr, step));
+    }
+
+    /// One AdamW update with precomputed constants: the same arithmetic as
+    /// [`crate::optim::adamw_update`], bit for bit, vectorised and split over
+    /// the rayon pool (elementwise, so the split changes nothing). Its
+    /// signature is the `kernel` argument of `optim::AdamW::step_with`.
+    pub fn adamw_update(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        s: &AdamWScalars,
     ) {
         let n = params.len();
         assert!(
             grads.len() == n && m.len() == n && v.len() == n,
-            "adamw_step: lengths differ (params {n}, grads {}, m {}, v {})",
+            "adamw_update: lengths differ (params {n}, grads {}, m {}, v {})",
             grads.len(),
             m.len(),
             v.len()
         );
-        assert!(step >= 1, "adamw_step: step counts from 1");
-        let t = step.min(i32::MAX as u64) as i32;
         let c = AdamW {
-            lr: hp.lr,
-            beta1: hp.beta1,
-            beta2: hp.beta2,
-            eps: hp.eps,
-            weight_decay: hp.weight_decay,
-            bc1: (1.0 - (hp.beta1 as f64).powi(t)) as f32,
-            bc2_sqrt: (1.0 - (hp.beta2 as f64).powi(t)).sqrt() as f32,
+            apply_decay: s.apply_decay,
+            decay: s.decay,
+            beta1_lerp: s.beta1_lerp,
+            beta2: s.beta2,
+            one_minus_beta2: s.one_minus_beta2,
+            bias2_sqrt: s.bias2_sqrt,
+            eps: s.eps,
+            neg_step_size: s.neg_step_size,
         };
-        // Chunks of 64 Ki floats in parallel: elementwise, so the result does
-        // not depend on the split.
         const CHUNK: usize = 1 << 16;
         use rayon::prelude::*;
         params

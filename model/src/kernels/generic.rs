@@ -408,23 +408,29 @@ pub(crate) unsafe fn softmax_xent_row<V: SimdMath>(
 // Flat-buffer kernels: AdamW, sum of squares, scale, add.
 
 /// Per-call constants of one AdamW step (PyTorch's `torch.optim.AdamW`,
-/// single-tensor path).
+/// single-tensor path); mirrors `crate::optim::AdamWScalars`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AdamW {
-    pub lr: f32,
-    pub beta1: f32,
+    pub apply_decay: bool,
+    /// `1 - lr * weight_decay`.
+    pub decay: f32,
+    /// `1 - beta1` (the lerp weight).
+    pub beta1_lerp: f32,
     pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-    /// `1 - beta1^step`.
-    pub bc1: f32,
+    /// `1 - beta2`.
+    pub one_minus_beta2: f32,
     /// `sqrt(1 - beta2^step)`.
-    pub bc2_sqrt: f32,
+    pub bias2_sqrt: f32,
+    pub eps: f32,
+    /// `-lr / (1 - beta1^step)`.
+    pub neg_step_size: f32,
 }
 
-/// One AdamW step over `n` floats, in PyTorch's operation order:
-/// `p *= 1 - lr*wd`; `m.lerp_(g, 1-b1)`; `v = v*b2 + (1-b2)*g*g`;
-/// `p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)`.
+/// One AdamW step over `n` floats in PyTorch's operation order, the same
+/// arithmetic as `crate::optim::adamw_update` (bit for bit, on every ISA):
+/// `p *= decay`; `m = fma(g - m, w, m)` (torch.lerp, weight w < 0.5; the
+/// other branch `g - (g - m)*(1 - w)` for w >= 0.5); `v = fma((1-b2)*g, g,
+/// v*b2)`; `p += (neg_step * m) / (sqrt(v)/sqrt(bc2) + eps)`.
 #[inline(always)]
 pub(crate) unsafe fn adamw<V: Simd>(
     n: usize,
@@ -434,28 +440,26 @@ pub(crate) unsafe fn adamw<V: Simd>(
     v: *mut f32,
     c: AdamW,
 ) {
-    let decay = V::splat(1.0 - c.lr * c.weight_decay);
-    let w = 1.0 - c.beta1;
+    let decay = V::splat(c.decay);
+    let w = c.beta1_lerp;
     let (wv, w1) = (V::splat(w), V::splat(1.0 - w));
     let b2 = V::splat(c.beta2);
-    let one_b2 = V::splat(1.0 - c.beta2);
-    let bc2 = V::splat(c.bc2_sqrt);
+    let one_b2 = V::splat(c.one_minus_beta2);
+    let bc2 = V::splat(c.bias2_sqrt);
     let eps = V::splat(c.eps);
-    let step = V::splat(-(c.lr / c.bc1));
+    let step = V::splat(c.neg_step_size);
     let low = w < 0.5;
-    let wd = c.weight_decay != 0.0;
     lanes!(V, n, |j, k| {
         let gv = ld::<V>(g.add(j), k);
         let mut pv = ld::<V>(p.add(j), k);
-        if wd {
+        if c.apply_decay {
             pv = pv.mul(decay);
         }
         let mv = ld::<V>(m.add(j), k);
-        // torch.lerp: weight < 0.5 ? self + w*(end - self) : end - (end - self)*(1 - w)
-        let mv = if low { wv.mul_add(gv.sub(mv), mv) } else { gv.sub(mv).neg_mul_add(w1, gv) };
-        let vv = one_b2.mul(gv).mul_add(gv, ld::<V>(v.add(j), k).mul(b2));
+        let mv = if low { gv.sub(mv).fma(wv, mv) } else { gv.sub(gv.sub(mv).mul(w1)) };
+        let vv = one_b2.mul(gv).fma(gv, ld::<V>(v.add(j), k).mul(b2));
         let denom = vv.sqrt().div(bc2).add(eps);
-        let pv = step.mul_add(mv.div(denom), pv);
+        let pv = pv.add(step.mul(mv).div(denom));
         st(pv, p.add(j), k);
         st(mv, m.add(j), k);
         st(vv, v.add(j), k);

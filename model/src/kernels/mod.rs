@@ -72,23 +72,6 @@ pub fn gate_row(col: usize, g: usize, h: usize) -> usize {
     gate * h + start + off % w
 }
 
-/// Hyper-parameters of one AdamW step (PyTorch's `torch.optim.AdamW`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamWParams {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-}
-
-impl Default for AdamWParams {
-    /// PyTorch's defaults for betas and eps; lr 2e-3, no weight decay.
-    fn default() -> Self {
-        AdamWParams { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
-    }
-}
-
 /// One AdamW step over the flat buffer with the detected kernels: see
 /// [`Kernels::adamw_step`].
 pub fn adamw_step(
@@ -96,10 +79,23 @@ pub fn adamw_step(
     grads: &[f32],
     m: &mut [f32],
     v: &mut [f32],
-    hp: &AdamWParams,
+    config: &crate::optim::AdamWConfig,
+    lr: f64,
     step: u64,
 ) {
-    Kernels::detect().adamw_step(params, grads, m, v, hp, step)
+    Kernels::detect().adamw_step(params, grads, m, v, config, lr, step)
+}
+
+/// [`Kernels::adamw_update`] with the detected kernels; pass it to
+/// `optim::AdamW::step_with`.
+pub fn adamw_update(
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    s: &crate::optim::AdamWScalars,
+) {
+    Kernels::detect().adamw_update(params, grads, m, v, s)
 }
 
 /// Sum of squares with the detected kernels: see [`Kernels::sum_squares`].

@@ -43,6 +43,15 @@ pub(crate) trait Simd: Copy {
     unsafe fn mul_add(self, b: Self, c: Self) -> Self;
     /// `c - self * b`.
     unsafe fn neg_mul_add(self, b: Self, c: Self) -> Self;
+    /// `self * b + c` with one rounding on every ISA (the scalar reference
+    /// uses `f32::mul_add`; slow without FMA hardware, so only the
+    /// elementwise kernels that must match a fused reference bit for bit use
+    /// it).
+    #[inline(always)]
+    unsafe fn fma(self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller's contract is `mul_add`'s.
+        unsafe { self.mul_add(b, c) }
+    }
     unsafe fn max(self, o: Self) -> Self;
     unsafe fn min(self, o: Self) -> Self;
     unsafe fn sqrt(self) -> Self;
@@ -125,6 +134,10 @@ impl Simd for Scalar {
     #[inline(always)]
     unsafe fn neg_mul_add(self, b: Self, c: Self) -> Self {
         Scalar(c.0 - self.0 * b.0)
+    }
+    #[inline(always)]
+    unsafe fn fma(self, b: Self, c: Self) -> Self {
+        Scalar(self.0.mul_add(b.0, c.0))
     }
     #[inline(always)]
     unsafe fn max(self, o: Self) -> Self {
