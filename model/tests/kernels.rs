@@ -345,6 +345,7 @@ fn rnn_cell_vs_f64() {
 }
 
 /// C (+)= A.B in f64, plus the error scale sum |a||b| + |c| per element.
+#[allow(clippy::too_many_arguments)]
 fn gemm64(
     m: usize,
     n: usize,

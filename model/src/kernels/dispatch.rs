@@ -140,10 +140,10 @@ impl Kernels {
     /// (an unavailable or unknown value is logged and ignored).
     pub fn detect() -> &'static Kernels {
         let c = CHOSEN.load(Ordering::Relaxed);
-        if c != 0 {
-            if let Some(k) = Kernels::get(Isa::ALL[c as usize - 1]) {
-                return k;
-            }
+        if c != 0
+            && let Some(k) = Kernels::get(Isa::ALL[c as usize - 1])
+        {
+            return k;
         }
         let isa = choose();
         let idx = Isa::ALL.iter().position(|&i| i == isa).unwrap_or(0);

@@ -24,6 +24,10 @@
 //!   end at row M (recomputing a few rows into a scratch tile) so it can still
 //!   read A in place.
 
+// Raw BLAS-style entry points: dimensions, pointers and strides are the
+// arguments.
+#![allow(clippy::too_many_arguments)]
+
 use std::cell::RefCell;
 
 use rayon::prelude::*;
@@ -316,8 +320,8 @@ unsafe fn pack_a_tile(a: ARef, i0: usize, rows: usize, p0: usize, kc: usize, mr:
         for k in 0..kc {
             let d = dst.add(k * mr);
             let ko = k * a.cs;
-            for r in 0..rows {
-                *d.add(r) = *a.ptr.add(off[r] + ko);
+            for (r, &o) in off.iter().enumerate().take(rows) {
+                *d.add(r) = *a.ptr.add(o + ko);
             }
             for r in rows..mr {
                 *d.add(r) = 0.0;

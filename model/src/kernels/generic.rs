@@ -73,10 +73,9 @@ const EXP_LO: f32 = -87.336_55;
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4; // 0.693359375, exact in 9 bits
 const LN2_LO: f32 = -2.121_944_4e-4;
-const EXP_P: [f32; 6] =
-    [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1];
+const EXP_P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5e-1];
 const TANH_SMALL: f32 = 0.625;
-const TANH_P: [f32; 5] = [-5.705_002_6e-3, 2.063_910_3e-2, -5.373_972e-2, 1.333_144_2e-1, -3.333_328_2e-1];
+const TANH_P: [f32; 5] = [-5.705_002_6e-3, 2.063_910_3e-2, -5.373_972e-2, 1.333_144_2e-1, -3.333_328e-1];
 
 /// `e^x`; 0 below -87.34, +inf above 88.72, NaN stays NaN.
 #[inline(always)]
@@ -641,6 +640,7 @@ pub(crate) unsafe fn gemv_panel<V: Simd, const NV: usize>(
         }
         kk += 1;
     }
+    #[allow(clippy::needless_range_loop)] // four arrays indexed alike
     for v in 0..NV {
         let mut s = acc[0][v].add(acc[1][v]).add(acc[2][v].add(acc[3][v]));
         if accumulate {

@@ -1,6 +1,8 @@
 //! AVX2 + FMA kernels (8 lanes). GEMM tile 6 x 16: 12 accumulators, two B
 //! vectors and one broadcast in the 16 ymm registers.
 #![allow(unsafe_op_in_unsafe_fn)]
+// Kernel entry points take dimensions, pointers and strides as arguments.
+#![allow(clippy::too_many_arguments)]
 
 use crate::kernels::generic::{SimdMath, exp_poly, sigmoid_poly, tanh_poly};
 pub(crate) use crate::kernels::x86_64::simd_avx2::Avx2;

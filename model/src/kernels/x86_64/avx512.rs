@@ -1,5 +1,7 @@
 //! AVX-512F kernels (16 lanes). GEMM tile 8 x 32: 16 zmm accumulators.
 #![allow(unsafe_op_in_unsafe_fn)]
+// Kernel entry points take dimensions, pointers and strides as arguments.
+#![allow(clippy::too_many_arguments)]
 
 use crate::kernels::generic::{SimdMath, exp_poly, sigmoid_poly, tanh_poly};
 pub(crate) use crate::kernels::x86_64::simd_avx512::Avx512;
