@@ -317,14 +317,36 @@ unsafe fn pack_a_tile(a: ARef, i0: usize, rows: usize, p0: usize, kc: usize, mr:
     }
     // SAFETY: caller's contract.
     unsafe {
-        for k in 0..kc {
-            let d = dst.add(k * mr);
-            let ko = k * a.cs;
+        if rows == mr && a.rs == 1 && (1..mr).all(|r| off[r] == off[0] + r) {
+            // A transposed and the tile's rows contiguous in memory (dG^T,
+            // whose gate map is contiguous within runs of 16): one MR-float
+            // copy per k.
+            for k in 0..kc {
+                std::ptr::copy_nonoverlapping(a.ptr.add(off[0] + k * a.cs), dst.add(k * mr), mr);
+            }
+        } else if a.cs == 1 {
+            // A row-major: read each row along k, write it with stride MR.
             for (r, &o) in off.iter().enumerate().take(rows) {
-                *d.add(r) = *a.ptr.add(o + ko);
+                let src = a.ptr.add(o);
+                for k in 0..kc {
+                    *dst.add(k * mr + r) = *src.add(k);
+                }
             }
             for r in rows..mr {
-                *d.add(r) = 0.0;
+                for k in 0..kc {
+                    *dst.add(k * mr + r) = 0.0;
+                }
+            }
+        } else {
+            for k in 0..kc {
+                let d = dst.add(k * mr);
+                let ko = k * a.cs;
+                for (r, &o) in off.iter().enumerate().take(rows) {
+                    *d.add(r) = *a.ptr.add(o + ko);
+                }
+                for r in rows..mr {
+                    *d.add(r) = 0.0;
+                }
             }
         }
     }
