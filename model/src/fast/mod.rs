@@ -43,7 +43,7 @@ mod steps;
 
 use rayon::prelude::*;
 
-use crate::config::{Cell, ModelConfig};
+use crate::config::Cell;
 use crate::kernels::gemm::{ARef, IndexMap, SendPtr, gemm_packed_raw, gemm_rows_panels};
 use crate::kernels::{AlignedBuf, Isa, Kernels, PackedB, UNIT_BLOCK};
 use crate::params::ParamLayout;
@@ -795,7 +795,41 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 
 // Performance notes
 // -----------------
-// (filled in as measured; see the end of the module docs)
-
-#[allow(dead_code)]
-fn _config_is_used(_: ModelConfig) {}
+// Machine: 2 Zen 4 cores (AMD EPYC, KVM), AVX-512 double-pumped: one 512-bit
+// FMA per cycle per core, the same peak as two 256-bit FMAs. Measured FMA
+// peak (12 independent chains, 2 threads): 208-228 GFLOP/s depending on the
+// moment (the machine is shared; figures below are from runs at raised
+// priority, see scripts/bench/lstm.sh --priority). V=65, E=H=512, L=2,
+// T=128, B=32, 2 threads, ms per step (103 GFLOP):
+//
+// | version | total | notes |
+// |---|---|---|
+// | first correct version | 4,820 | 44% of a contended peak |
+// | closures removed from generic kernels | 642 | a closure passed to a helper is its own function, compiled without the entry's target features: every intrinsic in it was an out-of-line call (the cell ran ~30x slow) |
+// | KC 256 -> 512, MC 128 -> 64 | 601 | fewer C reloads; A block stays in L2 |
+// | copy fast paths in packing | 609 (noise) | weight packing 10 -> 5 ms, activation packing 19 -> 7 ms |
+// | huge pages (madvise) on buffers >= 4 MiB | 591 | dG^T is read with an 8 KiB stride per k: every k was a new 4 KiB page |
+// | cell kernels over all B rows per call | ~590 | the out-of-order window overlaps the rows' exp/div chains |
+// | A-packing fast paths | 567-594 | dW GEMMs at H=256: 146 -> 163 GFLOP/s |
+//
+// Where the time goes now (H=512, 2 threads, ms/step): input projections
+// 81-86 (~200 GFLOP/s), forward loop 93 (of which the fused cell ~10; the
+// per-step GEMM runs at ~94% of one core's peak), backward loop 89-91, weight
+// gradients ~195 (~175 GFLOP/s, transposed dG operand), dX 90-95, head 7-10,
+// weight packing 5, activation packing 5.
+//
+// Tried and rejected:
+// - Packing a whole A block row by row with software prefetch for the
+//   transposed dG operand (instead of tile by tile): 163 -> 146 GFLOP/s;
+//   eight interleaved write streams cost more than the prefetch saved.
+//   Huge pages fixed the actual problem (TLB).
+// - Parallel sampling with a rayon region per layer costs ~20 us of wake-ups
+//   per token; still a net win at H=512 (see stepper.rs), not below H=256.
+// - One barrier per step is all the time loop needs: a task's GEMM columns
+//   are exactly the gate columns its cell consumes (permuted gate layout),
+//   and the backward task's dh columns are its cell's units.
+//
+// Not done (candidates): writing h in packed-panel form from the cell (would
+// remove the 5 ms activation packing); a narrower edge microkernel for
+// N = 65 (the V=65 head wastes 1/3 of its last panel); dW computed as
+// X^T dG to amortise the transposed packing over the wider dimension.
