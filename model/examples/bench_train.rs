@@ -43,7 +43,10 @@ fn main() {
     let threads = arg(&args, "--threads", 2usize);
     let json = args.iter().any(|a| a == "--json");
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("rayon pool");
-    let (peak, peak_isa) = fma_peak_gflops(threads, 400);
+    // Other jobs can only lower a peak measurement: keep the best of five.
+    let (peak, peak_isa) = (0..5)
+        .map(|_| fma_peak_gflops(threads, 200))
+        .fold((0.0, model::kernels::Isa::Scalar), |a, b| if b.0 > a.0 { b } else { a });
     let r = bench_train(&cfg, batch, seq, warmup, steps, 0);
     let rss = peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64;
     let tps = r.tokens_per_s();

@@ -470,3 +470,23 @@ fn isa_names_and_env_parse() {
     // The detected kernels are one of the available ones.
     assert!(Isa::available().contains(&Kernels::detect().isa()));
 }
+
+#[test]
+fn per_tensor_sums_of_squares() {
+    let cfg = model::ModelConfig {
+        cell: model::Cell::Lstm,
+        vocab: 37,
+        embed: 24,
+        hidden: 40,
+        layers: 2,
+        tie: false,
+    };
+    let layout = model::ParamLayout::new(&cfg);
+    let x = layout.init(3);
+    let got = model::kernels::sum_squares_per_tensor(&layout, &x);
+    assert_eq!(got.len(), layout.specs().len());
+    for (s, g) in layout.specs().iter().zip(&got) {
+        let want: f64 = x[s.range()].iter().map(|&v| v as f64 * v as f64).sum();
+        assert!((g - want).abs() <= 1e-6 * want, "{}: {g} vs {want}", s.name);
+    }
+}

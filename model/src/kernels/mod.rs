@@ -103,6 +103,20 @@ pub fn sum_squares(x: &[f32]) -> f64 {
     Kernels::detect().sum_squares(x)
 }
 
+/// Sum of squares of every tensor of `layout` in the flat buffer `x` (for
+/// per-tensor gradient norms; the global squared norm is their sum), with
+/// the detected kernels, tensors in parallel. Each value depends only on
+/// the data (see [`Kernels::sum_squares`]).
+///
+/// # Panics
+/// If `x` is not the layout's length.
+pub fn sum_squares_per_tensor(layout: &crate::params::ParamLayout, x: &[f32]) -> Vec<f64> {
+    use rayon::prelude::*;
+    assert_eq!(x.len(), layout.len(), "sum_squares_per_tensor: buffer length does not match the layout");
+    let k = Kernels::detect();
+    layout.specs().par_iter().map(|s| k.sum_squares(&x[s.range()])).collect()
+}
+
 /// `x *= s` with the detected kernels (gradient clipping).
 pub fn scale(x: &mut [f32], s: f32) {
     Kernels::detect().scale(x, s)
