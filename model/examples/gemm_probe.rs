@@ -1,3 +1,11 @@
+//! Tuning probe for one GEMM shape (best of 3, GFLOP/s), for quick
+//! blocking experiments (`TOKLAB_GEMM_BLOCK=MC,KC`); the criterion
+//! comparison with other crates is `benches/gemm.rs`.
+//!
+//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at]`
+//! (`rows`: the per-time-step path with A row-major in place; `at`: A
+//! stored transposed, as dG^T in the weight gradients.)
+
 use model::kernels::{Isa, Kernels, PackedB, gemm};
 use std::time::Instant;
 

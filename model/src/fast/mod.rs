@@ -66,16 +66,16 @@ struct Layer {
     w_hh: PackedB,
     /// W_ih, K = GH (permuted rows), N = in (backward only).
     w_ih: PackedB,
-    /// b_ih + b_hh [GH], permuted.
+    /// b_ih + b_hh `[GH]`, permuted.
     bias: AlignedBuf,
-    /// [N, GH] permuted: forward pre-activations, then activated gates
+    /// `[N, GH]` permuted: forward pre-activations, then activated gates
     /// (LSTM) / pre-activations (RNN); the backward overwrites them with dG.
     gates: AlignedBuf,
-    /// [N, H] cell states (LSTM).
+    /// `[N, H]` cell states (LSTM).
     c: AlignedBuf,
-    /// [N, H] tanh of the cell states (LSTM).
+    /// `[N, H]` tanh of the cell states (LSTM).
     tc: AlignedBuf,
-    /// [N, H] outputs.
+    /// `[N, H]` outputs.
     h: AlignedBuf,
 }
 
@@ -133,25 +133,25 @@ pub struct Workspace {
     batch: usize,
     seq: usize,
     layers: Vec<Layer>,
-    /// Time-major input tokens [N].
+    /// Time-major input tokens `[N]`.
     tokens: Vec<u32>,
-    /// Time-major targets [N].
+    /// Time-major targets `[N]`.
     targets: Vec<u32>,
-    /// Valid-position mask for `forward_loss` [N].
+    /// Valid-position mask for `forward_loss` `[N]`.
     valid: Vec<bool>,
-    /// Embedded inputs [N, E].
+    /// Embedded inputs `[N, E]`.
     x0: AlignedBuf,
     /// dL/dh of the layer being back-propagated, then its dX [N, max(E, H)].
     dh: AlignedBuf,
-    /// Carried dL/dc [B, H].
+    /// Carried dL/dc `[B, H]`.
     dc: AlignedBuf,
-    /// Bias gradient accumulator [GH], permuted.
+    /// Bias gradient accumulator `[GH]`, permuted.
     db: AlignedBuf,
-    /// Logits / dlogits of one chunk [chunk, V].
+    /// Logits / dlogits of one chunk `[chunk, V]`.
     logits: AlignedBuf,
     /// Positions per head chunk.
     chunk: usize,
-    /// Per-position loss [N].
+    /// Per-position loss `[N]`.
     row_loss: Vec<f64>,
     /// W_head^T, K = H, N = V.
     head_wt: PackedB,
@@ -287,7 +287,7 @@ impl Workspace {
     }
 
     /// Forward + backward of one B x T batch from zero state (`inputs` and
-    /// `targets` row-major [B, T], batch-first as PyTorch's). Writes (does
+    /// `targets` row-major `[B, T]`, batch-first as PyTorch's). Writes (does
     /// not accumulate) the gradient of the mean cross-entropy over all B*T
     /// positions into `grads` (same layout as `params`; padding zeroed) and
     /// returns the mean loss in nats.

@@ -284,9 +284,9 @@ impl Kernels {
     }
 
     /// The fused LSTM forward cell on one gate block of `w` units (see
-    /// `generic::lstm_fwd_row`): `gates` [4w] pre-activations (without
-    /// bias) in, activated gates out; `bias` [4w]; `c_prev` [w] (None: zero
-    /// state); `c`, `tc` = tanh(c), `h` [w] out.
+    /// `generic::lstm_fwd_row`): `gates` `[4w]` pre-activations (without
+    /// bias) in, activated gates out; `bias` `[4w]`; `c_prev` `[w]` (None: zero
+    /// state); `c`, `tc` = tanh(c), `h` `[w]` out.
     pub fn lstm_cell_forward(
         &self,
         gates: &mut [f32],

@@ -159,10 +159,10 @@ pub(crate) unsafe fn map<V: SimdMath, const OP: u8>(n: usize, x: *const f32, y: 
 /// LSTM forward for `rows` rows of one gate block (one call per block, so
 /// the out-of-order core overlaps the rows' transcendental chains).
 ///
-/// Per row r: `gates + r*ldg` [4w]: pre-activations without bias in
-/// (x W_ih^T + h W_hh^T), the activated gates i, f, g, o out; `bias` [4w]
-/// (b_ih + b_hh) is added first. `c_prev + r*ldh` [w] (null: zero state),
-/// `c`, `tc` (= tanh c), `h` (each `+ r*ldh`) [w] out.
+/// Per row r: `gates + r*ldg` `[4w]`: pre-activations without bias in
+/// (x W_ih^T + h W_hh^T), the activated gates i, f, g, o out; `bias` `[4w]`
+/// (b_ih + b_hh) is added first. `c_prev + r*ldh` `[w]` (null: zero state),
+/// `c`, `tc` (= tanh c), `h` (each `+ r*ldh`) `[w]` out.
 #[inline(always)]
 pub(crate) unsafe fn lstm_fwd_rows<V: SimdMath>(
     rows: usize,
@@ -218,11 +218,11 @@ unsafe fn lstm_fwd_row<V: SimdMath>(
 
 /// LSTM backward for `rows` rows of one gate block.
 ///
-/// Per row r: `gates + r*ldg` [4w]: the activated gates in, the
+/// Per row r: `gates + r*ldg` `[4w]`: the activated gates in, the
 /// pre-activation gradients (di, df, dg, do before the nonlinearities) out.
-/// `tc` [w] = tanh(c_t), `c_prev` [w] (null: zero state), `dh` [w] =
-/// dL/dh_t (from above and from step t+1), `dc` [w]: dL/dc_t from step t+1
-/// in, dL/dc_{t-1} out (each `+ r*ldh`). `db` [4w] accumulates the
+/// `tc` `[w]` = tanh(c_t), `c_prev` `[w]` (null: zero state), `dh` `[w]` =
+/// dL/dh_t (from above and from step t+1), `dc` `[w]`: dL/dc_t from step t+1
+/// in, dL/dc_{t-1} out (each `+ r*ldh`). `db` `[4w]` accumulates the
 /// pre-activation gradients (bias gradient), rows in order.
 #[inline(always)]
 pub(crate) unsafe fn lstm_bwd_rows<V: Simd>(
@@ -333,7 +333,7 @@ pub(crate) unsafe fn rnn_bwd_rows<V: Simd>(
 // ---------------------------------------------------------------------------
 // Softmax cross-entropy, one row of V logits.
 
-/// Adds `bias` [v] to the logits row `z` [v], returns the cross-entropy
+/// Adds `bias` `[v]` to the logits row `z` `[v]`, returns the cross-entropy
 /// `logsumexp(z) - z[target]` in nats, and with `grad` overwrites `z` with
 /// `scale * (softmax(z) - onehot(target))`.
 ///

@@ -57,7 +57,7 @@ pub(crate) trait Simd: Copy {
     unsafe fn sqrt(self) -> Self;
     /// Round to nearest, ties to even.
     unsafe fn round(self) -> Self;
-    /// `2^self` for integral `self` in [-126, 127].
+    /// `2^self` for integral `self` in `[-126, 127]`.
     unsafe fn pow2i(self) -> Self;
     /// Lanes whose sign bit is clear get `self`'s magnitude with `sign`'s sign.
     unsafe fn copysign(self, sign: Self) -> Self;
