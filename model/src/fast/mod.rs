@@ -822,6 +822,23 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // gradients ~195 (~175 GFLOP/s, transposed dG operand), dX 90-95, head 7-10,
 // weight packing 5, activation packing 5.
 //
+// Side by side with PyTorch 2.15 (oneDNN), 2 threads, same configs and
+// optimizer, scripts/bench/lstm.sh --reps 3 --steps 6 --priority, two runs
+// on the shared machine (median tokens/s; speed-up range over the
+// interleaved pairs of both runs):
+//
+// | config | ours tok/s | PyTorch tok/s | speed-up | ours / PyTorch peak RSS |
+// |---|---:|---:|---:|---:|
+// | V=65 E=H=512 L=2 | 6,855-7,102 | 5,548-5,594 | 1.23-1.34x | 238 / 1,005 MiB |
+// | V=65 E=H=256 L=2 | 24,408-24,426 | 18,837-18,853 | 1.28-1.36x | 97 / 887 MiB |
+// | V=8000 E=H=512 L=2 | 3,496-3,675 | 2,588-2,646 | 1.30-1.43x | 424 / 1,578 MiB |
+//
+// At H=512 that is 174-184 GFLOP/s, 75-80% of the 229-233 GFLOP/s FMA peak
+// measured on the same two threads: short of the 85% target. The loss is
+// spread out: every GEMM class runs at 85-92% on two threads (94% on one;
+// the per-step GEMMs stream 2 MiB of W_hh per thread per step from L3), the
+// fused cells take ~3%, packing ~2%, the head ~1.5%.
+//
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
 //   transposed dG operand (instead of tile by tile): 163 -> 146 GFLOP/s;
@@ -833,7 +850,14 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //   are exactly the gate columns its cell consumes (permuted gate layout),
 //   and the backward task's dh columns are its cell's units.
 //
-// Not done (candidates): writing h in packed-panel form from the cell (would
-// remove the 5 ms activation packing); a narrower edge microkernel for
-// N = 65 (the V=65 head wastes 1/3 of its last panel); dW computed as
-// X^T dG to amortise the transposed packing over the wider dimension.
+// - dW computed as X^T dG (transposed A amortised over N = GH instead of
+//   N = in): 170-180 GFLOP/s either way in the probe; kept dG^T X.
+// - Software prefetch of the 8 KiB-strided dG rows in the A packing: no
+//   measurable change once huge pages were on.
+// - GEMM blocking MC in {32, 64, 128} x KC in {512, 1024} on the whole
+//   step: all within noise (7,000-7,200 tokens/s).
+//
+// Not done (candidates, ~1% each): writing h in packed-panel form from the
+// cell (would remove the 5 ms activation packing); a narrower edge
+// microkernel for N = 65 (the V=65 head wastes 1/3 of its last panel);
+// packing h of layer 0 once for both weight gradients that read it.
