@@ -198,6 +198,9 @@ impl Workspace {
         let cfg = *layout.config();
         assert!(cfg.validate().is_ok(), "Workspace: invalid config {cfg:?}");
         assert!(batch > 0 && seq > 0, "Workspace: batch ({batch}) and seq ({seq}) must be positive");
+        // Time-loop tasks own whole B panels: their first column (G*32*task
+        // forward, 32*task backward) must be a multiple of the panel width.
+        assert!(TASK_UNITS % kern.nr == 0, "Workspace: panel width {} does not divide {TASK_UNITS}", kern.nr);
         let n = batch * seq;
         let (h, gh, e, v) = (cfg.hidden, cfg.gates() * cfg.hidden, cfg.embed, cfg.vocab);
         let lstm = cfg.cell == Cell::Lstm;
