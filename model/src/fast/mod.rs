@@ -254,6 +254,11 @@ impl Workspace {
         self.profile = Profile::default();
     }
 
+    /// (B, T): the batch shape this workspace was built for.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.batch, self.seq)
+    }
+
     /// Batch rows B.
     pub fn batch(&self) -> usize {
         self.batch
