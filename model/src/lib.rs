@@ -14,6 +14,8 @@
 pub mod checkpoint;
 pub mod config;
 mod error;
+pub mod fast;
+pub mod kernels;
 pub mod optim;
 pub mod params;
 pub mod reference;

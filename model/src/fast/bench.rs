@@ -1,0 +1,131 @@
+//! Training-throughput measurement for `lm bench` and
+//! `examples/bench_train.rs`: N steps of forward_backward + global-norm
+//! clipping + AdamW on random tokens, timed after a warm-up, with the
+//! process's CPU time and peak RSS (Linux `/proc`) so a run on a shared
+//! machine can be judged.
+
+use std::time::Instant;
+
+use crate::config::ModelConfig;
+use crate::fast::{Profile, Workspace};
+use crate::kernels::Kernels;
+use crate::optim::AdamWConfig;
+use crate::params::ParamLayout;
+use crate::rng::Rng;
+
+/// What one benchmark run measured.
+#[derive(Clone, Debug)]
+pub struct TrainBench {
+    /// Timed steps.
+    pub steps: usize,
+    /// Tokens per step (B*T).
+    pub tokens_per_step: usize,
+    /// Wall seconds of the timed steps.
+    pub secs: f64,
+    /// Process CPU seconds (user + system) of the timed steps, if known.
+    pub cpu_secs: Option<f64>,
+    /// Training FLOPs per token (`ModelConfig::train_flops_per_token`).
+    pub flops_per_token: f64,
+    /// Loss of every timed step.
+    pub losses: Vec<f32>,
+    /// Bytes held by the workspace.
+    pub workspace_bytes: usize,
+    /// Time per phase over the timed steps.
+    pub profile: Profile,
+}
+
+impl TrainBench {
+    pub fn tokens_per_s(&self) -> f64 {
+        (self.steps * self.tokens_per_step) as f64 / self.secs
+    }
+
+    pub fn gflops(&self) -> f64 {
+        self.tokens_per_s() * self.flops_per_token / 1e9
+    }
+}
+
+/// Runs `warmup` then `steps` training steps of a `cfg` model on B x T
+/// random batches (Adam lr 2e-3, clip 1.0), on the current rayon pool.
+pub fn bench_train(
+    cfg: &ModelConfig,
+    batch: usize,
+    seq: usize,
+    warmup: usize,
+    steps: usize,
+    seed: u64,
+) -> TrainBench {
+    let layout = ParamLayout::new(cfg);
+    let kern = Kernels::detect();
+    let mut params = layout.init(seed);
+    let mut grads = layout.zeros();
+    let mut m = layout.zeros();
+    let mut v = layout.zeros();
+    let mut ws = Workspace::new(&layout, batch, seq);
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let n = batch * seq;
+    let mut inputs = vec![0u32; n];
+    let mut targets = vec![0u32; n];
+    let hp = AdamWConfig::default();
+    let mut losses = Vec::with_capacity(steps);
+    let mut step = 0u64;
+    let mut run = |ws: &mut Workspace, losses: Option<&mut Vec<f32>>| {
+        for (x, y) in inputs.iter_mut().zip(targets.iter_mut()) {
+            *x = rng.below(cfg.vocab as u64) as u32;
+            *y = rng.below(cfg.vocab as u64) as u32;
+        }
+        let loss = ws.forward_backward(&params, &mut grads, &inputs, &targets);
+        let norm = kern.sum_squares(&grads).sqrt();
+        if norm > 1.0 {
+            kern.scale(&mut grads, (1.0 / (norm + 1e-6)) as f32);
+        }
+        step += 1;
+        kern.adamw_step(&mut params, &grads, &mut m, &mut v, &hp, 2e-3, step);
+        if let Some(l) = losses {
+            l.push(loss);
+        }
+    };
+    for _ in 0..warmup {
+        run(&mut ws, None);
+    }
+    ws.reset_profile();
+    let cpu0 = process_cpu_secs();
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        run(&mut ws, Some(&mut losses));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu_secs = match (cpu0, process_cpu_secs()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    TrainBench {
+        steps,
+        tokens_per_step: n,
+        secs,
+        cpu_secs,
+        flops_per_token: cfg.train_flops_per_token(),
+        losses,
+        workspace_bytes: ws.bytes(),
+        profile: ws.profile().clone(),
+    }
+}
+
+/// User + system CPU seconds of this process (Linux; None elsewhere).
+pub fn process_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, in clock ticks (100 Hz on Linux).
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11)?.parse().ok()?;
+    let st: f64 = f.get(12)?.parse().ok()?;
+    Some((ut + st) / 100.0)
+}
+
+/// Peak resident set size of this process in bytes (Linux `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,0 +1,871 @@
+//! The fast training path: forward + backward of one B x T batch with every
+//! buffer preallocated, f32, SIMD kernels chosen at run time, rayon threads.
+//!
+//! What it computes is exactly the model of `crate::reference` (PyTorch's
+//! `Embedding -> nn.LSTM/nn.RNN(batch_first) -> Linear`, mean cross-entropy);
+//! `tests/fast_parity.rs` checks it against PyTorch's numbers. What it is
+//! not: the optimizer loop, clipping policy, checkpoints or sampling policy
+//! (it provides the kernels those use).
+//!
+//! Shape legend: B batch rows, T steps, N = B*T positions, V vocabulary,
+//! E embedding width, H hidden width, G gates per unit (4 LSTM, 1 RNN),
+//! GH = G*H, L layers, `in` = E for layer 0 and H above.
+//!
+//! # How a step runs
+//! Rows are time-major internally (row `t*B + b` is batch row b at step t),
+//! so each step's B rows are contiguous.
+//! 1. Weights are packed once per call (`PackedB`): W_ih^T and W_hh^T with
+//!    their gate columns permuted into unit blocks (`kernels::gate_col`), so
+//!    one block of 16 units has its i, f, g, o gates side by side; W_hh and
+//!    W_ih with permuted rows for the backward.
+//! 2. Forward, per layer: one GEMM `gates = X W_ih^T` for all T steps; then
+//!    per step and per task of 32 units: `gates_t += h_{t-1} W_hh^T` for the
+//!    task's gate columns, and the fused cell kernel (bias, sigmoid/tanh,
+//!    c and h) on the same columns. One barrier per step (`steps.rs`).
+//! 3. Head, in chunks of positions so the N x V logits never exist whole:
+//!    logits GEMM -> fused softmax cross-entropy (loss, dlogits in place) ->
+//!    `dW_head += dlogits^T h`, `db_head += colsum`, `dh = dlogits W_head`.
+//! 4. Backward, per layer from the top: per step and task, `dh_t += dG_{t+1}
+//!    W_hh` for the task's units, then the fused backward cell (dG_t in
+//!    place of the gates, dc carried, bias gradient accumulated); after the
+//!    loop, three large GEMMs: dW_hh = dG[1..]^T h[..T-1], dW_ih = dG^T X,
+//!    dX = dG W_ih (the next layer's dh, or the embedding's scatter-add).
+//!
+//! Every reduction has a fixed order and no GEMM splits its K dimension
+//! across threads, so the loss and gradients are bit-identical for any
+//! thread count.
+//!
+//! Performance notes: see the block at the end of this file.
+
+pub mod bench;
+pub mod stepper;
+mod steps;
+
+use rayon::prelude::*;
+
+use crate::config::Cell;
+use crate::kernels::gemm::{ARef, IndexMap, SendPtr, gemm_packed_raw, gemm_rows_panels};
+use crate::kernels::{AlignedBuf, Isa, Kernels, PackedB, UNIT_BLOCK};
+use crate::params::ParamLayout;
+
+pub use stepper::Stepper;
+use steps::StepSync;
+
+/// Units per task of the time loop (two gate blocks; a multiple of every
+/// ISA's panel width divided by G, so tasks never share a B panel).
+const TASK_UNITS: usize = 2 * UNIT_BLOCK;
+
+/// Per-layer buffers.
+#[derive(Debug, Default)]
+struct Layer {
+    /// W_ih^T, K = in, N = GH (permuted columns).
+    w_ih_t: PackedB,
+    /// W_hh^T, K = H, N = GH (permuted columns).
+    w_hh_t: PackedB,
+    /// W_hh, K = GH (permuted rows), N = H (backward only).
+    w_hh: PackedB,
+    /// W_ih, K = GH (permuted rows), N = in (backward only).
+    w_ih: PackedB,
+    /// b_ih + b_hh `[GH]`, permuted.
+    bias: AlignedBuf,
+    /// `[N, GH]` permuted: forward pre-activations, then activated gates
+    /// (LSTM) / pre-activations (RNN); the backward overwrites them with dG.
+    gates: AlignedBuf,
+    /// `[N, H]` cell states (LSTM).
+    c: AlignedBuf,
+    /// `[N, H]` tanh of the cell states (LSTM).
+    tc: AlignedBuf,
+    /// `[N, H]` outputs.
+    h: AlignedBuf,
+}
+
+/// Seconds spent per phase since the last reset (forward_backward and
+/// forward_loss calls), for profiling.
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// Embedding gather, batch transposition.
+    pub load: f64,
+    /// Packing the weights.
+    pub pack: f64,
+    /// Input-projection GEMMs.
+    pub fwd_proj: f64,
+    /// Forward time loops.
+    pub fwd_loop: f64,
+    /// Head: logits GEMM, softmax cross-entropy, head backward.
+    pub head: f64,
+    /// Of which: logits GEMMs.
+    pub head_logits: f64,
+    /// Of which: softmax cross-entropy.
+    pub head_softmax: f64,
+    /// Of which: dW_head GEMMs (with the activation packing) and db_head.
+    pub head_dw: f64,
+    /// Backward time loops.
+    pub bwd_loop: f64,
+    /// Weight-gradient and dX GEMMs (including the two below).
+    pub bwd_gemm: f64,
+    /// Of which: packing the activations for dW.
+    pub bwd_pack: f64,
+    /// Of which: the dX GEMMs.
+    pub bwd_dx: f64,
+    /// Embedding scatter-add and the rest.
+    pub other: f64,
+}
+
+impl Profile {
+    /// Sum of the phases.
+    pub fn total(&self) -> f64 {
+        self.load
+            + self.pack
+            + self.fwd_proj
+            + self.fwd_loop
+            + self.head
+            + self.bwd_loop
+            + self.bwd_gemm
+            + self.other
+    }
+}
+
+/// Every buffer of forward + backward for one (layout, B, T), allocated once.
+pub struct Workspace {
+    profile: Profile,
+    kern: &'static Kernels,
+    layout: ParamLayout,
+    batch: usize,
+    seq: usize,
+    layers: Vec<Layer>,
+    /// Time-major input tokens `[N]`.
+    tokens: Vec<u32>,
+    /// Time-major targets `[N]`.
+    targets: Vec<u32>,
+    /// Valid-position mask for `forward_loss` `[N]`.
+    valid: Vec<bool>,
+    /// Embedded inputs `[N, E]`.
+    x0: AlignedBuf,
+    /// dL/dh of the layer being back-propagated, then its dX [N, max(E, H)].
+    dh: AlignedBuf,
+    /// Carried dL/dc `[B, H]`.
+    dc: AlignedBuf,
+    /// Bias gradient accumulator `[GH]`, permuted.
+    db: AlignedBuf,
+    /// Logits / dlogits of one chunk `[chunk, V]`.
+    logits: AlignedBuf,
+    /// Positions per head chunk.
+    chunk: usize,
+    /// Per-position loss `[N]`.
+    row_loss: Vec<f64>,
+    /// W_head^T, K = H, N = V.
+    head_wt: PackedB,
+    /// W_head, K = V, N = H (backward only).
+    head_w: PackedB,
+    /// Packing of activation operands (X, h, h chunk) of the weight GEMMs.
+    act: PackedB,
+    sync: StepSync,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("isa", &self.kern.isa())
+            .field("config", self.layout.config())
+            .field("batch", &self.batch)
+            .field("seq", &self.seq)
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
+
+/// Floats of logits per head chunk (8 Mi floats = 32 MiB), rounded to rows.
+/// The chunk's dW_head GEMM re-reads and re-writes the V x H gradient once
+/// per chunk, so larger chunks pay off up to here: at V=8000 (1,048 rows)
+/// 2^22 -> 2^23 floats gave +6% tokens/s for +16 MiB peak RSS; 2^24 was
+/// within noise for another +32 MiB.
+const LOGITS_BUDGET: usize = 1 << 23;
+
+impl Workspace {
+    /// A workspace for `layout`'s model and B x T batches, with the detected
+    /// kernels ([`Kernels::detect`]).
+    pub fn new(layout: &ParamLayout, batch: usize, seq: usize) -> Workspace {
+        Workspace::with_kernels(layout, batch, seq, Kernels::detect())
+    }
+
+    /// The same with a given ISA; None when this CPU cannot run it.
+    pub fn with_isa(layout: &ParamLayout, batch: usize, seq: usize, isa: Isa) -> Option<Workspace> {
+        Kernels::get(isa).map(|k| Workspace::with_kernels(layout, batch, seq, k))
+    }
+
+    /// The same with a given kernel table.
+    pub fn with_kernels(layout: &ParamLayout, batch: usize, seq: usize, kern: &'static Kernels) -> Workspace {
+        let cfg = *layout.config();
+        assert!(cfg.validate().is_ok(), "Workspace: invalid config {cfg:?}");
+        assert!(batch > 0 && seq > 0, "Workspace: batch ({batch}) and seq ({seq}) must be positive");
+        // Time-loop tasks own whole B panels: their first column (G*32*task
+        // forward, 32*task backward) must be a multiple of the panel width.
+        assert!(TASK_UNITS % kern.nr == 0, "Workspace: panel width {} does not divide {TASK_UNITS}", kern.nr);
+        let n = batch * seq;
+        let (h, gh, e, v) = (cfg.hidden, cfg.gates() * cfg.hidden, cfg.embed, cfg.vocab);
+        let lstm = cfg.cell == Cell::Lstm;
+        let layers = (0..cfg.layers)
+            .map(|_| Layer {
+                bias: AlignedBuf::zeros(gh),
+                gates: AlignedBuf::zeros(n * gh),
+                c: AlignedBuf::zeros(if lstm { n * h } else { 0 }),
+                tc: AlignedBuf::zeros(if lstm { n * h } else { 0 }),
+                h: AlignedBuf::zeros(n * h),
+                ..Layer::default()
+            })
+            .collect();
+        let chunk = (LOGITS_BUDGET / v).clamp(1, n);
+        Workspace {
+            profile: Profile::default(),
+            kern,
+            layout: layout.clone(),
+            batch,
+            seq,
+            layers,
+            tokens: vec![0; n],
+            targets: vec![0; n],
+            valid: vec![true; n],
+            x0: AlignedBuf::zeros(n * e),
+            dh: AlignedBuf::zeros(n * e.max(h)),
+            dc: AlignedBuf::zeros(batch * h),
+            db: AlignedBuf::zeros(gh),
+            logits: AlignedBuf::zeros(chunk * v),
+            chunk,
+            row_loss: vec![0.0; n],
+            head_wt: PackedB::new(),
+            head_w: PackedB::new(),
+            act: PackedB::new(),
+            sync: StepSync::new(),
+        }
+    }
+
+    /// The kernels in use.
+    pub fn kernels(&self) -> &'static Kernels {
+        self.kern
+    }
+
+    /// Time per phase since the last [`Workspace::reset_profile`].
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Zeroes the phase timers.
+    pub fn reset_profile(&mut self) {
+        self.profile = Profile::default();
+    }
+
+    /// (B, T): the batch shape this workspace was built for.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.batch, self.seq)
+    }
+
+    /// Batch rows B.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Steps T.
+    pub fn seq(&self) -> usize {
+        self.seq
+    }
+
+    /// Bytes held by the workspace's buffers (after the first call packs the
+    /// weights).
+    pub fn bytes(&self) -> usize {
+        let mut b = self.x0.capacity_bytes()
+            + self.dh.capacity_bytes()
+            + self.dc.capacity_bytes()
+            + self.db.capacity_bytes()
+            + self.logits.capacity_bytes()
+            + self.row_loss.capacity() * 8
+            + self.tokens.capacity() * 8
+            + self.valid.capacity();
+        for l in &self.layers {
+            b += l.bias.capacity_bytes()
+                + l.gates.capacity_bytes()
+                + l.c.capacity_bytes()
+                + l.tc.capacity_bytes()
+                + l.h.capacity_bytes()
+                + l.w_ih_t.bytes()
+                + l.w_hh_t.bytes()
+                + l.w_hh.bytes()
+                + l.w_ih.bytes();
+        }
+        b + self.head_wt.bytes() + self.head_w.bytes() + self.act.bytes()
+    }
+
+    /// Forward + backward of one B x T batch from zero state (`inputs` and
+    /// `targets` row-major `[B, T]`, batch-first as PyTorch's). Writes (does
+    /// not accumulate) the gradient of the mean cross-entropy over all B*T
+    /// positions into `grads` (same layout as `params`; padding zeroed) and
+    /// returns the mean loss in nats.
+    ///
+    /// # Panics
+    /// On buffers of the wrong length or a token id >= V.
+    pub fn forward_backward(
+        &mut self,
+        params: &[f32],
+        grads: &mut [f32],
+        inputs: &[u32],
+        targets: &[u32],
+    ) -> f32 {
+        let n = self.batch * self.seq;
+        assert_eq!(grads.len(), self.layout.len(), "forward_backward: grads length");
+        let t = std::time::Instant::now();
+        self.load_batch(params, inputs, targets, None);
+        zero_padding_and_embedding(&self.layout, grads);
+        self.profile.load += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        self.pack_weights(params, true);
+        self.profile.pack += t.elapsed().as_secs_f64();
+        self.forward_layers(params);
+        let t = std::time::Instant::now();
+        let loss = self.head(params, Some(&mut *grads));
+        self.profile.head += t.elapsed().as_secs_f64();
+        self.backward_layers(params, grads);
+        (loss / n as f64) as f32
+    }
+
+    /// Forward only, for evaluation: row b uses its first `lens[b]` positions
+    /// (0 = empty row; the rest of the row is ignored, its ids need not be
+    /// valid). Returns the summed cross-entropy in nats over the valid
+    /// positions and their count.
+    ///
+    /// # Panics
+    /// On buffers of the wrong length, `lens[b] > T`, or a token id >= V at a
+    /// valid position.
+    pub fn forward_loss(
+        &mut self,
+        params: &[f32],
+        inputs: &[u32],
+        targets: &[u32],
+        lens: &[usize],
+    ) -> (f64, usize) {
+        assert_eq!(lens.len(), self.batch, "forward_loss: lens must have B entries");
+        let t = std::time::Instant::now();
+        self.load_batch(params, inputs, targets, Some(lens));
+        self.profile.load += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        self.pack_weights(params, false);
+        self.profile.pack += t.elapsed().as_secs_f64();
+        self.forward_layers(params);
+        let t = std::time::Instant::now();
+        let loss = self.head(params, None);
+        self.profile.head += t.elapsed().as_secs_f64();
+        (loss, lens.iter().sum())
+    }
+
+    /// Copies the batch into time-major order, checks ids, gathers the
+    /// embedding rows.
+    fn load_batch(&mut self, params: &[f32], inputs: &[u32], targets: &[u32], lens: Option<&[usize]>) {
+        let (bsz, t_len) = (self.batch, self.seq);
+        let n = bsz * t_len;
+        let cfg = *self.layout.config();
+        assert_eq!(params.len(), self.layout.len(), "params length does not match the layout");
+        assert_eq!(inputs.len(), n, "inputs must hold B*T = {n} ids");
+        assert_eq!(targets.len(), n, "targets must hold B*T = {n} ids");
+        let v = cfg.vocab as u32;
+        for b in 0..bsz {
+            let len = lens.map_or(t_len, |l| l[b]);
+            assert!(len <= t_len, "forward_loss: lens[{b}] = {len} > T = {t_len}");
+            for t in 0..t_len {
+                let (x, y) = (inputs[b * t_len + t], targets[b * t_len + t]);
+                let ok = t < len;
+                if ok {
+                    assert!(
+                        x < v && y < v,
+                        "token id out of range: input {x}, target {y}, vocab {v} (row {b}, step {t})"
+                    );
+                }
+                let r = t * bsz + b;
+                self.tokens[r] = if ok { x } else { 0 };
+                self.targets[r] = if ok { y } else { 0 };
+                self.valid[r] = ok;
+            }
+        }
+        let e = cfg.embed;
+        let emb = &params[self.layout.embedding()..self.layout.embedding() + cfg.vocab * e];
+        let tokens = &self.tokens;
+        self.x0.as_mut_slice().par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
+            for (i, row) in rows.chunks_mut(e).enumerate() {
+                let tok = tokens[ci * 64 + i] as usize;
+                row.copy_from_slice(&emb[tok * e..tok * e + e]);
+            }
+        });
+    }
+
+    /// Packs every weight operand (`backward`: also the transposes the
+    /// backward needs) and sums the biases.
+    fn pack_weights(&mut self, params: &[f32], backward: bool) {
+        let cfg = *self.layout.config();
+        let (h, g, v) = (cfg.hidden, cfg.gates(), cfg.vocab);
+        let gh = g * h;
+        let kern = self.kern;
+        let gmap = IndexMap::GateRow { g, h };
+        let id = IndexMap::Identity;
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            let off = self.layout.layer(k);
+            let inp = cfg.layer_input(k);
+            assert!(off.w_ih + gh * inp <= params.len() && off.w_hh + gh * h <= params.len());
+            // SAFETY: W_ih is [GH, in] and W_hh [GH, H] inside params (checked
+            // above); the maps send permuted indices < GH to rows < GH.
+            unsafe {
+                let w_ih = params.as_ptr().add(off.w_ih);
+                let w_hh = params.as_ptr().add(off.w_hh);
+                layer.w_ih_t.pack_raw(kern, inp, gh, w_ih, 1, inp, id, gmap);
+                layer.w_hh_t.pack_raw(kern, h, gh, w_hh, 1, h, id, gmap);
+                if backward {
+                    layer.w_hh.pack_raw(kern, gh, h, w_hh, h, 1, gmap, id);
+                    layer.w_ih.pack_raw(kern, gh, inp, w_ih, inp, 1, gmap, id);
+                }
+            }
+            let b_ih = &params[off.b_ih..off.b_ih + gh];
+            let b_hh = &params[off.b_hh..off.b_hh + gh];
+            for (j, x) in layer.bias.as_mut_slice().iter_mut().enumerate() {
+                let r = gmap.get(j);
+                *x = b_ih[r] + b_hh[r];
+            }
+        }
+        let hw = self.layout.head_weight();
+        assert!(hw + v * h <= params.len());
+        // SAFETY: the head weight is [V, H] inside params (checked above).
+        unsafe {
+            let w = params.as_ptr().add(hw);
+            self.head_wt.pack_raw(kern, h, v, w, 1, h, id, id);
+            if backward {
+                self.head_w.pack_raw(kern, v, h, w, h, 1, id, id);
+            }
+        }
+    }
+
+    /// Forward through every recurrent layer.
+    fn forward_layers(&mut self, _params: &[f32]) {
+        let cfg = *self.layout.config();
+        let (bsz, t_len) = (self.batch, self.seq);
+        let n = bsz * t_len;
+        let (h, g) = (cfg.hidden, cfg.gates());
+        let gh = g * h;
+        let kern = self.kern;
+        let threads = rayon::current_num_threads();
+        for k in 0..cfg.layers {
+            let inp = cfg.layer_input(k);
+            let (below, rest) = self.layers.split_at_mut(k);
+            let layer = &mut rest[0];
+            let x: *const f32 = if k == 0 { self.x0.as_ptr() } else { below[k - 1].h.as_ptr() };
+            // Input projection for all T steps at once.
+            let t0 = std::time::Instant::now();
+            let a = ARef { ptr: x, rs: inp, cs: 1, map: IndexMap::Identity };
+            // SAFETY: X is [N, in]; gates is [N, GH] matching w_ih_t's N.
+            unsafe { gemm_packed_raw(kern, n, a, &layer.w_ih_t, layer.gates.as_mut_ptr(), gh, false, true) };
+            self.profile.fwd_proj += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
+            // The recurrence.
+            let gates = SendPtr(layer.gates.as_mut_ptr());
+            let cs = SendPtr(layer.c.as_mut_ptr());
+            let tcs = SendPtr(layer.tc.as_mut_ptr());
+            let hs = SendPtr(layer.h.as_mut_ptr());
+            let bias = SendPtr(layer.bias.as_mut_ptr());
+            let w_hh_t = &layer.w_hh_t;
+            let ntasks = h.div_ceil(TASK_UNITS);
+            let cell = cfg.cell;
+            let step = move |t: usize, task: usize| {
+                let u0 = task * TASK_UNITS;
+                let u1 = (u0 + TASK_UNITS).min(h);
+                let (c0, c1) = (g * u0, g * u1);
+                // SAFETY: this task alone writes gate columns c0..c1 and units
+                // u0..u1 of rows t*B..t*B+B; it reads h_{t-1} (all units),
+                // complete since the previous step's barrier. Panels
+                // c0/nr..ceil(c1/nr) belong to this task only (c0 is a
+                // multiple of the panel width, see TASK_UNITS).
+                unsafe {
+                    let grow = gates.get().add(t * bsz * gh);
+                    if t > 0 {
+                        let hp = hs.get().add((t - 1) * bsz * h);
+                        let nr = kern.nr;
+                        gemm_rows_panels(kern, bsz, hp, h, w_hh_t, c0 / nr, c1.div_ceil(nr), grow, gh, true);
+                    }
+                    // The fused cell, one call per gate block for all B rows.
+                    let r0 = t * bsz;
+                    let mut u = u0;
+                    while u < u1 {
+                        let w = UNIT_BLOCK.min(h - u);
+                        let col = g * u;
+                        match cell {
+                            Cell::Lstm => {
+                                let cp = if t > 0 {
+                                    cs.get().add((r0 - bsz) * h + u) as *const f32
+                                } else {
+                                    std::ptr::null()
+                                };
+                                (kern.lstm_fwd_rows)(
+                                    bsz,
+                                    w,
+                                    grow.add(col),
+                                    gh,
+                                    bias.get().add(col),
+                                    cp,
+                                    cs.get().add(r0 * h + u),
+                                    tcs.get().add(r0 * h + u),
+                                    hs.get().add(r0 * h + u),
+                                    h,
+                                );
+                            }
+                            Cell::Rnn => {
+                                (kern.rnn_fwd_rows)(
+                                    bsz,
+                                    w,
+                                    grow.add(col),
+                                    gh,
+                                    bias.get().add(col),
+                                    hs.get().add(r0 * h + u),
+                                    h,
+                                );
+                            }
+                        }
+                        u += w;
+                    }
+                }
+            };
+            self.sync.run(threads, t_len, ntasks, &step);
+            self.profile.fwd_loop += t0.elapsed().as_secs_f64();
+        }
+    }
+
+    /// The head over all positions in chunks: loss (summed, nats, valid
+    /// positions only) and, with `grads`, dW_head, db_head and dh of the top
+    /// layer (into `self.dh`).
+    fn head(&mut self, params: &[f32], mut grads: Option<&mut [f32]>) -> f64 {
+        let cfg = *self.layout.config();
+        let n = self.batch * self.seq;
+        let (h, v) = (cfg.hidden, cfg.vocab);
+        let kern = self.kern;
+        let top = self.layers.last().map(|l| l.h.as_ptr()).unwrap_or(std::ptr::null());
+        let bias = &params[self.layout.head_bias()..self.layout.head_bias() + v];
+        let scale = 1.0 / n as f32;
+        let want_grad = grads.is_some();
+        let mut r0 = 0;
+        while r0 < n {
+            let rows = self.chunk.min(n - r0);
+            let logits = self.logits.as_mut_ptr();
+            let a = ARef { ptr: top.wrapping_add(r0 * h), rs: h, cs: 1, map: IndexMap::Identity };
+            let tp = std::time::Instant::now();
+            // SAFETY: rows r0..r0+rows of the top layer's h [N, H]; logits
+            // holds chunk*V >= rows*V floats.
+            unsafe { gemm_packed_raw(kern, rows, a, &self.head_wt, logits, v, false, true) };
+            self.profile.head_logits += tp.elapsed().as_secs_f64();
+            let tp = std::time::Instant::now();
+            let targets = &self.targets[r0..r0 + rows];
+            let valid = &self.valid[r0..r0 + rows];
+            let losses = &mut self.row_loss[r0..r0 + rows];
+            let lg = &mut self.logits.as_mut_slice()[..rows * v];
+            const ROWS_PER_TASK: usize = 16;
+            lg.par_chunks_mut(v * ROWS_PER_TASK)
+                .zip(losses.par_chunks_mut(ROWS_PER_TASK))
+                .enumerate()
+                .for_each(|(ci, (zs, ls))| {
+                    for (i, (z, l)) in zs.chunks_mut(v).zip(ls.iter_mut()).enumerate() {
+                        let r = ci * ROWS_PER_TASK + i;
+                        *l = if valid[r] {
+                            kern.softmax_xent(z, bias, targets[r] as usize, scale, want_grad)
+                        } else {
+                            0.0
+                        };
+                    }
+                });
+            self.profile.head_softmax += tp.elapsed().as_secs_f64();
+            if let Some(grads) = grads.as_deref_mut() {
+                self.head_backward(grads, r0, rows);
+            }
+            r0 += rows;
+        }
+        self.row_loss.iter().sum()
+    }
+
+    /// Backward of one head chunk (dlogits in `self.logits`).
+    fn head_backward(&mut self, grads: &mut [f32], r0: usize, rows: usize) {
+        let cfg = *self.layout.config();
+        let (h, v) = (cfg.hidden, cfg.vocab);
+        let kern = self.kern;
+        let top = self.layers.last().map(|l| l.h.as_ptr()).unwrap_or(std::ptr::null());
+        let first = r0 == 0;
+        let tp = std::time::Instant::now();
+        // dW_head (+)= dlogits^T . h_chunk: A = dlogits^T (V x rows).
+        // SAFETY: h rows r0..r0+rows exist; logits holds rows*V; the head
+        // weight gradient is [V, H] inside grads.
+        unsafe {
+            self.act.pack_raw(kern, rows, h, top.add(r0 * h), h, 1, IndexMap::Identity, IndexMap::Identity);
+            let a = ARef { ptr: self.logits.as_ptr(), rs: 1, cs: v, map: IndexMap::Identity };
+            let dw = grads.as_mut_ptr().add(self.layout.head_weight());
+            gemm_packed_raw(kern, v, a, &self.act, dw, h, !first, true);
+        }
+        // db_head (+)= column sums, in row order, parallel over columns.
+        let hb = self.layout.head_bias();
+        let lg = &self.logits.as_slice()[..rows * v];
+        grads[hb..hb + v].par_chunks_mut(256).enumerate().for_each(|(ci, db)| {
+            let j0 = ci * 256;
+            if first {
+                db.fill(0.0);
+            }
+            for r in 0..rows {
+                kern.add(db, &lg[r * v + j0..r * v + j0 + db.len()]);
+            }
+        });
+        self.profile.head_dw += tp.elapsed().as_secs_f64();
+        // dh[chunk] = dlogits . W_head.
+        let a = ARef { ptr: self.logits.as_ptr(), rs: v, cs: 1, map: IndexMap::Identity };
+        // SAFETY: dh holds N*H >= (r0+rows)*H floats; logits rows*V.
+        unsafe {
+            gemm_packed_raw(kern, rows, a, &self.head_w, self.dh.as_mut_ptr().add(r0 * h), h, false, true)
+        };
+    }
+
+    /// Backward through the recurrent layers, top first; `self.dh` holds
+    /// dL/dh of the top layer.
+    fn backward_layers(&mut self, _params: &[f32], grads: &mut [f32]) {
+        let cfg = *self.layout.config();
+        let (bsz, t_len) = (self.batch, self.seq);
+        let n = bsz * t_len;
+        let (h, g) = (cfg.hidden, cfg.gates());
+        let gh = g * h;
+        let kern = self.kern;
+        let threads = rayon::current_num_threads();
+        for k in (0..cfg.layers).rev() {
+            let inp = cfg.layer_input(k);
+            let off = self.layout.layer(k);
+            let (below, rest) = self.layers.split_at_mut(k);
+            let layer = &mut rest[0];
+            let t0 = std::time::Instant::now();
+            self.dc.as_mut_slice().fill(0.0);
+            self.db.as_mut_slice().fill(0.0);
+            let gates = SendPtr(layer.gates.as_mut_ptr());
+            let cs = SendPtr(layer.c.as_mut_ptr());
+            let tcs = SendPtr(layer.tc.as_mut_ptr());
+            let hs = SendPtr(layer.h.as_mut_ptr());
+            let dh = SendPtr(self.dh.as_mut_ptr());
+            let dc = SendPtr(self.dc.as_mut_ptr());
+            let db = SendPtr(self.db.as_mut_ptr());
+            let w_hh = &layer.w_hh;
+            let ntasks = h.div_ceil(TASK_UNITS);
+            let cell = cfg.cell;
+            let step = move |s: usize, task: usize| {
+                let t = t_len - 1 - s;
+                let u0 = task * TASK_UNITS;
+                let u1 = (u0 + TASK_UNITS).min(h);
+                // SAFETY: this task alone writes dh columns u0..u1 of rows
+                // t*B.., gate columns g*u0..g*u1 of rows t*B.., dc/db of its
+                // units; it reads dG_{t+1} (all columns), complete since the
+                // previous step's barrier. u0 is a multiple of the panel width.
+                unsafe {
+                    let dht = dh.get().add(t * bsz * h);
+                    if t + 1 < t_len {
+                        let dg_next = gates.get().add((t + 1) * bsz * gh);
+                        let nr = kern.nr;
+                        gemm_rows_panels(
+                            kern,
+                            bsz,
+                            dg_next,
+                            gh,
+                            w_hh,
+                            u0 / nr,
+                            u1.div_ceil(nr),
+                            dht,
+                            h,
+                            true,
+                        );
+                    }
+                    // The fused backward cell, one call per gate block for all B rows.
+                    let r0 = t * bsz;
+                    let mut u = u0;
+                    while u < u1 {
+                        let w = UNIT_BLOCK.min(h - u);
+                        let col = g * u;
+                        let grow = gates.get().add(r0 * gh + col);
+                        match cell {
+                            Cell::Lstm => {
+                                let cp = if t > 0 {
+                                    cs.get().add((r0 - bsz) * h + u) as *const f32
+                                } else {
+                                    std::ptr::null()
+                                };
+                                (kern.lstm_bwd_rows)(
+                                    bsz,
+                                    w,
+                                    grow,
+                                    gh,
+                                    tcs.get().add(r0 * h + u),
+                                    cp,
+                                    dht.add(u),
+                                    dc.get().add(u),
+                                    h,
+                                    db.get().add(col),
+                                );
+                            }
+                            Cell::Rnn => {
+                                (kern.rnn_bwd_rows)(
+                                    bsz,
+                                    w,
+                                    hs.get().add(r0 * h + u),
+                                    dht.add(u),
+                                    h,
+                                    grow,
+                                    gh,
+                                    db.get().add(col),
+                                );
+                            }
+                        }
+                        u += w;
+                    }
+                }
+            };
+            self.sync.run(threads, t_len, ntasks, &step);
+            self.profile.bwd_loop += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
+
+            // Bias gradients (both biases get the same).
+            let gmap = IndexMap::GateRow { g, h };
+            for (j, &d) in self.db.as_slice().iter().enumerate() {
+                let r = gmap.get(j);
+                grads[off.b_ih + r] = d;
+                grads[off.b_hh + r] = d;
+            }
+            let x: *const f32 = if k == 0 { self.x0.as_ptr() } else { below[k - 1].h.as_ptr() };
+            let dgt = |skip: usize| ARef {
+                ptr: layer.gates.as_ptr().wrapping_add(skip * gh),
+                rs: 1,
+                cs: gh,
+                map: IndexMap::GateCol { g, h },
+            };
+            // SAFETY (all three GEMMs): operands are the [N, GH] gates, the
+            // [N, H] outputs, the [N, in] inputs and [GH, in]/[GH, H]
+            // gradient tensors inside grads, with the shapes stated.
+            let id = IndexMap::Identity;
+            unsafe {
+                // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
+                let dw_hh = grads.as_mut_ptr().add(off.w_hh);
+                if t_len > 1 {
+                    let tp = std::time::Instant::now();
+                    self.act.pack_raw(kern, n - bsz, h, layer.h.as_ptr(), h, 1, id, id);
+                    self.profile.bwd_pack += tp.elapsed().as_secs_f64();
+                    gemm_packed_raw(kern, gh, dgt(bsz), &self.act, dw_hh, h, false, true);
+                } else {
+                    std::ptr::write_bytes(dw_hh, 0, gh * h);
+                }
+                // dW_ih = dG^T X.
+                let tp = std::time::Instant::now();
+                self.act.pack_raw(kern, n, inp, x, inp, 1, id, id);
+                self.profile.bwd_pack += tp.elapsed().as_secs_f64();
+                let dw_ih = grads.as_mut_ptr().add(off.w_ih);
+                gemm_packed_raw(kern, gh, dgt(0), &self.act, dw_ih, inp, false, true);
+                // dX = dG W_ih (into dh: layer k's dh is consumed).
+                let tp = std::time::Instant::now();
+                let a = ARef { ptr: layer.gates.as_ptr(), rs: gh, cs: 1, map: id };
+                gemm_packed_raw(kern, n, a, &layer.w_ih, self.dh.as_mut_ptr(), inp, false, true);
+                self.profile.bwd_dx += tp.elapsed().as_secs_f64();
+            }
+            self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
+        }
+        let t0 = std::time::Instant::now();
+        // Embedding: scatter-add dX of layer 0, in position order, parallel
+        // over columns.
+        let e = cfg.embed;
+        let emb = self.layout.embedding();
+        let dx = &self.dh.as_slice()[..n * e];
+        let tokens = &self.tokens;
+        let gp = SendPtr(grads[emb..emb + cfg.vocab * e].as_mut_ptr());
+        let cols_per = 64usize;
+        (0..e.div_ceil(cols_per)).into_par_iter().for_each(|ci| {
+            let j0 = ci * cols_per;
+            let w = cols_per.min(e - j0);
+            for (r, &tok) in tokens.iter().enumerate() {
+                // SAFETY: task ci alone touches columns j0..j0+w of the
+                // embedding gradient; tok < V was checked in load_batch.
+                unsafe {
+                    let dst = std::slice::from_raw_parts_mut(gp.get().add(tok as usize * e + j0), w);
+                    kern.add(dst, &dx[r * e + j0..r * e + j0 + w]);
+                }
+            }
+        });
+        self.profile.other += t0.elapsed().as_secs_f64();
+    }
+}
+
+/// Zeroes the padding between tensors and, when the head is untied, the
+/// embedding gradient (it is built by scatter-add). Every other gradient
+/// tensor is overwritten whole by the backward.
+fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
+    let mut end = 0;
+    for s in layout.specs() {
+        grads[end..s.offset].fill(0.0);
+        end = s.offset + s.len();
+    }
+    grads[end..].fill(0.0);
+    if !layout.config().tie {
+        let e = layout.get("embedding.weight").map(|s| s.range()).unwrap_or(0..0);
+        grads[e].fill(0.0);
+    }
+}
+
+// Performance notes
+// -----------------
+// Machine: 2 Zen 4 cores (AMD EPYC, KVM), AVX-512 double-pumped: one 512-bit
+// FMA per cycle per core, the same peak as two 256-bit FMAs. Measured FMA
+// peak (12 independent chains, 2 threads): 208-228 GFLOP/s depending on the
+// moment (the machine is shared; figures below are from runs at raised
+// priority, see scripts/bench/lstm.sh --priority). V=65, E=H=512, L=2,
+// T=128, B=32, 2 threads, ms per step (103 GFLOP):
+//
+// | version | total | notes |
+// |---|---|---|
+// | first correct version | 4,820 | 44% of a contended peak |
+// | closures removed from generic kernels | 642 | a closure passed to a helper is its own function, compiled without the entry's target features: every intrinsic in it was an out-of-line call (the cell ran ~30x slow) |
+// | KC 256 -> 512, MC 128 -> 64 | 601 | fewer C reloads; A block stays in L2 |
+// | copy fast paths in packing | 609 (noise) | weight packing 10 -> 5 ms, activation packing 19 -> 7 ms |
+// | huge pages (madvise) on buffers >= 4 MiB | 591 | dG^T is read with an 8 KiB stride per k: every k was a new 4 KiB page |
+// | cell kernels over all B rows per call | ~590 | the out-of-order window overlaps the rows' exp/div chains |
+// | A-packing fast paths | 567-594 | dW GEMMs at H=256: 146 -> 163 GFLOP/s |
+//
+// Where the time goes now (H=512, 2 threads, ms/step): input projections
+// 81-86 (~200 GFLOP/s), forward loop 93 (of which the fused cell ~10; the
+// per-step GEMM runs at ~94% of one core's peak), backward loop 89-91, weight
+// gradients ~195 (~175 GFLOP/s, transposed dG operand), dX 90-95, head 7-10,
+// weight packing 5, activation packing 5.
+//
+// Side by side with PyTorch 2.15 (oneDNN), 2 threads, same configs and
+// optimizer, scripts/bench/lstm.sh --reps 3 --steps 6 --priority, two runs
+// on the shared machine (median tokens/s; speed-up range over the
+// interleaved pairs of both runs):
+//
+// | config | ours tok/s | PyTorch tok/s | speed-up | ours / PyTorch peak RSS |
+// |---|---:|---:|---:|---:|
+// | V=65 E=H=512 L=2 | 6,855-7,102 | 5,548-5,594 | 1.23-1.34x | 238 / 1,005 MiB |
+// | V=65 E=H=256 L=2 | 24,408-24,426 | 18,837-18,853 | 1.28-1.36x | 97 / 887 MiB |
+// | V=8000 E=H=512 L=2 | 3,496-3,675 | 2,588-2,646 | 1.30-1.43x | 424 / 1,578 MiB |
+//
+// At H=512 that is 174-184 GFLOP/s, 75-80% of the 229-233 GFLOP/s FMA peak
+// measured on the same two threads: short of the 85% target. The loss is
+// spread out: every GEMM class runs at 85-92% on two threads (94% on one;
+// the per-step GEMMs stream 2 MiB of W_hh per thread per step from L3), the
+// fused cells take ~3%, packing ~2%, the head ~1.5%.
+//
+// Tried and rejected:
+// - Packing a whole A block row by row with software prefetch for the
+//   transposed dG operand (instead of tile by tile): 163 -> 146 GFLOP/s;
+//   eight interleaved write streams cost more than the prefetch saved.
+//   Huge pages fixed the actual problem (TLB).
+// - Parallel sampling with a rayon region per layer costs ~20 us of wake-ups
+//   per token; still a net win at H=512 (see stepper.rs), not below H=256.
+// - One barrier per step is all the time loop needs: a task's GEMM columns
+//   are exactly the gate columns its cell consumes (permuted gate layout),
+//   and the backward task's dh columns are its cell's units.
+//
+// - dW computed as X^T dG (transposed A amortised over N = GH instead of
+//   N = in): 170-180 GFLOP/s either way in the probe; kept dG^T X.
+// - Software prefetch of the 8 KiB-strided dG rows in the A packing: no
+//   measurable change once huge pages were on.
+// - GEMM blocking MC in {32, 64, 128} x KC in {512, 1024} on the whole
+//   step: all within noise (7,000-7,200 tokens/s).
+//
+// Not done (candidates, ~1% each): writing h in packed-panel form from the
+// cell (would remove the 5 ms activation packing); a narrower edge
+// microkernel for N = 65 (the V=65 head wastes 1/3 of its last panel);
+// packing h of layer 0 once for both weight gradients that read it.

@@ -1,0 +1,696 @@
+//! BLIS-style single-precision GEMM: `C[m x n] (+)= A[m x k] . B[k x n]`.
+//!
+//! - B is packed into column panels of NR (the microkernel's width), each
+//!   panel holding all k rows contiguously (`PackedB`, zero-padded past n).
+//!   Weights are packed once per optimizer step and reused by every call
+//!   (`crate::fast` never repacks them inside the time loop).
+//! - A is either packed per (MC x KC) block into an MR-interleaved
+//!   thread-local buffer (large GEMMs: any strides, optional row
+//!   permutation) or read in place, row-major (the per-time-step GEMMs, whose
+//!   A is a B x H activation that every thread shares).
+//! - The microkernel keeps an MR x NR tile in registers over a KC-deep slice.
+//! - Threads (rayon) split the output into (MC rows x panel range) tiles;
+//!   the K reduction is never split, and every element is accumulated in
+//!   the same order (KC blocks in order, k in order within), so the result is
+//!   bit-identical for any thread count and any tiling.
+//!
+//! Performance notes:
+//! - Edge tiles (rows < MR or columns < NR) run the full microkernel on a
+//!   zero-padded copy and copy the valid part back: one kernel, no masked
+//!   variants, identical arithmetic for interior and edge elements.
+//! - Per-step GEMMs with M = batch (e.g. 32) read A unpacked: packing it per
+//!   task would copy B x K floats per task per step, more than the tile's
+//!   work saves. If M is not a multiple of MR the last tile is shifted up to
+//!   end at row M (recomputing a few rows into a scratch tile) so it can still
+//!   read A in place.
+//! - Blocking (AVX-512, tile 8 x 32): KC = 512, MC = 64. KC 256 -> 512 gave
+//!   ~5% on the K = 512 and K = 4096 shapes (fewer C reloads; the 64 KiB B
+//!   sub-panel streams from L2 fine at one load per 8 FMAs); MC 64-128 were
+//!   within noise. `TOKLAB_GEMM_BLOCK=MC,KC` overrides both for tuning.
+//! - Kept our own kernel over the crates: `cargo bench -p model --bench gemm`
+//!   on 2 Zen 4 cores (GFLOP/s, criterion median, raised priority):
+//!
+//!   | shape (M x K x N) | ours (B pre-packed) | ours + packing | gemm 0.19 x86-v4 | matrixmultiply 0.3 |
+//!   |---|---:|---:|---:|---:|
+//!   | recurrent step 32x512x2048 | 180 | 77 | 36 | 53 |
+//!   | recurrent bwd 32x2048x512 | 136 | 78 | 141 | 31 |
+//!   | input projection 4096x512x2048 | 183 | 182 | 186 | 169 |
+//!   | weight grad 2048x4096x512 (A = dG^T) | 168 | 177 | 173 | 162 |
+//!   | dX 4096x2048x512 | 201 | 201 | 181 | 156 |
+//!   | head V=65 4096x512x65 | 99 | 97 | 129 | 77 |
+//!   | head V=8000 512x512x8000 | 176 | 162 | 155 | 115 |
+//!   | head grad 8000x512x512 (A = dlogits^T) | 184 | 182 | 170 | 165 |
+//!
+//!   The per-step shapes decide it: the trainer runs 512 of them per step
+//!   with weights packed once, where the crates repack B on every call.
+//!   (In training the recurrent GEMMs run through `gemm_rows_panels`, one
+//!   task per thread-owned column range, not through this parallel entry.)
+
+// Raw BLAS-style entry points: dimensions, pointers and strides are the
+// arguments.
+#![allow(clippy::too_many_arguments)]
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::kernels::Kernels;
+use crate::kernels::aligned::AlignedBuf;
+
+/// A raw pointer that may cross threads. Users promise disjoint writes (or
+/// read-only sharing) and say why at each use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendPtr<T>(pub *mut T);
+// SAFETY: a plain address; every dereference site documents why concurrent
+// access is disjoint or read-only.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The address (a method, so closures capture the whole `SendPtr`).
+    #[inline(always)]
+    pub(crate) fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// An index remapping applied while packing (the fast path's permuted gate
+/// layout: packed index `i` reads source index `map(i)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IndexMap {
+    Identity,
+    /// `i` is a column of the permuted gate layout with `g` gates of `h`
+    /// units; the source is PyTorch's gate row `gate_row(i, g, h)`.
+    GateRow {
+        g: usize,
+        h: usize,
+    },
+    /// The inverse: `i` is PyTorch's gate row, the source is its permuted
+    /// column `gate_col(i / h, i % h, g, h)`.
+    GateCol {
+        g: usize,
+        h: usize,
+    },
+}
+
+impl IndexMap {
+    #[inline]
+    pub(crate) fn get(self, i: usize) -> usize {
+        match self {
+            IndexMap::Identity => i,
+            IndexMap::GateRow { g, h } => crate::kernels::gate_row(i, g, h),
+            IndexMap::GateCol { g, h } => crate::kernels::gate_col(i / h, i % h, g, h),
+        }
+    }
+}
+
+/// B packed into NR-wide column panels: panel `p` holds rows `0..k` of
+/// columns `p*NR..p*NR+NR` at `[p*k*NR ..]`, row `i` at offset `i*NR`.
+#[derive(Clone, Debug, Default)]
+pub struct PackedB {
+    buf: AlignedBuf,
+    k: usize,
+    n: usize,
+    nr: usize,
+}
+
+impl PackedB {
+    /// An empty packing (reuse it: packing again reallocates only to grow).
+    pub fn new() -> PackedB {
+        PackedB::default()
+    }
+
+    /// Rows (the reduction dimension).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of NR-wide panels.
+    pub fn panels(&self) -> usize {
+        if self.nr == 0 { 0 } else { self.n.div_ceil(self.nr) }
+    }
+
+    /// Panel width this packing was made for.
+    pub fn nr(&self) -> usize {
+        self.nr
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.buf.capacity_bytes()
+    }
+
+    pub(crate) fn panel_ptr(&self, p: usize) -> *const f32 {
+        // SAFETY (of the arithmetic): p < panels, within the buffer.
+        debug_assert!(p < self.panels());
+        self.buf.as_ptr().wrapping_add(p * self.k * self.nr)
+    }
+
+    /// Packs `b` (k x n, element (i, j) at `b[i*rs + j*cs]`) for `kern`.
+    ///
+    /// # Panics
+    /// If an element index falls outside `b`.
+    pub fn pack(&mut self, kern: &Kernels, k: usize, n: usize, b: &[f32], rs: usize, cs: usize) {
+        if k > 0 && n > 0 {
+            let last = (k - 1) * rs + (n - 1) * cs;
+            assert!(
+                last < b.len(),
+                "PackedB::pack: element ({}, {}) at {last} is outside a slice of {}",
+                k - 1,
+                n - 1,
+                b.len()
+            );
+        }
+        // SAFETY: every index (i, j) < (k, n) is at most `last`, checked above.
+        unsafe { self.pack_raw(kern, k, n, b.as_ptr(), rs, cs, IndexMap::Identity, IndexMap::Identity) }
+    }
+
+    /// Packs with index maps: element (i, j) reads `b[kmap(i)*rs + nmap(j)*cs]`.
+    ///
+    /// # Safety
+    /// Every such address for i < k, j < n must be valid for reads.
+    pub(crate) unsafe fn pack_raw(
+        &mut self,
+        kern: &Kernels,
+        k: usize,
+        n: usize,
+        b: *const f32,
+        rs: usize,
+        cs: usize,
+        kmap: IndexMap,
+        nmap: IndexMap,
+    ) {
+        let nr = kern.nr;
+        self.k = k;
+        self.n = n;
+        self.nr = nr;
+        let panels = self.panels();
+        self.buf.resize(panels * k * nr);
+        if panels == 0 || k == 0 {
+            return;
+        }
+        let src = SendPtr(b as *mut f32);
+        let pack_panel = |p: usize, dst: &mut [f32]| {
+            let cols = nr.min(n - p * nr);
+            if cs == 1 && nmap == IndexMap::Identity {
+                // Rows of B are contiguous: copy `cols` floats per row.
+                for i in 0..k {
+                    let d = &mut dst[i * nr..i * nr + nr];
+                    // SAFETY: the caller guarantees row kmap(i), columns
+                    // p*nr..p*nr+cols are readable.
+                    let s =
+                        unsafe { std::slice::from_raw_parts(src.get().add(kmap.get(i) * rs + p * nr), cols) };
+                    d[..cols].copy_from_slice(s);
+                    d[cols..].fill(0.0);
+                }
+                return;
+            }
+            if rs == 1 && kmap == IndexMap::Identity {
+                // Columns of B are contiguous (B is a transposed row-major
+                // matrix): read each column once, write it with stride nr.
+                for jj in 0..cols {
+                    // SAFETY: the caller guarantees column nmap(j), rows
+                    // 0..k are readable.
+                    let s =
+                        unsafe { std::slice::from_raw_parts(src.get().add(nmap.get(p * nr + jj) * cs), k) };
+                    for (i, &x) in s.iter().enumerate() {
+                        dst[i * nr + jj] = x;
+                    }
+                }
+                if cols < nr {
+                    for i in 0..k {
+                        dst[i * nr + cols..i * nr + nr].fill(0.0);
+                    }
+                }
+                return;
+            }
+            let mut off = [0usize; 64];
+            for (jj, o) in off.iter_mut().enumerate().take(cols) {
+                *o = nmap.get(p * nr + jj) * cs;
+            }
+            for i in 0..k {
+                let row = kmap.get(i) * rs;
+                let d = &mut dst[i * nr..i * nr + nr];
+                for jj in 0..cols {
+                    // SAFETY: the caller guarantees every (i, j) address is readable.
+                    d[jj] = unsafe { *src.get().add(row + off[jj]) };
+                }
+                d[cols..].fill(0.0);
+            }
+        };
+        let data = self.buf.as_mut_slice();
+        if k * n >= 1 << 16 {
+            data.par_chunks_mut(k * nr).enumerate().for_each(|(p, d)| pack_panel(p, d));
+        } else {
+            data.chunks_mut(k * nr).enumerate().for_each(|(p, d)| pack_panel(p, d));
+        }
+    }
+}
+
+/// An A operand: element (i, k) at `ptr[map(i)*rs + k*cs]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ARef {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+    pub map: IndexMap,
+}
+
+/// `TOKLAB_GEMM_BLOCK=MC,KC` overrides the large GEMMs' row block and depth
+/// (a tuning knob for benchmarks; read once). MC is rounded up to MR.
+fn block_override() -> Option<(usize, usize)> {
+    static BLOCK: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *BLOCK.get_or_init(|| {
+        let v = std::env::var("TOKLAB_GEMM_BLOCK").ok()?;
+        let (mc, kc) = v.split_once(',')?;
+        let (mc, kc) = (mc.trim().parse::<usize>().ok()?, kc.trim().parse::<usize>().ok()?);
+        (mc > 0 && kc > 0 && mc <= 1024).then(|| (mc.div_ceil(16) * 16, kc))
+    })
+}
+
+thread_local! {
+    /// Per-thread packed A block (MC x KC), allocated on first use only.
+    static APACK: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::new());
+}
+
+/// Largest MR x NR over all ISAs (8 x 32 floats would do; keep headroom).
+const TILE_MAX: usize = 16 * 64;
+
+#[repr(C, align(64))]
+struct Tile([f32; TILE_MAX]);
+
+/// Runs one microkernel tile with packed A, going through a scratch tile when
+/// the tile is partial.
+///
+/// # Safety
+/// `a` holds MR x kc packed floats, `b` kc x NR; C valid for `rows x cols`
+/// at `c` with leading dimension `ldc`.
+#[inline]
+unsafe fn tile_packed(
+    kern: &Kernels,
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    acc: bool,
+) {
+    let (mr, nr) = (kern.mr, kern.nr);
+    if rows == mr && cols == nr {
+        // SAFETY: full tile, caller's contract.
+        unsafe { (kern.ukernel_packed)(kc, a, b, c, ldc, acc) };
+        return;
+    }
+    let mut t = Tile([0.0; TILE_MAX]);
+    let tp = t.0.as_mut_ptr();
+    // SAFETY: rows <= mr, cols <= nr, so reads/writes of C stay within the
+    // caller's rows x cols block and of the tile within mr*nr <= TILE_MAX.
+    unsafe {
+        if acc {
+            for r in 0..rows {
+                std::ptr::copy_nonoverlapping(c.add(r * ldc), tp.add(r * nr), cols);
+            }
+        }
+        (kern.ukernel_packed)(kc, a, b, tp, nr, acc);
+        for r in 0..rows {
+            std::ptr::copy_nonoverlapping(tp.add(r * nr), c.add(r * ldc), cols);
+        }
+    }
+}
+
+/// Packs rows `i0..i0+rows` (<= MR, zero-padded to MR) and depth
+/// `p0..p0+kc` of A into `dst` (MR-interleaved).
+///
+/// # Safety
+/// A's addresses for those rows and depths are readable; `dst` holds MR*kc.
+#[inline]
+unsafe fn pack_a_tile(a: ARef, i0: usize, rows: usize, p0: usize, kc: usize, mr: usize, dst: *mut f32) {
+    let mut off = [0usize; 16];
+    for (r, o) in off.iter_mut().enumerate().take(rows) {
+        *o = a.map.get(i0 + r) * a.rs + p0 * a.cs;
+    }
+    // SAFETY: caller's contract.
+    unsafe {
+        if rows == mr && a.rs == 1 && (1..mr).all(|r| off[r] == off[0] + r) {
+            // A transposed and the tile's rows contiguous in memory (dG^T,
+            // whose gate map is contiguous within runs of 16): one MR-float
+            // copy per k.
+            for k in 0..kc {
+                std::ptr::copy_nonoverlapping(a.ptr.add(off[0] + k * a.cs), dst.add(k * mr), mr);
+            }
+        } else if a.cs == 1 {
+            // A row-major: read each row along k, write it with stride MR.
+            for (r, &o) in off.iter().enumerate().take(rows) {
+                let src = a.ptr.add(o);
+                for k in 0..kc {
+                    *dst.add(k * mr + r) = *src.add(k);
+                }
+            }
+            for r in rows..mr {
+                for k in 0..kc {
+                    *dst.add(k * mr + r) = 0.0;
+                }
+            }
+        } else {
+            for k in 0..kc {
+                let d = dst.add(k * mr);
+                let ko = k * a.cs;
+                for (r, &o) in off.iter().enumerate().take(rows) {
+                    *d.add(r) = *a.ptr.add(o + ko);
+                }
+                for r in rows..mr {
+                    *d.add(r) = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// `C[m x n] (+)= A . B` with B packed; parallel over output tiles when the
+/// problem is large enough and `parallel` is set.
+///
+/// # Safety
+/// A readable for (m, b.k()), C writable for m rows of b.n() columns with
+/// leading dimension `ldc`; `b` packed for `kern`.
+pub(crate) unsafe fn gemm_packed_raw(
+    kern: &Kernels,
+    m: usize,
+    a: ARef,
+    b: &PackedB,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                // SAFETY: C row i is writable for n floats.
+                unsafe { std::ptr::write_bytes(c.add(i * ldc), 0, n) };
+            }
+        }
+        return;
+    }
+    let mr = kern.mr;
+    let (mc, kcb) = block_override().unwrap_or((kern.mc, kern.kc));
+    let panels = b.panels();
+    let tiles_m = m.div_ceil(mc);
+    let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    // Enough tasks for balance; a task spans all panels unless rows are few.
+    let want = 4 * threads;
+    let tiles_n = if tiles_m >= want { 1 } else { want.div_ceil(tiles_m).min(panels) };
+    let ppt = panels.div_ceil(tiles_n);
+    let tiles_n = panels.div_ceil(ppt);
+    let c = SendPtr(c);
+    let a_ptr = SendPtr(a.ptr as *mut f32);
+    let task = |t: usize| {
+        let (tm, tn) = (t / tiles_n, t % tiles_n);
+        let i0 = tm * mc;
+        let rows = mc.min(m - i0);
+        let (p0, p1) = (tn * ppt, ((tn + 1) * ppt).min(panels));
+        let a = ARef { ptr: a_ptr.get(), ..a };
+        APACK.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let need = rows.div_ceil(mr) * mr * kcb;
+            if buf.len() < need {
+                buf.resize(need);
+            }
+            let ap = buf.as_mut_ptr();
+            let mut pc = 0;
+            while pc < k {
+                let kc = kcb.min(k - pc);
+                // SAFETY: rows i0..i0+rows and depths pc..pc+kc are inside A;
+                // the buffer holds ceil(rows/mr)*mr*kc floats.
+                unsafe {
+                    for (ti, ir) in (0..rows).step_by(mr).enumerate() {
+                        pack_a_tile(a, i0 + ir, mr.min(rows - ir), pc, kc, mr, ap.add(ti * mr * kc));
+                    }
+                }
+                for jp in p0..p1 {
+                    let cols = kern.nr.min(n - jp * kern.nr);
+                    // SAFETY: panel jp exists; pc + kc <= k.
+                    let bp = unsafe { b.panel_ptr(jp).add(pc * kern.nr) };
+                    for (ti, ir) in (0..rows).step_by(mr).enumerate() {
+                        // SAFETY: this task alone writes C rows i0..i0+rows,
+                        // columns of panels p0..p1 (tiles are disjoint).
+                        unsafe {
+                            let cp = c.get().add((i0 + ir) * ldc + jp * kern.nr);
+                            tile_packed(
+                                kern,
+                                kc,
+                                ap.add(ti * mr * kc),
+                                bp,
+                                cp,
+                                ldc,
+                                mr.min(rows - ir),
+                                cols,
+                                accumulate || pc > 0,
+                            );
+                        }
+                    }
+                }
+                pc += kc;
+            }
+        });
+    };
+    let ntasks = tiles_m * tiles_n;
+    let flops = 2.0 * m as f64 * n as f64 * k as f64;
+    if parallel && ntasks > 1 && flops > 4e6 && threads > 1 {
+        (0..ntasks).into_par_iter().for_each(task);
+    } else {
+        (0..ntasks).for_each(task);
+    }
+}
+
+/// The per-time-step GEMM of one task, on the calling thread:
+/// `C[m x cols(p0..p1)] (+)= A[m x k] . B[:, panels p0..p1]` with A
+/// row-major in place (`lda`). `c` points at column 0 of row 0 of the full C.
+///
+/// # Safety
+/// A readable for m rows of b.k() floats at stride lda; C writable for
+/// m rows over the columns of panels p0..p1; `b` packed for `kern`.
+pub(crate) unsafe fn gemm_rows_panels(
+    kern: &Kernels,
+    m: usize,
+    a: *const f32,
+    lda: usize,
+    b: &PackedB,
+    p0: usize,
+    p1: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    let (mr, nr) = (kern.mr, kern.nr);
+    debug_assert!(p1 <= b.panels());
+    if m == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for jp in p0..p1 {
+                let cols = nr.min(n - jp * nr);
+                for i in 0..m {
+                    // SAFETY: row i, the panel's columns, are inside C.
+                    unsafe { std::ptr::write_bytes(c.add(i * ldc + jp * nr), 0, cols) };
+                }
+            }
+        }
+        return;
+    }
+    for jp in p0..p1 {
+        let cols = nr.min(n - jp * nr);
+        let mut pc = 0;
+        while pc < k {
+            let kc = kern.kc.min(k - pc);
+            let acc = accumulate || pc > 0;
+            // SAFETY: panel jp, depth pc..pc+kc exist in the packing; the
+            // row/column ranges below stay inside the caller's A and C.
+            unsafe {
+                let bp = b.panel_ptr(jp).add(pc * nr);
+                let mut ir = 0;
+                while ir < m {
+                    let cp = c.add(ir * ldc + jp * nr);
+                    if ir + mr <= m && cols == nr {
+                        (kern.ukernel_rows)(kc, a.add(ir * lda + pc), lda, bp, cp, ldc, acc);
+                    } else {
+                        rows_edge(kern, m, ir, kc, a, lda, pc, bp, c.add(jp * nr), ldc, cols, acc);
+                    }
+                    ir += mr;
+                }
+            }
+            pc += kc;
+        }
+    }
+}
+
+/// An edge tile of `gemm_rows_panels`: rows `ir..min(ir+mr, m)`, `cols`
+/// columns, through a scratch tile. When m >= mr the kernel runs on rows
+/// `m-mr..m` read in place (the first rows of that window are recomputed and
+/// discarded); when m < mr, A is copied into a zero-padded packed tile.
+///
+/// # Safety
+/// As `gemm_rows_panels`; `c` points at the panel's column 0, row 0.
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_edge(
+    kern: &Kernels,
+    m: usize,
+    ir: usize,
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    pc: usize,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    acc: bool,
+) {
+    let (mr, nr) = (kern.mr, kern.nr);
+    let mut t = Tile([0.0; TILE_MAX]);
+    let tp = t.0.as_mut_ptr();
+    let rows = mr.min(m - ir);
+    // SAFETY: rows r0..r0+win are inside A and C; the tile holds mr*nr.
+    unsafe {
+        if m >= mr {
+            let r0 = (m - mr).min(ir);
+            if acc {
+                for r in 0..mr {
+                    std::ptr::copy_nonoverlapping(c.add((r0 + r) * ldc), tp.add(r * nr), cols);
+                }
+            }
+            (kern.ukernel_rows)(kc, a.add(r0 * lda + pc), lda, bp, tp, nr, acc);
+            for r in ir..ir + rows {
+                std::ptr::copy_nonoverlapping(tp.add((r - r0) * nr), c.add(r * ldc), cols);
+            }
+        } else {
+            APACK.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                if buf.len() < mr * kc {
+                    buf.resize(mr * kc);
+                }
+                let pa = buf.as_mut_ptr();
+                let aref = ARef { ptr: a, rs: lda, cs: 1, map: IndexMap::Identity };
+                pack_a_tile(aref, ir, rows, pc, kc, mr, pa);
+                if acc {
+                    for r in 0..rows {
+                        std::ptr::copy_nonoverlapping(c.add((ir + r) * ldc), tp.add(r * nr), cols);
+                    }
+                }
+                (kern.ukernel_packed)(kc, pa, bp, tp, nr, acc);
+                for r in 0..rows {
+                    std::ptr::copy_nonoverlapping(tp.add(r * nr), c.add((ir + r) * ldc), cols);
+                }
+            });
+        }
+    }
+}
+
+/// `C (+)= A . B` for general strided operands: element (i, p) of A at
+/// `a[i*a_rs + p*a_cs]`, (p, j) of B at `b[p*b_rs + j*b_cs]`, C row-major
+/// with leading dimension `ldc`. B is packed into `scratch` (reused across
+/// calls). Parallel over output tiles; bit-identical for any thread count.
+///
+/// # Panics
+/// If an index falls outside a slice.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    kern: &Kernels,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    a_rs: usize,
+    a_cs: usize,
+    b: &[f32],
+    b_rs: usize,
+    b_cs: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scratch: &mut PackedB,
+) {
+    scratch.pack(kern, k, n, b, b_rs, b_cs);
+    gemm_prepacked(kern, m, a, a_rs, a_cs, scratch, c, ldc, accumulate);
+}
+
+/// `C (+)= A . B` with B already packed (see [`gemm`]).
+///
+/// # Panics
+/// If an index falls outside a slice or `b` was packed for another ISA.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_prepacked(
+    kern: &Kernels,
+    m: usize,
+    a: &[f32],
+    a_rs: usize,
+    a_cs: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(ldc >= n, "gemm: ldc {ldc} < n {n}");
+    assert!(
+        (m - 1) * ldc + n <= c.len(),
+        "gemm: C of {} floats is too small for {m} x {n} at ldc {ldc}",
+        c.len()
+    );
+    if k > 0 {
+        let last = (m - 1) * a_rs + (k - 1) * a_cs;
+        assert!(
+            last < a.len(),
+            "gemm: A element ({}, {}) at {last} is outside a slice of {}",
+            m - 1,
+            k - 1,
+            a.len()
+        );
+    }
+    let aref = ARef { ptr: a.as_ptr(), rs: a_rs, cs: a_cs, map: IndexMap::Identity };
+    // SAFETY: bounds checked above; b is a complete packing.
+    unsafe { gemm_packed_raw(kern, m, aref, b, c.as_mut_ptr(), ldc, accumulate, true) }
+}
+
+/// `C[m x n] (+)= A . B[:, ..]` single-threaded with A row-major in place
+/// (the per-time-step path), over all panels of `b`.
+///
+/// # Panics
+/// If an index falls outside a slice or `b` was packed for another ISA.
+pub fn gemm_rows(
+    kern: &Kernels,
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
+    assert!(lda >= k && (m - 1) * lda + k <= a.len(), "gemm_rows: A too small");
+    assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "gemm_rows: C too small");
+    // SAFETY: bounds checked above.
+    unsafe { gemm_rows_panels(kern, m, a.as_ptr(), lda, b, 0, b.panels(), c.as_mut_ptr(), ldc, accumulate) }
+}

@@ -1,0 +1,164 @@
+//! SIMD kernels of the fast training path, chosen at run time.
+//!
+//! Three instruction sets, one set of kernels: every kernel is written once
+//! over the crate-private `Simd` trait (`generic.rs`) and instantiated by
+//! - `scalar.rs`: one f32 lane, always compiled, the reference every fast
+//!   path is tested against (and what runs under `TOKLAB_SIMD=scalar`);
+//! - `x86_64/avx2.rs`: AVX2 + FMA, 8 lanes;
+//! - `x86_64/avx512.rs`: AVX-512F, 16 lanes.
+//!
+//! [`Kernels`] is the table of one ISA's entry points. [`Kernels::get`] is the
+//! checked constructor (None when the CPU lacks the ISA); [`Kernels::detect`]
+//! picks the best available once, honours the `TOKLAB_SIMD` environment
+//! variable (`scalar`, `avx2`, `avx512`), logs the choice with `log::debug!`
+//! and caches it. The per-ISA entry points are `unsafe` `#[target_feature]`
+//! functions, reachable only through a table obtained this way.
+//!
+//! What is here: the GEMM driver and microkernels ([`gemm`]), the fused
+//! recurrent-cell kernels (LSTM i, f, g, o and tanh RNN, forward and
+//! backward), softmax cross-entropy, AdamW, sums of squares, scaling and the
+//! vector math (exp, tanh, sigmoid). What is not: the model, the time loop
+//! and the scheduling of threads (`crate::fast`).
+//!
+//! Numerics: f32 throughout. The vector exp/tanh/sigmoid are polynomial
+//! (`generic.rs` documents them; `tests/kernels.rs` measures their error
+//! against f64); the scalar reference uses the platform libm instead, so the
+//! comparison between the two is a real check.
+
+#[macro_use]
+mod instantiate;
+mod aligned;
+mod dispatch;
+pub mod gemm;
+mod generic;
+mod scalar;
+mod simd;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+pub use aligned::AlignedBuf;
+pub use dispatch::{Isa, Kernels};
+pub use gemm::PackedB;
+
+/// Units per gate block in the fast path's permuted gate layout (see
+/// [`gate_col`]): a block of `w <= UNIT_BLOCK` units stores its gates as
+/// `[i(w) f(w) g(w) o(w)]`, so one row of a block is what the fused cell
+/// kernel consumes.
+pub const UNIT_BLOCK: usize = 16;
+
+/// The column of gate `gate` (0..G) of unit `unit` (0..H) in the permuted
+/// gate layout used by the fast path, for `g` gates per unit and `h` units.
+///
+/// Units are grouped in blocks of [`UNIT_BLOCK`]; block `u` occupies columns
+/// `[g*UNIT_BLOCK*u, g*UNIT_BLOCK*u + g*w_u)` with its gates contiguous.
+/// With `g == 1` (RNN) this is the identity.
+#[inline]
+pub fn gate_col(gate: usize, unit: usize, g: usize, h: usize) -> usize {
+    let u = unit / UNIT_BLOCK;
+    let start = u * UNIT_BLOCK;
+    let w = UNIT_BLOCK.min(h - start);
+    g * start + gate * w + (unit - start)
+}
+
+/// The inverse of [`gate_col`]: PyTorch's gate row (`gate * h + unit`) for a
+/// permuted column.
+#[inline]
+pub fn gate_row(col: usize, g: usize, h: usize) -> usize {
+    let u = col / (g * UNIT_BLOCK);
+    let start = u * UNIT_BLOCK;
+    let w = UNIT_BLOCK.min(h - start);
+    let off = col - g * start;
+    let gate = off / w;
+    gate * h + start + off % w
+}
+
+/// One AdamW step over the flat buffer with the detected kernels: see
+/// [`Kernels::adamw_step`].
+pub fn adamw_step(
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    config: &crate::optim::AdamWConfig,
+    lr: f64,
+    step: u64,
+) {
+    Kernels::detect().adamw_step(params, grads, m, v, config, lr, step)
+}
+
+/// [`Kernels::adamw_update`] with the detected kernels; pass it to
+/// `optim::AdamW::step_with`.
+pub fn adamw_update(
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    s: &crate::optim::AdamWScalars,
+) {
+    Kernels::detect().adamw_update(params, grads, m, v, s)
+}
+
+/// Sum of squares with the detected kernels: see [`Kernels::sum_squares`].
+pub fn sum_squares(x: &[f32]) -> f64 {
+    Kernels::detect().sum_squares(x)
+}
+
+/// Sum of squares of every tensor of `layout` in the flat buffer `x` (for
+/// per-tensor gradient norms; the global squared norm is their sum), with
+/// the detected kernels, tensors in parallel. Each value depends only on
+/// the data (see [`Kernels::sum_squares`]).
+///
+/// # Panics
+/// If `x` is not the layout's length.
+pub fn sum_squares_per_tensor(layout: &crate::params::ParamLayout, x: &[f32]) -> Vec<f64> {
+    use rayon::prelude::*;
+    assert_eq!(x.len(), layout.len(), "sum_squares_per_tensor: buffer length does not match the layout");
+    let k = Kernels::detect();
+    layout.specs().par_iter().map(|s| k.sum_squares(&x[s.range()])).collect()
+}
+
+/// `x *= s` with the detected kernels (gradient clipping).
+pub fn scale(x: &mut [f32], s: f32) {
+    Kernels::detect().scale(x, s)
+}
+
+/// The machine's fp32 FMA peak in GFLOP/s on `threads` OS threads: each
+/// runs 12 independent FMA chains (enough to cover the FMA latency on
+/// current x86 cores) for about `millis` ms with the widest available ISA,
+/// counting 2 flops per lane per FMA. Returns (GFLOP/s, ISA used). On a
+/// busy machine this measures what the threads actually got.
+pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
+    let isa = [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available()).unwrap_or(Isa::Scalar);
+    #[cfg(target_arch = "x86_64")]
+    let (lanes, run): (f64, fn(u64) -> f32) = match isa {
+        // SAFETY: the ISA was detected just above.
+        Isa::Avx512 => (16.0, |n| unsafe { x86_64::avx512::fma_chains(n) }),
+        // SAFETY: as above.
+        Isa::Avx2 => (8.0, |n| unsafe { x86_64::avx2::fma_chains(n) }),
+        Isa::Scalar => return (0.0, Isa::Scalar),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    return (0.0, Isa::Scalar);
+    #[cfg(target_arch = "x86_64")]
+    {
+        // Calibrate the iteration count on one thread.
+        let mut iters = 1u64 << 16;
+        loop {
+            let t = std::time::Instant::now();
+            std::hint::black_box(run(iters));
+            if t.elapsed().as_millis() as u64 >= millis / 4 || iters > 1 << 40 {
+                break;
+            }
+            iters *= 2;
+        }
+        let start = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads.max(1) {
+                s.spawn(|| std::hint::black_box(run(iters)));
+            }
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let flops = iters as f64 * 12.0 * lanes * 2.0 * threads.max(1) as f64;
+        (flops / secs / 1e9, isa)
+    }
+}

@@ -1,0 +1,346 @@
+//! The fast path against PyTorch: `tests/fixtures/lstm/` holds a tiny model
+//! (V=65, E=H=16, L=2, T=8, B=2, batch_first) with PyTorch 2.15's loss and
+//! gradients (the recipe is in `fixtures/lstm/recipe/grads.py`). For the
+//! untied LSTM, the tied LSTM and the tanh RNN, through every dispatch path
+//! this CPU has (scalar, avx2, avx512), our loss must be within 1e-5 and
+//! every gradient element within 1e-6 (absolute) of PyTorch's. The fixture's
+//! own f32-vs-f64 error is about 3e-9, so 1e-6 leaves room for a different
+//! summation order but not for a wrong formula.
+//!
+//! Also: bit-identical results for 1 and 2 threads, and `forward_loss` on
+//! full rows equal to `forward_backward`'s loss times the count.
+
+use std::path::PathBuf;
+
+use model::fast::{Stepper, Workspace};
+use model::kernels::Isa;
+use model::{Cell, ModelConfig, ParamLayout};
+use safetensors::{Dtype, SafeTensors};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lstm").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+}
+
+fn f32s(st: &SafeTensors, name: &str) -> Vec<f32> {
+    let t = st.tensor(name).unwrap_or_else(|e| panic!("tensor {name}: {e}"));
+    assert_eq!(t.dtype(), Dtype::F32, "{name}");
+    t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn ids(st: &SafeTensors, name: &str) -> Vec<u32> {
+    let t = st.tensor(name).unwrap_or_else(|e| panic!("tensor {name}: {e}"));
+    assert_eq!(t.dtype(), Dtype::I64, "{name}");
+    t.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as u32).collect()
+}
+
+struct Case {
+    layout: ParamLayout,
+    params: Vec<f32>,
+    inputs: Vec<u32>,
+    targets: Vec<u32>,
+    loss: f32,
+    grads: Vec<(String, Vec<f32>)>,
+}
+
+fn case(cell: Cell, tie: bool) -> Case {
+    let (pf, gf) = match (cell, tie) {
+        (Cell::Lstm, false) => ("params.safetensors", "grads.safetensors"),
+        (Cell::Lstm, true) => ("params_tied.safetensors", "grads_tied.safetensors"),
+        (Cell::Rnn, _) => ("rnn_params.safetensors", "rnn_grads.safetensors"),
+    };
+    let (pb, gb) = (fixture(pf), fixture(gf));
+    let (ps, gs) = (SafeTensors::deserialize(&pb).unwrap(), SafeTensors::deserialize(&gb).unwrap());
+    let cfg = ModelConfig { cell, vocab: 65, embed: 16, hidden: 16, layers: 2, tie };
+    let layout = ParamLayout::new(&cfg);
+    let mut params = layout.zeros();
+    let mut grads = Vec::new();
+    for spec in layout.specs() {
+        let v = f32s(&ps, &spec.name);
+        assert_eq!(v.len(), spec.len(), "{}", spec.name);
+        params[spec.range()].copy_from_slice(&v);
+        grads.push((spec.name.clone(), f32s(&gs, &spec.name)));
+    }
+    Case {
+        layout,
+        params,
+        inputs: ids(&ps, "inputs"),
+        targets: ids(&ps, "targets"),
+        loss: f32s(&gs, "loss")[0],
+        grads,
+    }
+}
+
+fn check(cell: Cell, tie: bool) {
+    let c = case(cell, tie);
+    for isa in Isa::available() {
+        let mut ws = Workspace::with_isa(&c.layout, 2, 8, isa).unwrap();
+        let mut grads = vec![f32::NAN; c.layout.len()];
+        let loss = ws.forward_backward(&c.params, &mut grads, &c.inputs, &c.targets);
+        assert!(
+            (loss - c.loss).abs() <= 1e-5,
+            "{cell:?} tie={tie} {isa:?}: loss {loss} vs PyTorch {}",
+            c.loss
+        );
+        for (name, want) in &c.grads {
+            let spec = c.layout.get(name).unwrap();
+            let got = &grads[spec.range()];
+            let (i, err) = got
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (a - b).abs())
+                .enumerate()
+                .fold((0, 0.0f32), |m, (i, e)| if e > m.1 || e.is_nan() { (i, e) } else { m });
+            assert!(
+                err <= 1e-6,
+                "{cell:?} tie={tie} {isa:?}: {name}[{i}] = {} vs PyTorch {} (|diff| {err})",
+                got[i],
+                want[i]
+            );
+        }
+        // Padding between tensors is zero.
+        let mut end = 0;
+        for s in c.layout.specs() {
+            assert!(grads[end..s.offset].iter().all(|&x| x == 0.0), "padding before {}", s.name);
+            end = s.offset + s.len();
+        }
+        // forward_loss on full rows = mean loss x count.
+        let (sum, count) = ws.forward_loss(&c.params, &c.inputs, &c.targets, &[8, 8]);
+        assert_eq!(count, 16);
+        assert!((sum / 16.0 - loss as f64).abs() < 1e-6, "{isa:?}: forward_loss {sum}/16 vs {loss}");
+    }
+}
+
+#[test]
+fn lstm_matches_pytorch() {
+    check(Cell::Lstm, false);
+}
+
+#[test]
+fn tied_lstm_matches_pytorch() {
+    check(Cell::Lstm, true);
+}
+
+#[test]
+fn rnn_matches_pytorch() {
+    check(Cell::Rnn, false);
+}
+
+/// PyTorch's forward activations: the stepper's logits, fed the inputs of
+/// row 0 one token at a time, equal `forward.safetensors`'s logits.
+#[test]
+fn stepper_matches_pytorch_logits() {
+    let c = case(Cell::Lstm, false);
+    let fb = fixture("forward.safetensors");
+    let fwd = SafeTensors::deserialize(&fb).unwrap();
+    let logits = f32s(&fwd, "logits"); // [B, T, V]
+    for isa in Isa::available() {
+        let kern = model::kernels::Kernels::get(isa).unwrap();
+        let mut st = Stepper::with_kernels(&c.layout, &c.params, kern);
+        for b in 0..2 {
+            st.reset();
+            for t in 0..8 {
+                let got = st.step(c.inputs[b * 8 + t]).to_vec();
+                let want = &logits[(b * 8 + t) * 65..(b * 8 + t + 1) * 65];
+                let err = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(err <= 1e-5, "{isa:?} row {b} step {t}: max |logit diff| {err}");
+            }
+        }
+    }
+}
+
+/// Random model with shapes that are not multiples of any vector width.
+fn odd_case(cell: Cell, tie: bool) -> (ParamLayout, Vec<f32>, Vec<u32>, Vec<u32>, usize, usize) {
+    let h = 40;
+    let cfg = ModelConfig { cell, vocab: 37, embed: if tie { h } else { 24 }, hidden: h, layers: 2, tie };
+    let layout = ParamLayout::new(&cfg);
+    let params = layout.init(7);
+    let (b, t) = (3, 11);
+    let mut rng = model::rng::Rng::new(3);
+    let inputs: Vec<u32> = (0..b * t).map(|_| rng.below(37) as u32).collect();
+    let targets: Vec<u32> = (0..b * t).map(|_| rng.below(37) as u32).collect();
+    (layout, params, inputs, targets, b, t)
+}
+
+/// Every ISA agrees with the scalar reference on odd shapes: loss within
+/// 1e-5 relative, gradients within 1e-5 of the largest gradient element of
+/// their tensor (f32 with different summation orders and exp/tanh
+/// implementations).
+#[test]
+fn isas_agree_on_odd_shapes() {
+    for (cell, tie) in [(Cell::Lstm, false), (Cell::Lstm, true), (Cell::Rnn, false)] {
+        let (layout, params, inputs, targets, b, t) = odd_case(cell, tie);
+        let mut ws = Workspace::with_isa(&layout, b, t, Isa::Scalar).unwrap();
+        let mut g0 = layout.zeros();
+        let l0 = ws.forward_backward(&params, &mut g0, &inputs, &targets);
+        for isa in Isa::available() {
+            let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+            let mut g = layout.zeros();
+            let l = ws.forward_backward(&params, &mut g, &inputs, &targets);
+            assert!((l - l0).abs() <= 1e-5 * l0.abs(), "{cell:?} {isa:?}: loss {l} vs scalar {l0}");
+            for s in layout.specs() {
+                let scale = g0[s.range()].iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1e-30);
+                for i in s.range() {
+                    assert!(
+                        (g[i] - g0[i]).abs() <= 1e-5 * scale,
+                        "{cell:?} {isa:?} {}[{}]: {} vs scalar {}",
+                        s.name,
+                        i - s.offset,
+                        g[i],
+                        g0[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Central finite differences of the loss (f64 sums of f32 losses) agree
+/// with the fast gradient on a few coordinates of every tensor.
+#[test]
+fn gradients_match_finite_differences() {
+    for (cell, tie) in [(Cell::Lstm, false), (Cell::Lstm, true), (Cell::Rnn, false)] {
+        let (layout, params, inputs, targets, b, t) = odd_case(cell, tie);
+        let mut ws = Workspace::new(&layout, b, t);
+        let mut g = layout.zeros();
+        ws.forward_backward(&params, &mut g, &inputs, &targets);
+        let lens = vec![t; b];
+        let n = (b * t) as f64;
+        let mut p = params.clone();
+        for s in layout.specs() {
+            for i in [s.offset, s.offset + s.len() / 2, s.offset + s.len() - 1] {
+                let eps = 1e-2f32;
+                let x = p[i];
+                p[i] = x + eps;
+                let lp = ws.forward_loss(&p, &inputs, &targets, &lens).0 / n;
+                p[i] = x - eps;
+                let lm = ws.forward_loss(&p, &inputs, &targets, &lens).0 / n;
+                p[i] = x;
+                let fd = (lp - lm) / (2.0 * eps as f64);
+                let err = (fd - g[i] as f64).abs();
+                assert!(
+                    err <= 2e-3 * fd.abs().max(g[i].abs() as f64) + 2e-5,
+                    "{cell:?} tie={tie} {}: fd {fd} vs {}",
+                    s.name,
+                    g[i]
+                );
+            }
+        }
+    }
+}
+
+/// Same bits for 1, 2 and 3 threads.
+#[test]
+fn thread_count_does_not_change_bits() {
+    let (layout, params, inputs, targets, b, t) = odd_case(Cell::Lstm, false);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut ws = Workspace::new(&layout, b, t);
+            let mut g = layout.zeros();
+            let l = ws.forward_backward(&params, &mut g, &inputs, &targets);
+            (l.to_bits(), g.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+/// `forward_loss` with short rows equals the loss of the valid prefix.
+#[test]
+fn forward_loss_respects_lens() {
+    let (layout, params, inputs, targets, b, t) = odd_case(Cell::Lstm, false);
+    let mut ws = Workspace::new(&layout, b, t);
+    let lens = [t, 4, 0];
+    let (sum, count) = ws.forward_loss(&params, &inputs, &targets, &lens);
+    assert_eq!(count, t + 4);
+    // Row by row with a B=1 workspace of the row's length.
+    let mut want = 0.0;
+    for (row, &len) in lens.iter().enumerate() {
+        if len == 0 {
+            continue;
+        }
+        let mut w1 = Workspace::new(&layout, 1, len);
+        let x = &inputs[row * t..row * t + len];
+        let y = &targets[row * t..row * t + len];
+        want += w1.forward_loss(&params, x, y, &[len]).0;
+    }
+    assert!((sum - want).abs() < 1e-4, "{sum} vs {want}");
+}
+
+/// The stepper agrees with the training path: the cross-entropy of its
+/// logits, summed over a sequence, equals `forward_loss` of that sequence,
+/// and its parallel split (H >= 256) gives the same bits as one thread.
+#[test]
+fn stepper_agrees_with_forward_loss() {
+    for cell in [Cell::Lstm, Cell::Rnn] {
+        let cfg = ModelConfig { cell, vocab: 37, embed: 24, hidden: 272, layers: 2, tie: false };
+        let layout = ParamLayout::new(&cfg);
+        let params = layout.init(11);
+        let mut rng = model::rng::Rng::new(5);
+        let t = 9;
+        let x: Vec<u32> = (0..t).map(|_| rng.below(37) as u32).collect();
+        let y: Vec<u32> = (0..t).map(|_| rng.below(37) as u32).collect();
+        let mut ws = Workspace::new(&layout, 1, t);
+        let (want, _) = ws.forward_loss(&params, &x, &y, &[t]);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut runs = Vec::new();
+        for threads in [1, 2] {
+            let mut st = Stepper::new(&layout, &params);
+            st.set_threads(threads);
+            let mut loss = 0.0f64;
+            let mut bits = Vec::new();
+            pool.install(|| {
+                for (&xi, &yi) in x.iter().zip(&y) {
+                    let z = st.step(xi);
+                    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    let s: f64 = z.iter().map(|&v| (v as f64 - m).exp()).sum();
+                    loss += s.ln() + m - z[yi as usize] as f64;
+                    bits.extend(z.iter().map(|v| v.to_bits()));
+                }
+            });
+            assert!(
+                (loss - want).abs() < 1e-4,
+                "{cell:?} threads={threads}: stepper {loss} vs forward_loss {want}"
+            );
+            runs.push(bits);
+        }
+        assert_eq!(runs[0], runs[1], "{cell:?}: 1 and 2 threads differ");
+    }
+}
+
+/// The fast path against the f64 reference (`crate::reference`, itself
+/// checked against PyTorch and by finite differences) on odd shapes: loss
+/// within 1e-5 relative; every gradient within 2e-5 of its tensor's largest
+/// element (f32 against f64 over B*T positions and T steps of recurrence).
+#[test]
+fn fast_path_matches_f64_reference() {
+    use model::reference::Reference;
+    for (cell, tie) in [(Cell::Lstm, false), (Cell::Lstm, true), (Cell::Rnn, false)] {
+        let (layout, params, inputs, targets, b, t) = odd_case(cell, tie);
+        let p64: Vec<f64> = params.iter().map(|&x| x as f64).collect();
+        let mut g64 = vec![0.0f64; layout.len()];
+        let mut r = Reference::<f64>::new(&layout, b, t).unwrap();
+        let l64 = r.forward_backward(&p64, &mut g64, &inputs, &targets).unwrap();
+        for isa in Isa::available() {
+            let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+            let mut g = layout.zeros();
+            let l = ws.forward_backward(&params, &mut g, &inputs, &targets) as f64;
+            assert!((l - l64).abs() <= 1e-5 * l64.abs(), "{cell:?} tie={tie} {isa:?}: loss {l} vs f64 {l64}");
+            for s in layout.specs() {
+                let scale = g64[s.range()].iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-30);
+                for i in s.range() {
+                    assert!(
+                        (g[i] as f64 - g64[i]).abs() <= 2e-5 * scale,
+                        "{cell:?} tie={tie} {isa:?} {}[{}]: {} vs f64 {}",
+                        s.name,
+                        i - s.offset,
+                        g[i],
+                        g64[i]
+                    );
+                }
+            }
+        }
+    }
+}

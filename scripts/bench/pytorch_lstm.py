@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""PyTorch's side of scripts/bench/lstm.sh: training throughput of
+Embedding -> nn.LSTM(batch_first=True) -> Linear on CPU.
+
+Same work per step as `cargo run --release -p model --example bench_train`:
+random token batches (B x T inputs and targets), mean cross-entropy,
+backward, clip_grad_norm_(1.0), Adam(lr=2e-3). Prints one JSON line:
+tokens/s, GFLOP/s (the flops convention of ModelConfig::train_flops_per_token),
+% of the FMA peak if given, peak RSS.
+
+Usage: pytorch_lstm.py --vocab 65 --hidden 512 --embed 512 --layers 2 \
+           --seq 128 --batch 32 --steps 10 --warmup 2 --threads 2 [--peak GFLOPS]
+"""
+import argparse
+import json
+import resource
+import time
+
+import torch
+import torch.nn as nn
+
+
+class CharLSTM(nn.Module):
+    def __init__(self, vocab, embed, hidden, layers, cell):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        rnn = nn.LSTM if cell == "lstm" else nn.RNN
+        self.lstm = rnn(embed, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.embedding(x))
+        return self.head(h)
+
+
+def train_flops_per_token(vocab, embed, hidden, layers, gates):
+    fwd = sum(2 * gates * hidden * ((embed if k == 0 else hidden) + hidden) for k in range(layers))
+    return 3 * fwd + 6 * hidden * vocab
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--vocab", type=int, default=65)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--embed", type=int, default=None)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cell", choices=["lstm", "rnn"], default="lstm")
+    p.add_argument("--peak", type=float, default=None, help="FMA peak GFLOP/s for the % column")
+    a = p.parse_args()
+    embed = a.embed or a.hidden
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = CharLSTM(a.vocab, embed, a.hidden, a.layers, a.cell)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(1)
+
+    def step():
+        x = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+        y = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+        opt.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = loss_fn(logits.reshape(-1, a.vocab), y.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    loss = None
+    for _ in range(a.steps):
+        loss = step()
+    secs = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    tps = a.steps * a.batch * a.seq / secs
+    gates = 4 if a.cell == "lstm" else 1
+    gflops = tps * train_flops_per_token(a.vocab, embed, a.hidden, a.layers, gates) / 1e9
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {
+        "impl": "pytorch",
+        "torch": torch.__version__,
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "vocab": a.vocab,
+        "hidden": a.hidden,
+        "embed": embed,
+        "layers": a.layers,
+        "batch": a.batch,
+        "seq": a.seq,
+        "threads": a.threads,
+        "steps": a.steps,
+        "tokens_per_s": round(tps, 1),
+        "gflops": round(gflops, 2),
+        "cpu_gflops": round(gflops * secs / cpu * a.threads, 2) if cpu > 0 else None,
+        "peak_gflops": a.peak,
+        "peak_rss_mib": round(rss_mib, 1),
+        "final_loss": loss,
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
