@@ -1,1 +1,718 @@
 //! The corpus encoder: files -> tokens -> shards, in parallel, streaming.
+//!
+//! # Pipeline
+//! 1. A reader thread walks the documents in corpus order. Each file is cut
+//!    into its train part and its validation part ([`crate::split`]), and
+//!    each part into *pieces*: a whole part when it is at most
+//!    `chunk_bytes`, otherwise chunks of about `chunk_bytes` ending at
+//!    [`Tokenizer::chunk_boundary`] points (the first boundary at or after
+//!    `chunk_bytes` from the chunk's start). Pieces are grouped into windows
+//!    of about `window_bytes`.
+//! 2. The calling thread encodes a window's pieces in parallel on the
+//!    current rayon pool, then writes their tokens in piece order, hashing
+//!    and counting the text as it goes.
+//!
+//! Pieces depend only on the text and `chunk_bytes` (a fixed size, not a
+//! function of the thread count), and tokens are written in piece order, so
+//! the shards are byte-identical for any number of threads and any window
+//! size. Because each boundary is a point where `encode(a ++ b) ==
+//! encode(a) ++ encode(b)`, the tokens also equal those of encoding every
+//! document part whole.
+//!
+//! # Memory
+//! At most three windows of text are alive (one being read, one queued, one
+//! being encoded and written) plus one window's tokens: with the defaults,
+//! a few tens of MiB whatever the corpus size. The exception is a BPE
+//! vocabulary without a split pattern, whose `chunk_boundary` never finds a
+//! cut: each document part is then one piece, held whole.
+//!
+//! # Output
+//! Shards `train_000000.bin`, ... (or `train_p{i}_000000.bin` for
+//! `--part i/N`) of at most `shard_tokens` tokens, written under hidden
+//! temporary names and renamed when complete; then [`TOKENIZER_FILE`]; then
+//! the manifest, last, so a directory with a manifest is complete. A new
+//! encoding first removes the old manifest, and at the end removes shard
+//! files of its own scope that it did not write (a previous, longer run's).
+//!
+//! # Performance notes
+//! - Reading overlaps encoding (a reader thread and a one-window queue);
+//!   writing and hashing stay on the calling thread: blake3 and the u16
+//!   conversion run at GB/s, far above any encoder's speed.
+//! - Chunking is per document part at `chunk_bytes` = 1 MiB: small enough
+//!   to spread one large file over the threads, large enough that the
+//!   per-piece overhead (allocation, rayon task) is invisible.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::mpsc;
+
+use rayon::prelude::*;
+use tokenizer::Tokenizer;
+
+use crate::corpus::Document;
+use crate::manifest::{
+    self, CorpusInfo, MANIFEST_FILE, Manifest, PartInfo, ShardEntry, SplitInfo, SplitRule, Splits,
+    TOKENIZER_FILE, TokenizerInfo,
+};
+use crate::shard::{MAX_TOKENS, ShardWriter, TokenWidth};
+use crate::{Error, Result, Split, TokenId, split};
+
+/// Encoder settings.
+#[derive(Clone, Debug)]
+pub struct EncodeConfig {
+    /// Fraction of each file that is validation ([`crate::split`]); default 0.1.
+    pub val_fraction: f64,
+    /// Shard size cap in tokens; default 100M, at most [`MAX_TOKENS`].
+    pub shard_tokens: u64,
+    /// Put the end-of-text token before each document's part in each split.
+    pub eot: bool,
+    /// Encode only this part of the files.
+    pub part: Option<Part>,
+    /// Target chunk size for splitting large files (module docs); default 1 MiB.
+    pub chunk_bytes: usize,
+    /// Text handed to the thread pool at a time; default 8 MiB (more with
+    /// many threads). Does not change the output.
+    pub window_bytes: usize,
+}
+
+impl Default for EncodeConfig {
+    fn default() -> Self {
+        EncodeConfig {
+            val_fraction: 0.1,
+            shard_tokens: 100_000_000,
+            eot: false,
+            part: None,
+            chunk_bytes: 1 << 20,
+            window_bytes: 8 << 20,
+        }
+    }
+}
+
+/// `--part i/N`: the `index`-th (from 0) of `count` partitions of the files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl FromStr for Part {
+    type Err = Error;
+
+    /// Parses `i/N` with `0 <= i < N`.
+    fn from_str(s: &str) -> Result<Part> {
+        let bad = || Error::Config(format!("bad part {s:?}: expected i/N with 0 <= i < N, e.g. 0/4"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Part { index, count })
+    }
+}
+
+impl Part {
+    /// The files of this part: a contiguous range of the listing, balanced by
+    /// bytes. File `j` (starting at byte `B_j` of the concatenated corpus of
+    /// `T` bytes, `L_j` bytes long) belongs to part
+    /// `min(N - 1, floor(N * (2 B_j + L_j) / (2 T)))`, the part holding its
+    /// middle byte; with `T = 0`, to part `floor(N * j / files)`. Depends only
+    /// on the listing, so every machine computes the same partition.
+    pub fn files(&self, docs: &[Document]) -> std::ops::Range<usize> {
+        let total: u64 = crate::corpus::total_bytes(docs);
+        let n = self.count as u128;
+        let mut before = 0u64;
+        let owner = |j: usize, d: &Document, before: u64| -> u32 {
+            let p = if total == 0 {
+                n * j as u128 / docs.len() as u128
+            } else {
+                n * (2 * before as u128 + d.len as u128) / (2 * total as u128)
+            };
+            p.min(n - 1) as u32
+        };
+        let mut start = docs.len();
+        let mut end = docs.len();
+        for (j, d) in docs.iter().enumerate() {
+            let p = owner(j, d, before);
+            before += d.len;
+            if p >= self.index && start == docs.len() {
+                start = j;
+            }
+            if p > self.index {
+                end = j;
+                break;
+            }
+        }
+        start.min(end)..end
+    }
+}
+
+/// Where the tokenizer came from, as recorded in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenizerSource {
+    /// A pretrained vocabulary built into the binary.
+    Pretrained(String),
+    /// A tokenizer file (our JSON format); copied next to the shards.
+    File(PathBuf),
+}
+
+/// The pretrained vocabulary names [`Tokenizer::load`] accepts.
+pub const PRETRAINED: [&str; 4] = ["cl100k_base", "o200k_base", "r50k_base", "p50k_base"];
+
+impl TokenizerSource {
+    /// The source of a `--tokenizer` argument as [`Tokenizer::load`] reads it.
+    pub fn from_spec(spec: &str) -> TokenizerSource {
+        if PRETRAINED.contains(&spec) {
+            TokenizerSource::Pretrained(spec.to_string())
+        } else {
+            TokenizerSource::File(PathBuf::from(spec))
+        }
+    }
+}
+
+/// What the progress callback sees, after each window.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Bytes of text encoded and written.
+    pub bytes_done: u64,
+    /// Bytes of text to encode in all (as listed).
+    pub bytes_total: u64,
+    /// Tokens written.
+    pub tokens: u64,
+    /// Files started.
+    pub files_done: usize,
+    /// Files to encode.
+    pub files_total: usize,
+}
+
+/// Encodes `docs` (the whole sorted listing, even with `config.part` set)
+/// with `tokenizer` into shards in `out_dir` (created if needed) and writes
+/// the manifest (`manifest.json`, or `manifest_p{i}.json` for a part).
+/// `progress` is called from this thread after each window; returning
+/// `ControlFlow::Break` stops with [`Error::Cancelled`], leaving no new file
+/// under a final name and no manifest.
+pub fn encode_corpus(
+    docs: &[Document],
+    tokenizer: &Tokenizer,
+    source: &TokenizerSource,
+    out_dir: &Path,
+    config: &EncodeConfig,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Manifest> {
+    let pretrained = matches!(source, TokenizerSource::Pretrained(_));
+    let info = TokenizerInfo {
+        kind: tokenizer.kind(),
+        name: tokenizer.name().to_string(),
+        source: match source {
+            TokenizerSource::Pretrained(name) => name.clone(),
+            TokenizerSource::File(path) => path.display().to_string(),
+        },
+        pretrained,
+        vocab_size: tokenizer.vocab_size(),
+        content_hash: tokenizer.content_hash(),
+        file: (!pretrained).then(|| TOKENIZER_FILE.to_string()),
+    };
+    let eot_id = if config.eot {
+        Some(tokenizer.special_id(tokenizer::END_OF_TEXT).ok_or_else(|| {
+            Error::Config(format!(
+                "--eot: tokenizer {:?} has no {} special token",
+                tokenizer.name(),
+                tokenizer::END_OF_TEXT
+            ))
+        })?)
+    } else {
+        None
+    };
+    let json = (!pretrained).then(|| tokenizer.to_json());
+    encode_with(docs, tokenizer, info, json.as_deref(), eot_id, out_dir, config, progress)
+}
+
+/// What the pipeline needs of a tokenizer; [`Tokenizer`] is the one real
+/// implementation, tests add a trivial one.
+pub(crate) trait Encoder: Sync {
+    fn encode_into(&self, text: &[u8], out: &mut Vec<TokenId>) -> tokenizer::Result<()>;
+    fn chunk_boundary(&self, text: &[u8], from: usize) -> Option<usize>;
+}
+
+impl Encoder for Tokenizer {
+    fn encode_into(&self, text: &[u8], out: &mut Vec<TokenId>) -> tokenizer::Result<()> {
+        self.encode_ordinary_into(text, out)
+    }
+
+    fn chunk_boundary(&self, text: &[u8], from: usize) -> Option<usize> {
+        Tokenizer::chunk_boundary(self, text, from)
+    }
+}
+
+/// Bytes past a boundary that must be in the buffer before the boundary is
+/// trusted: `chunk_boundary` decides from the bytes around the cut (a
+/// newline and the byte after it, or a UTF-8 lead byte), so a cut found
+/// this far from the end of a partial buffer is also a cut of the whole text.
+const LOOKAHEAD: usize = 16;
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_with(
+    docs: &[Document],
+    encoder: &dyn Encoder,
+    info: TokenizerInfo,
+    tokenizer_json: Option<&str>,
+    eot_id: Option<TokenId>,
+    out_dir: &Path,
+    config: &EncodeConfig,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Manifest> {
+    split::check_fraction(config.val_fraction)?;
+    if config.shard_tokens == 0 || config.shard_tokens > MAX_TOKENS {
+        return Err(Error::Config(format!(
+            "the shard size must be between 1 and {MAX_TOKENS} tokens (the header stores an i32), got {}",
+            config.shard_tokens
+        )));
+    }
+    if config.chunk_bytes == 0 {
+        return Err(Error::Config("the chunk size must be at least 1 byte".into()));
+    }
+    if docs.is_empty() {
+        return Err(Error::Empty("the corpus has no files".into()));
+    }
+    if config.part.is_none() && crate::corpus::total_bytes(docs) == 0 {
+        return Err(empty_corpus(docs));
+    }
+    let width = TokenWidth::for_vocab(info.vocab_size);
+    let range = config.part.map_or(0..docs.len(), |p| p.files(docs));
+    let mine = &docs[range.clone()];
+
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    // An old manifest must not describe shards we are about to replace.
+    let manifest_path = out_dir.join(match config.part {
+        Some(p) => manifest::part_manifest_file(p.index),
+        None => MANIFEST_FILE.to_string(),
+    });
+    remove_if_exists(&out_dir.join(MANIFEST_FILE))?;
+    remove_if_exists(&manifest_path)?;
+    if let Some(json) = tokenizer_json {
+        crate::atomic::write(&out_dir.join(TOKENIZER_FILE), json.as_bytes())?;
+    }
+
+    let prefix = |split: Split| match config.part {
+        Some(p) => format!("{}_p{}", split.name(), p.index),
+        None => split.name().to_string(),
+    };
+    let mut outputs = [
+        SplitOutput::new(out_dir, prefix(Split::Train), width, config),
+        SplitOutput::new(out_dir, prefix(Split::Val), width, config),
+    ];
+    let mut prog = Progress {
+        bytes_total: crate::corpus::total_bytes(mine),
+        files_total: mine.len(),
+        ..Progress::default()
+    };
+    let window_bytes =
+        config.window_bytes.max(4 * rayon::current_num_threads() * config.chunk_bytes.min(1 << 20));
+
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<Result<Window>>(1);
+        scope.spawn(move || {
+            let mut reader = PieceReader::new(mine, range.start, encoder, config);
+            loop {
+                let window = reader.next_window(window_bytes);
+                let stop = !matches!(&window, Ok(w) if !w.pieces.is_empty());
+                // A closed channel means the consumer stopped: so do we.
+                if tx.send(window).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut token_bufs: Vec<Vec<TokenId>> = Vec::new();
+        for window in rx {
+            let window = window?;
+            if window.pieces.is_empty() {
+                break;
+            }
+            token_bufs.resize_with(window.pieces.len().max(token_bufs.len()), Vec::new);
+            let encoded: Vec<Result<u64>> = window
+                .pieces
+                .par_iter()
+                .zip(token_bufs.par_iter_mut())
+                .map(|(piece, out)| {
+                    out.clear();
+                    encoder
+                        .encode_into(&piece.bytes, out)
+                        .map_err(|e| piece_error(piece, mine, range.start, e))?;
+                    Ok(tokenizer::stats::count_chars(&piece.bytes))
+                })
+                .collect();
+            for ((piece, chars), tokens) in window.pieces.iter().zip(encoded).zip(&token_bufs) {
+                let chars = chars?;
+                let out = &mut outputs[piece.split as usize];
+                out.write_piece(piece, chars, eot_id, tokens)?;
+                prog.bytes_done += piece.bytes.len() as u64;
+                prog.tokens += tokens.len() as u64 + u64::from(piece.first && eot_id.is_some());
+            }
+            prog.files_done = window.files_started;
+            if progress(&prog).is_break() {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok(())
+    })?;
+
+    let [train, val] = outputs;
+    let train = train.finish(config.part.is_some())?;
+    let val = val.finish(config.part.is_some())?;
+    if config.part.is_none() && train.tokens == 0 {
+        return Err(empty_corpus(docs));
+    }
+    let written: Vec<&str> = train.shards.iter().chain(&val.shards).map(|e| e.file.as_str()).collect();
+    remove_stale_shards(out_dir, config.part, &written)?;
+
+    let m = Manifest {
+        format_version: manifest::FORMAT_VERSION,
+        tokenizer: info,
+        token_width: width,
+        split: SplitRule { rule: split::RULE.to_string(), val_fraction: config.val_fraction },
+        eot: eot_id.is_some(),
+        eot_id,
+        shard_tokens: config.shard_tokens,
+        corpus: CorpusInfo { files: docs.len(), bytes: crate::corpus::total_bytes(docs) },
+        part: config.part.map(|p| PartInfo {
+            index: p.index,
+            count: p.count,
+            first_file: range.start,
+            end_file: range.end,
+        }),
+        splits: Splits { train, val },
+    };
+    m.save(&manifest_path)?;
+    Ok(m)
+}
+
+fn empty_corpus(docs: &[Document]) -> Error {
+    Error::Empty(format!(
+        "the corpus has no text: its {} file(s) are empty (the first is {})",
+        docs.len(),
+        docs[0].path.display()
+    ))
+}
+
+/// A tokenizer error in a piece, located in its file.
+fn piece_error(piece: &Piece, docs: &[Document], first_doc: usize, e: tokenizer::Error) -> Error {
+    let e = match e {
+        tokenizer::Error::UnknownChar { ch, code, offset } => {
+            tokenizer::Error::UnknownChar { ch, code, offset: offset + piece.offset as usize }
+        }
+        tokenizer::Error::InvalidUtf8 { offset } => {
+            tokenizer::Error::InvalidUtf8 { offset: offset + piece.offset as usize }
+        }
+        e => e,
+    };
+    Error::Tokenizer { path: docs[piece.doc - first_doc].path.clone(), source: e }
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Shard file names: `train_000000.bin`, `val_p3_000012.bin`. Returns the
+/// split and the part (if any).
+pub(crate) fn parse_shard_name(name: &str) -> Option<(Split, Option<u32>)> {
+    let stem = name.strip_suffix(".bin")?;
+    let (head, index) = stem.rsplit_once('_')?;
+    if index.len() != 6 || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (split, part) = match head.split_once('_') {
+        Some((s, p)) => {
+            let digits = p.strip_prefix('p')?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (s, Some(digits.parse().ok()?))
+        }
+        None => (head, None),
+    };
+    let split = match split {
+        "train" => Split::Train,
+        "val" => Split::Val,
+        _ => return None,
+    };
+    Some((split, part))
+}
+
+/// Removes shard files of this run's scope that it did not write: all shard
+/// names for a full run (the directory is the encoding's), this part's
+/// names for a part.
+fn remove_stale_shards(dir: &Path, part: Option<Part>, written: &[&str]) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = match (parse_shard_name(&name), part) {
+            (Some(_), None) => true,
+            (Some((_, Some(i))), Some(p)) => i == p.index,
+            _ => manifest::is_part_manifest_name(&name) && part.is_none(),
+        };
+        if ours && !written.contains(&name.as_ref()) {
+            remove_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// A piece of one document part: the unit of parallel encoding.
+struct Piece {
+    split: Split,
+    /// Index of the document in the whole listing.
+    doc: usize,
+    /// First piece of its document part (the EOT goes before it).
+    first: bool,
+    /// Last piece of its document part (its digest is complete after it).
+    last: bool,
+    /// Byte offset in the file.
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+struct Window {
+    pieces: Vec<Piece>,
+    files_started: usize,
+}
+
+/// The reader: documents -> parts -> pieces -> windows (module docs).
+struct PieceReader<'a> {
+    docs: &'a [Document],
+    first_doc: usize,
+    next_doc: usize,
+    encoder: &'a dyn Encoder,
+    chunk_bytes: usize,
+    val_fraction: f64,
+    cur: Option<OpenDoc>,
+}
+
+struct OpenDoc {
+    doc: usize,
+    path: PathBuf,
+    file: std::fs::File,
+    /// The train part `[0, val_start)`, then the val part `[val_start, len)`.
+    parts: [(Split, u64, u64); 2],
+    part: usize,
+    /// File offset of `buf[0]`.
+    chunk_start: u64,
+    /// Unconsumed bytes read from the file, starting at `chunk_start`.
+    buf: Vec<u8>,
+    first: bool,
+}
+
+impl<'a> PieceReader<'a> {
+    fn new(docs: &'a [Document], first_doc: usize, encoder: &'a dyn Encoder, config: &EncodeConfig) -> Self {
+        PieceReader {
+            docs,
+            first_doc,
+            next_doc: 0,
+            encoder,
+            chunk_bytes: config.chunk_bytes,
+            val_fraction: config.val_fraction,
+            cur: None,
+        }
+    }
+
+    fn next_window(&mut self, window_bytes: usize) -> Result<Window> {
+        let mut pieces = Vec::new();
+        let mut bytes = 0;
+        while bytes < window_bytes {
+            match self.next_piece()? {
+                Some(p) => {
+                    bytes += p.bytes.len();
+                    pieces.push(p);
+                }
+                None => break,
+            }
+        }
+        Ok(Window { pieces, files_started: self.next_doc })
+    }
+
+    fn open(&mut self) -> Result<bool> {
+        let Some(d) = self.docs.get(self.next_doc) else { return Ok(false) };
+        let path = d.path.clone();
+        let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let n = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let s = split::val_start_in_file(&path, &mut file, n, self.val_fraction)?;
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(|e| Error::io(&path, e))?;
+        self.cur = Some(OpenDoc {
+            doc: self.first_doc + self.next_doc,
+            path,
+            file,
+            parts: [(Split::Train, 0, s), (Split::Val, s, n)],
+            part: 0,
+            chunk_start: 0,
+            buf: Vec::new(),
+            first: true,
+        });
+        self.next_doc += 1;
+        Ok(true)
+    }
+
+    fn next_piece(&mut self) -> Result<Option<Piece>> {
+        loop {
+            if self.cur.is_none() && !self.open()? {
+                return Ok(None);
+            }
+            let d = self.cur.as_mut().expect("opened above");
+            let (split, _, end) = d.parts[d.part];
+            if d.chunk_start == end {
+                d.part += 1;
+                d.first = true;
+                if d.part == d.parts.len() {
+                    self.cur = None;
+                }
+                continue;
+            }
+            let len = cut_piece(d, end, self.chunk_bytes, self.encoder)?;
+            let rest = d.buf.split_off(len);
+            let bytes = std::mem::replace(&mut d.buf, rest);
+            let piece = Piece {
+                split,
+                doc: d.doc,
+                first: d.first,
+                last: d.chunk_start + len as u64 == end,
+                offset: d.chunk_start,
+                bytes,
+            };
+            d.first = false;
+            d.chunk_start += len as u64;
+            return Ok(Some(piece));
+        }
+    }
+}
+
+/// Reads as much of the current part as needed and returns the length of
+/// the next piece starting at `d.chunk_start` (module docs).
+fn cut_piece(d: &mut OpenDoc, end: u64, chunk_bytes: usize, encoder: &dyn Encoder) -> Result<usize> {
+    let mut search_from = chunk_bytes;
+    loop {
+        let avail = d.buf.len();
+        let complete = d.chunk_start + avail as u64 == end;
+        if complete && avail <= chunk_bytes {
+            return Ok(avail);
+        }
+        if complete || avail >= search_from + LOOKAHEAD {
+            match encoder.chunk_boundary(&d.buf, search_from.min(avail)) {
+                Some(p) if p > 0 && p < avail && (complete || p + LOOKAHEAD <= avail) => return Ok(p),
+                _ if complete => return Ok(avail),
+                // No trustworthy boundary yet: everything before
+                // `avail - LOOKAHEAD` was judged with full context.
+                _ => search_from = search_from.max(avail - LOOKAHEAD),
+            }
+        }
+        // Read what the next search needs, and at least 256 KiB so that a
+        // long stretch without a boundary costs few reads.
+        let need = (search_from + LOOKAHEAD).saturating_sub(avail).max(256 << 10);
+        let want = (need as u64).min(end - d.chunk_start - avail as u64);
+        use std::io::Read;
+        let got = (&mut d.file).take(want).read_to_end(&mut d.buf).map_err(|e| Error::io(&d.path, e))?;
+        if (got as u64) < want {
+            return Err(Error::mismatch(
+                &d.path,
+                "file size while encoding",
+                format!("{} bytes", d.parts[1].2),
+                format!("{} bytes", d.chunk_start + d.buf.len() as u64),
+                Some("the file changed while it was being encoded"),
+            ));
+        }
+    }
+}
+
+/// One split's shards and totals as they are written.
+struct SplitOutput {
+    dir: PathBuf,
+    prefix: String,
+    width: TokenWidth,
+    shard_tokens: u64,
+    writer: Option<ShardWriter>,
+    info: SplitInfo,
+    doc_hasher: blake3::Hasher,
+    digests: Vec<blake3::Hash>,
+}
+
+impl SplitOutput {
+    fn new(dir: &Path, prefix: String, width: TokenWidth, config: &EncodeConfig) -> Self {
+        SplitOutput {
+            dir: dir.to_path_buf(),
+            prefix,
+            width,
+            shard_tokens: config.shard_tokens,
+            writer: None,
+            info: SplitInfo::default(),
+            doc_hasher: blake3::Hasher::new(),
+            digests: Vec::new(),
+        }
+    }
+
+    fn write_piece(
+        &mut self,
+        piece: &Piece,
+        chars: u64,
+        eot: Option<TokenId>,
+        tokens: &[TokenId],
+    ) -> Result<()> {
+        if piece.first {
+            self.info.documents += 1;
+            self.doc_hasher.reset();
+            if let Some(eot) = eot {
+                self.write_tokens(&[eot])?;
+            }
+        }
+        self.write_tokens(tokens)?;
+        self.doc_hasher.update(&piece.bytes);
+        self.info.bytes += piece.bytes.len() as u64;
+        self.info.chars += chars;
+        if piece.last {
+            self.digests.push(self.doc_hasher.finalize());
+        }
+        Ok(())
+    }
+
+    fn write_tokens(&mut self, mut tokens: &[TokenId]) -> Result<()> {
+        while !tokens.is_empty() {
+            let w = match &mut self.writer {
+                Some(w) => w,
+                None => {
+                    let name = format!("{}_{:06}.bin", self.prefix, self.info.shards.len());
+                    self.writer.insert(ShardWriter::create(&self.dir.join(name), self.width)?)
+                }
+            };
+            let room = (self.shard_tokens - w.count()) as usize;
+            let n = room.min(tokens.len());
+            w.write(&tokens[..n])?;
+            self.info.tokens += n as u64;
+            tokens = &tokens[n..];
+            if w.count() == self.shard_tokens {
+                self.close_shard()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close_shard(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.take() {
+            let file = w.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let header = w.finish()?;
+            self.info.shards.push(ShardEntry { file, tokens: header.count });
+        }
+        Ok(())
+    }
+
+    /// Closes the last shard; a part's manifest keeps the documents' digests.
+    fn finish(mut self, keep_doc_hashes: bool) -> Result<SplitInfo> {
+        self.close_shard()?;
+        self.info.text_hash = manifest::combine_doc_hashes(&self.digests);
+        if keep_doc_hashes {
+            self.info.doc_hashes = Some(self.digests.iter().map(|d| d.to_hex().to_string()).collect());
+        }
+        Ok(self.info)
+    }
+}
