@@ -12,6 +12,9 @@ use std::ops::ControlFlow;
 
 use crate::{Pattern, Result, Tokenizer};
 
+mod chars;
+pub use chars::{CharCounter, train_char};
+
 /// What a long-running operation reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -71,30 +74,5 @@ impl WordCounter {
 /// Learns a byte-level BPE vocabulary from counted pieces.
 pub fn train_bpe(config: &BpeConfig, words: WordCounter, observer: &mut dyn Observer) -> Result<Tokenizer> {
     let _ = (config, words, observer);
-    todo!()
-}
-
-/// Counts characters across documents for a character vocabulary.
-pub struct CharCounter {
-    _private: (),
-}
-
-impl CharCounter {
-    /// An empty counter.
-    pub fn new() -> CharCounter {
-        todo!()
-    }
-
-    /// Counts the characters of one document; fails on invalid UTF-8, naming the offset.
-    pub fn feed(&mut self, doc: &[u8]) -> Result<()> {
-        let _ = doc;
-        todo!()
-    }
-}
-
-/// Builds a character vocabulary: the distinct characters in sorted order,
-/// then, with `byte_fallback`, the 256 byte tokens, then the special tokens.
-pub fn train_char(chars: CharCounter, specials: &[String], byte_fallback: bool) -> Result<Tokenizer> {
-    let _ = (chars, specials, byte_fallback);
     todo!()
 }
