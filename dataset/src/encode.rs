@@ -157,13 +157,11 @@ pub enum TokenizerSource {
     File(PathBuf),
 }
 
-/// The pretrained vocabulary names [`Tokenizer::load`] accepts.
-pub const PRETRAINED: [&str; 4] = ["cl100k_base", "o200k_base", "r50k_base", "p50k_base"];
-
 impl TokenizerSource {
-    /// The source of a `--tokenizer` argument as [`Tokenizer::load`] reads it.
+    /// The source of a `--tokenizer` argument as [`Tokenizer::load`] reads it
+    /// (a pretrained name wins over a file of the same name).
     pub fn from_spec(spec: &str) -> TokenizerSource {
-        if PRETRAINED.contains(&spec) {
+        if tokenizer::pretrained::NAMES.contains(&spec) {
             TokenizerSource::Pretrained(spec.to_string())
         } else {
             TokenizerSource::File(PathBuf::from(spec))

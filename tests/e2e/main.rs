@@ -1,1 +1,4 @@
 //! End-to-end tests: the binaries and the crates together.
+
+// Token shards: tok encode / inspect / merge-manifests and the dataset reader.
+mod shards;
