@@ -20,11 +20,20 @@
 //! document part whole.
 //!
 //! # Memory
-//! At most three windows of text are alive (one being read, one queued, one
-//! being encoded and written) plus one window's tokens: with the defaults,
-//! a few tens of MiB whatever the corpus size. The exception is a BPE
-//! vocabulary without a split pattern, whose `chunk_boundary` never finds a
-//! cut: each document part is then one piece, held whole.
+//! Text moves in window buffers that are recycled (at most three exist: one
+//! being filled by the reader, one queued, one being encoded and written),
+//! plus the tokens of the window being written (at most 4 bytes per text
+//! byte) and the reader's read-ahead of about one chunk: with the defaults,
+//! under 100 MiB whatever the corpus size (measured: 75 MB peak RSS for the
+//! 26 MB benchmark corpus, 85 MB for four copies of it). The exception is a
+//! BPE vocabulary without a split pattern, whose `chunk_boundary` never
+//! finds a cut: each document part is then one piece, held whole.
+//!
+//! # Counting
+//! Characters are counted per piece with [`tokenizer::stats::count_chars`],
+//! which is additive over cuts that do not fall inside a valid multi-byte
+//! character; piece cuts are after a newline or at a character start, so
+//! the per-piece counts sum to the document part's count.
 //!
 //! # Output
 //! Shards `train_000000.bin`, ... (or `train_p{i}_000000.bin` for
@@ -41,6 +50,15 @@
 //! - Chunking is per document part at `chunk_bytes` = 1 MiB: small enough
 //!   to spread one large file over the threads, large enough that the
 //!   per-piece overhead (allocation, rayon task) is invisible.
+//! - Tried and replaced: one `Vec<u8>` per piece, recycled through the pool
+//!   (a pooled buffer keeps its largest capacity, so memory grew with the
+//!   number of small files: 129 MB peak RSS on the benchmark corpus, now
+//!   75 MB); `Read::take(..).read_to_end` for file reads (15 read calls per
+//!   file on average from its probing reads; `read_exact` into a resized
+//!   buffer needs 3).
+//! - Shards, the tokenizer copy and the manifest are `fdatasync`ed before
+//!   their rename (about 0.1 s for 200 MB of shards here): a directory whose
+//!   manifest exists is complete even after a power loss.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -310,8 +328,11 @@ pub(crate) fn encode_with(
 
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = mpsc::sync_channel::<Result<Window>>(1);
+        // Window buffers go back to the reader for reuse, so at most three
+        // exist (one filling, one queued, one being encoded).
+        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
         scope.spawn(move || {
-            let mut reader = PieceReader::new(mine, range.start, encoder, config);
+            let mut reader = PieceReader::new(mine, range.start, encoder, config, recycle_rx);
             loop {
                 let window = reader.next_window(window_bytes);
                 let stop = !matches!(&window, Ok(w) if !w.pieces.is_empty());
@@ -321,33 +342,36 @@ pub(crate) fn encode_with(
                 }
             }
         });
-        let mut token_bufs: Vec<Vec<TokenId>> = Vec::new();
         for window in rx {
             let window = window?;
             if window.pieces.is_empty() {
                 break;
             }
-            token_bufs.resize_with(window.pieces.len().max(token_bufs.len()), Vec::new);
-            let encoded: Vec<Result<u64>> = window
+            let text = &window.text;
+            // Every token covers at least one byte, so a piece's tokens fit
+            // in a buffer of its length: no regrowth while encoding.
+            let encoded: Vec<Result<(Vec<TokenId>, u64)>> = window
                 .pieces
                 .par_iter()
-                .zip(token_bufs.par_iter_mut())
-                .map(|(piece, out)| {
-                    out.clear();
+                .map(|piece| {
+                    let bytes = &text[piece.range.clone()];
+                    let mut tokens = Vec::with_capacity(bytes.len());
                     encoder
-                        .encode_into(&piece.bytes, out)
+                        .encode_into(bytes, &mut tokens)
                         .map_err(|e| piece_error(piece, mine, range.start, e))?;
-                    Ok(tokenizer::stats::count_chars(&piece.bytes))
+                    Ok((tokens, tokenizer::stats::count_chars(bytes)))
                 })
                 .collect();
-            for ((piece, chars), tokens) in window.pieces.iter().zip(encoded).zip(&token_bufs) {
-                let chars = chars?;
-                let out = &mut outputs[piece.split as usize];
-                out.write_piece(piece, chars, eot_id, tokens)?;
-                prog.bytes_done += piece.bytes.len() as u64;
+            for (piece, result) in window.pieces.iter().zip(encoded) {
+                let (tokens, chars) = result?;
+                let bytes = &text[piece.range.clone()];
+                outputs[piece.split as usize].write_piece(piece, bytes, chars, eot_id, &tokens)?;
+                prog.bytes_done += bytes.len() as u64;
                 prog.tokens += tokens.len() as u64 + u64::from(piece.first && eot_id.is_some());
             }
             prog.files_done = window.files_started;
+            // The reader may have finished; then the buffer is just freed.
+            let _ = recycle_tx.send(window.text);
             if progress(&prog).is_break() {
                 return Err(Error::Cancelled);
             }
@@ -471,10 +495,13 @@ struct Piece {
     last: bool,
     /// Byte offset in the file.
     offset: u64,
-    bytes: Vec<u8>,
+    /// Where its text is in the window's buffer.
+    range: std::ops::Range<usize>,
 }
 
+/// Consecutive pieces, their text in one buffer.
 struct Window {
+    text: Vec<u8>,
     pieces: Vec<Piece>,
     files_started: usize,
 }
@@ -485,9 +512,13 @@ struct PieceReader<'a> {
     first_doc: usize,
     next_doc: usize,
     encoder: &'a dyn Encoder,
+    recycled: mpsc::Receiver<Vec<u8>>,
     chunk_bytes: usize,
     val_fraction: f64,
     cur: Option<OpenDoc>,
+    /// Bytes read from the current document but not yet in a piece,
+    /// starting at its `chunk_start` (reused across documents).
+    buf: Vec<u8>,
 }
 
 struct OpenDoc {
@@ -497,39 +528,43 @@ struct OpenDoc {
     /// The train part `[0, val_start)`, then the val part `[val_start, len)`.
     parts: [(Split, u64, u64); 2],
     part: usize,
-    /// File offset of `buf[0]`.
+    /// File offset of the reader's `buf[0]`: where the next piece starts.
     chunk_start: u64,
-    /// Unconsumed bytes read from the file, starting at `chunk_start`.
-    buf: Vec<u8>,
     first: bool,
 }
 
 impl<'a> PieceReader<'a> {
-    fn new(docs: &'a [Document], first_doc: usize, encoder: &'a dyn Encoder, config: &EncodeConfig) -> Self {
+    fn new(
+        docs: &'a [Document],
+        first_doc: usize,
+        encoder: &'a dyn Encoder,
+        config: &EncodeConfig,
+        recycled: mpsc::Receiver<Vec<u8>>,
+    ) -> Self {
         PieceReader {
             docs,
             first_doc,
             next_doc: 0,
             encoder,
+            recycled,
             chunk_bytes: config.chunk_bytes,
             val_fraction: config.val_fraction,
             cur: None,
+            buf: Vec::new(),
         }
     }
 
     fn next_window(&mut self, window_bytes: usize) -> Result<Window> {
+        let mut text = self.recycled.try_recv().unwrap_or_default();
+        text.clear();
         let mut pieces = Vec::new();
-        let mut bytes = 0;
-        while bytes < window_bytes {
-            match self.next_piece()? {
-                Some(p) => {
-                    bytes += p.bytes.len();
-                    pieces.push(p);
-                }
+        while text.len() < window_bytes {
+            match self.next_piece(&mut text)? {
+                Some(p) => pieces.push(p),
                 None => break,
             }
         }
-        Ok(Window { pieces, files_started: self.next_doc })
+        Ok(Window { text, pieces, files_started: self.next_doc })
     }
 
     fn open(&mut self) -> Result<bool> {
@@ -540,6 +575,7 @@ impl<'a> PieceReader<'a> {
         let s = split::val_start_in_file(&path, &mut file, n, self.val_fraction)?;
         use std::io::Seek;
         file.seek(std::io::SeekFrom::Start(0)).map_err(|e| Error::io(&path, e))?;
+        self.buf.clear();
         self.cur = Some(OpenDoc {
             doc: self.first_doc + self.next_doc,
             path,
@@ -547,14 +583,14 @@ impl<'a> PieceReader<'a> {
             parts: [(Split::Train, 0, s), (Split::Val, s, n)],
             part: 0,
             chunk_start: 0,
-            buf: Vec::new(),
             first: true,
         });
         self.next_doc += 1;
         Ok(true)
     }
 
-    fn next_piece(&mut self) -> Result<Option<Piece>> {
+    /// Cuts the next piece and appends its text to `text`.
+    fn next_piece(&mut self, text: &mut Vec<u8>) -> Result<Option<Piece>> {
         loop {
             if self.cur.is_none() && !self.open()? {
                 return Ok(None);
@@ -569,16 +605,17 @@ impl<'a> PieceReader<'a> {
                 }
                 continue;
             }
-            let len = cut_piece(d, end, self.chunk_bytes, self.encoder)?;
-            let rest = d.buf.split_off(len);
-            let bytes = std::mem::replace(&mut d.buf, rest);
+            let len = cut_piece(d, &mut self.buf, end, self.chunk_bytes, self.encoder)?;
+            let start = text.len();
+            text.extend_from_slice(&self.buf[..len]);
+            self.buf.drain(..len);
             let piece = Piece {
                 split,
                 doc: d.doc,
                 first: d.first,
                 last: d.chunk_start + len as u64 == end,
                 offset: d.chunk_start,
-                bytes,
+                range: start..start + len,
             };
             d.first = false;
             d.chunk_start += len as u64;
@@ -589,16 +626,22 @@ impl<'a> PieceReader<'a> {
 
 /// Reads as much of the current part as needed and returns the length of
 /// the next piece starting at `d.chunk_start` (module docs).
-fn cut_piece(d: &mut OpenDoc, end: u64, chunk_bytes: usize, encoder: &dyn Encoder) -> Result<usize> {
+fn cut_piece(
+    d: &mut OpenDoc,
+    buf: &mut Vec<u8>,
+    end: u64,
+    chunk_bytes: usize,
+    encoder: &dyn Encoder,
+) -> Result<usize> {
     let mut search_from = chunk_bytes;
     loop {
-        let avail = d.buf.len();
+        let avail = buf.len();
         let complete = d.chunk_start + avail as u64 == end;
         if complete && avail <= chunk_bytes {
             return Ok(avail);
         }
         if complete || avail >= search_from + LOOKAHEAD {
-            match encoder.chunk_boundary(&d.buf, search_from.min(avail)) {
+            match encoder.chunk_boundary(buf, search_from.min(avail)) {
                 Some(p) if p > 0 && p < avail && (complete || p + LOOKAHEAD <= avail) => return Ok(p),
                 _ if complete => return Ok(avail),
                 // No trustworthy boundary yet: everything before
@@ -611,15 +654,19 @@ fn cut_piece(d: &mut OpenDoc, end: u64, chunk_bytes: usize, encoder: &dyn Encode
         let need = (search_from + LOOKAHEAD).saturating_sub(avail).max(256 << 10);
         let want = (need as u64).min(end - d.chunk_start - avail as u64);
         use std::io::Read;
-        let got = (&mut d.file).take(want).read_to_end(&mut d.buf).map_err(|e| Error::io(&d.path, e))?;
-        if (got as u64) < want {
-            return Err(Error::mismatch(
-                &d.path,
-                "file size while encoding",
-                format!("{} bytes", d.parts[1].2),
-                format!("{} bytes", d.chunk_start + d.buf.len() as u64),
-                Some("the file changed while it was being encoded"),
-            ));
+        let old = buf.len();
+        buf.resize(old + want as usize, 0);
+        if let Err(e) = d.file.read_exact(&mut buf[old..]) {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                return Err(Error::mismatch(
+                    &d.path,
+                    "file size while encoding",
+                    format!("{} bytes", d.parts[1].2),
+                    format!("fewer (read stopped at byte {})", d.chunk_start + old as u64),
+                    Some("the file changed while it was being encoded"),
+                ));
+            }
+            return Err(Error::io(&d.path, e));
         }
     }
 }
@@ -653,6 +700,7 @@ impl SplitOutput {
     fn write_piece(
         &mut self,
         piece: &Piece,
+        text: &[u8],
         chars: u64,
         eot: Option<TokenId>,
         tokens: &[TokenId],
@@ -665,8 +713,8 @@ impl SplitOutput {
             }
         }
         self.write_tokens(tokens)?;
-        self.doc_hasher.update(&piece.bytes);
-        self.info.bytes += piece.bytes.len() as u64;
+        self.doc_hasher.update(text);
+        self.info.bytes += text.len() as u64;
         self.info.chars += chars;
         if piece.last {
             self.digests.push(self.doc_hasher.finalize());

@@ -97,6 +97,17 @@ impl ShardSet {
                 ),
             ));
         }
+        if let Some(file) = &manifest.tokenizer.file
+            && !dir.join(file).is_file()
+        {
+            return Err(Error::mismatch(
+                dir.join(file),
+                "the shards' tokenizer (manifest.json names it)",
+                "the file",
+                "no such file",
+                Some("copy the tokenizer.json that was written with the shards, or re-encode"),
+            ));
+        }
         let train = Arc::new(open_split(dir, &manifest_path, &manifest, Split::Train)?);
         let val = Arc::new(open_split(dir, &manifest_path, &manifest, Split::Val)?);
         check_no_strays(dir, &manifest)?;

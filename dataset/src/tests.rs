@@ -498,6 +498,13 @@ fn reader_reports_manifest_problems() {
     assert!(err.contains("val_000007.bin") && err.contains("does not list"), "{err}");
     std::fs::remove_file(dir.join("val_000007.bin")).unwrap();
 
+    // The tokenizer copy is part of the directory.
+    let tok_path = dir.join("tokenizer.json");
+    std::fs::rename(&tok_path, dir.join("elsewhere.json")).unwrap();
+    let err = open_err(&dir);
+    assert!(err.contains("tokenizer.json") && err.contains("no such file"), "{err}");
+    std::fs::rename(dir.join("elsewhere.json"), &tok_path).unwrap();
+
     // Totals that disagree with the shard list.
     let mut m: Manifest = serde_json::from_str(&original).unwrap();
     m.splits.val.tokens += 1;
@@ -581,7 +588,7 @@ fn train_windows_cover_every_position_uniformly() {
     }
     let m = Manifest {
         format_version: manifest::FORMAT_VERSION,
-        tokenizer: info(300),
+        tokenizer: TokenizerInfo { file: None, ..info(300) },
         token_width: TokenWidth::U16,
         split: manifest::SplitRule { rule: split::RULE.into(), val_fraction: 0.0 },
         eot: false,
