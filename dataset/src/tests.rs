@@ -680,3 +680,67 @@ fn batch_buffers_are_reused() {
     let p = ev.next().unwrap().inputs.as_ptr();
     assert_eq!(ev.next().unwrap().inputs.as_ptr(), p);
 }
+
+// ---------------------------------------------------------------- properties
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text_strategy() -> impl Strategy<Value = Vec<u8>> {
+        // Few letters so that "th" pairs, newlines followed by graphic
+        // bytes, and newline runs are all common.
+        proptest::collection::vec(prop::sample::select(b"th \n\nx!".to_vec()), 0..400)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the chunk and window sizes, the shards hold the tokens of
+        /// each document part encoded whole, and the counts match.
+        #[test]
+        fn chunking_never_changes_tokens(
+            files in proptest::collection::vec(text_strategy(), 1..5),
+            chunk in 1usize..64,
+            window in 1usize..300,
+            shard_tokens in 1u64..500,
+            f in 0.0f64..0.9,
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let corpus = tmp.path().join("corpus");
+            std::fs::create_dir_all(&corpus).unwrap();
+            for (i, t) in files.iter().enumerate() {
+                std::fs::write(corpus.join(format!("{i}.txt")), t).unwrap();
+            }
+            let docs = list_files(&[&corpus]).unwrap();
+            let config = EncodeConfig {
+                val_fraction: f,
+                shard_tokens,
+                eot: false,
+                part: None,
+                chunk_bytes: chunk,
+                window_bytes: window,
+            };
+            let out = tmp.path().join("out");
+            match encode(&docs, &out, &config, true) {
+                Err(Error::Empty(_)) => prop_assert!(files.iter().all(|t| t.is_empty())),
+                Err(e) => prop_assert!(false, "{e}"),
+                Ok(m) => {
+                    let parts = expected_parts(&docs, f);
+                    for (k, split) in [Split::Train, Split::Val].into_iter().enumerate() {
+                        let mut expected = Vec::new();
+                        for p in parts[k].iter().filter(|p| !p.is_empty()) {
+                            expected.push(EOT);
+                            Fake.encode_into(p, &mut expected).unwrap();
+                        }
+                        prop_assert_eq!(&split_tokens(&out, split), &expected);
+                        let info = m.splits.get(split);
+                        prop_assert_eq!(info.bytes, parts[k].iter().map(|p| p.len() as u64).sum::<u64>());
+                        prop_assert!(info.shards.iter().all(|s| s.tokens <= shard_tokens && s.tokens > 0));
+                    }
+                }
+            }
+        }
+    }
+}
