@@ -34,6 +34,15 @@ use std::collections::BinaryHeap;
 use super::table::PairTable;
 use crate::TokenId;
 
+/// What the merge loops read.
+#[derive(Clone, Copy)]
+pub(crate) struct Tables<'a> {
+    pub byte_ids: &'a [TokenId; 256],
+    /// `byte_pairs[b0 << 8 | b1]`: the merged id of two single bytes.
+    pub byte_pairs: &'a [TokenId],
+    pub pairs: &'a PairTable,
+}
+
 /// Pieces up to this many bytes use [`merge_small`]; longer ones use
 /// [`merge_large`].
 pub(crate) const SMALL_MAX: usize = 128;
@@ -42,12 +51,8 @@ const NONE: TokenId = TokenId::MAX;
 
 /// The O(n·m) merge for pieces of at most [`SMALL_MAX`] bytes.
 #[inline]
-pub(crate) fn merge_small(
-    piece: &[u8],
-    byte_ids: &[TokenId; 256],
-    pairs: &PairTable,
-    out: &mut Vec<TokenId>,
-) {
+pub(crate) fn merge_small(piece: &[u8], t: Tables<'_>, out: &mut Vec<TokenId>) {
+    let pairs = t.pairs;
     let n = piece.len();
     debug_assert!((2..=SMALL_MAX).contains(&n));
     let mut ids = [0 as TokenId; SMALL_MAX];
@@ -55,10 +60,10 @@ pub(crate) fn merge_small(
     // is always NONE so that the scan needs no bound special case.
     let mut ranks = [NONE; SMALL_MAX];
     for (slot, &b) in ids.iter_mut().zip(piece) {
-        *slot = byte_ids[b as usize];
+        *slot = t.byte_ids[b as usize];
     }
-    for i in 0..n - 1 {
-        ranks[i] = pairs.get(ids[i], ids[i + 1]);
+    for (r, w) in ranks.iter_mut().zip(piece.windows(2)) {
+        *r = t.byte_pairs[(w[0] as usize) << 8 | w[1] as usize];
     }
     let mut len = n;
     loop {
@@ -96,23 +101,19 @@ pub(crate) fn merge_small(
 }
 
 /// The O(n log n) merge for pieces of any length.
-pub(crate) fn merge_large(
-    piece: &[u8],
-    byte_ids: &[TokenId; 256],
-    pairs: &PairTable,
-    out: &mut Vec<TokenId>,
-) {
+pub(crate) fn merge_large(piece: &[u8], t: Tables<'_>, out: &mut Vec<TokenId>) {
+    let pairs = t.pairs;
     let n = piece.len();
     debug_assert!(n >= 2);
     // Positions are u32: a single piece of 4 GiB is not a case we support
     // (the caller cuts text into pieces far smaller than that).
-    let mut ids: Vec<TokenId> = piece.iter().map(|&b| byte_ids[b as usize]).collect();
+    let mut ids: Vec<TokenId> = piece.iter().map(|&b| t.byte_ids[b as usize]).collect();
     let mut next: Vec<u32> = (1..=n as u32).collect();
     let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
     let mut ranks: Vec<TokenId> = vec![NONE; n];
     let mut heap: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(n);
     for i in 0..n - 1 {
-        let r = pairs.get(ids[i], ids[i + 1]);
+        let r = t.byte_pairs[(piece[i] as usize) << 8 | piece[i + 1] as usize];
         ranks[i] = r;
         if r != NONE {
             heap.push(Reverse(((r as u64) << 32) | i as u64));
