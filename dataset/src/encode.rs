@@ -299,6 +299,7 @@ pub(crate) fn encode_with(
     let mine = &docs[range.clone()];
 
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    check_out_dir_outside_corpus(docs, out_dir)?;
     // An old manifest must not describe shards we are about to replace.
     let manifest_path = out_dir.join(match config.part {
         Some(p) => manifest::part_manifest_file(p.index),
@@ -407,6 +408,39 @@ pub(crate) fn encode_with(
     };
     m.save(&manifest_path)?;
     Ok(m)
+}
+
+/// Refuses an output directory inside the corpus, where a previous run's
+/// shards would be read as documents. Only files named like our outputs are
+/// checked (one `canonicalize` each), so the cost is nil for a normal corpus.
+fn check_out_dir_outside_corpus(docs: &[Document], out_dir: &Path) -> Result<()> {
+    let ours = |name: &str| {
+        parse_shard_name(name).is_some()
+            || name == MANIFEST_FILE
+            || name == TOKENIZER_FILE
+            || manifest::is_part_manifest_name(name)
+    };
+    let mut out_canon = None;
+    for d in docs {
+        let Some(name) = d.path.file_name().and_then(|n| n.to_str()) else { continue };
+        if !ours(name) {
+            continue;
+        }
+        let out = match &out_canon {
+            Some(o) => o,
+            None => out_canon.insert(std::fs::canonicalize(out_dir).map_err(|e| Error::io(out_dir, e))?),
+        };
+        let parent = d.path.parent().and_then(|p| std::fs::canonicalize(p).ok());
+        if parent.as_deref() == Some(out.as_path()) {
+            return Err(Error::Config(format!(
+                "the output directory {} is inside the corpus: {} would be read as a document; \
+                 choose an --out outside the corpus",
+                out_dir.display(),
+                d.path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn empty_corpus(docs: &[Document]) -> Error {

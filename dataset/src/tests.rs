@@ -412,6 +412,19 @@ fn config_and_corpus_errors() {
 }
 
 #[test]
+fn output_inside_the_corpus_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("a.txt"), "some text\nmore text\n").unwrap();
+    let out = corpus.join("shards");
+    // The first run is fine: nothing of ours is in the corpus yet.
+    encode(&list_files(&[&corpus]).unwrap(), &out, &small_config(), false).unwrap();
+    let err = encode(&list_files(&[&corpus]).unwrap(), &out, &small_config(), false).unwrap_err().to_string();
+    assert!(err.contains("inside the corpus") && err.contains("shards"), "{err}");
+}
+
+#[test]
 fn huge_line_without_boundaries_is_one_piece() {
     // A file of one long line: no boundary anywhere, so the part is a
     // single piece however small the chunk size (and still correct).
