@@ -19,6 +19,9 @@ mod learn;
 pub use count::WordCounter;
 pub use learn::{LearnStats, Learned, Stop, learn_merges};
 
+mod chars;
+pub use chars::{CharCounter, train_char};
+
 /// What a long-running operation reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -113,29 +116,4 @@ fn merge_target(config: &BpeConfig) -> Result<usize> {
         }
     }
     Ok(config.vocab_size - reserved)
-}
-
-/// Counts characters across documents for a character vocabulary.
-pub struct CharCounter {
-    _private: (),
-}
-
-impl CharCounter {
-    /// An empty counter.
-    pub fn new() -> CharCounter {
-        todo!()
-    }
-
-    /// Counts the characters of one document; fails on invalid UTF-8, naming the offset.
-    pub fn feed(&mut self, doc: &[u8]) -> Result<()> {
-        let _ = doc;
-        todo!()
-    }
-}
-
-/// Builds a character vocabulary: the distinct characters in sorted order,
-/// then, with `byte_fallback`, the 256 byte tokens, then the special tokens.
-pub fn train_char(chars: CharCounter, specials: &[String], byte_fallback: bool) -> Result<Tokenizer> {
-    let _ = (chars, specials, byte_fallback);
-    todo!()
 }
