@@ -15,7 +15,13 @@
 //! `fancy-regex`; the fast hand-written splitters replace it behind the same
 //! API.
 
-use std::sync::OnceLock;
+mod gpt2;
+mod gpt4;
+mod gpt4o;
+mod scan;
+mod tables;
+
+use tables::{Tables, tables};
 
 /// A pre-tokenizer split rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -49,6 +55,9 @@ pub const GPT4O_REGEX: &str = concat!(
     "|",
     r"\s+",
 );
+/// [`GPT4_REGEX`] spelled for Hugging Face `tokenizers` (see
+/// [`Pattern::hf_regex`]): the same with `\p{N}{1,3}` for `\p{N}{1,3}+`.
+pub const GPT4_HF_REGEX: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 /// r50k_base / p50k_base's regex, exactly as tiktoken writes it.
 pub const GPT2_REGEX: &str =
     r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
@@ -82,73 +91,124 @@ impl Pattern {
         }
     }
 
+    /// The spelling of the pattern for a Hugging Face `tokenizer.json` `Split`
+    /// pre-tokenizer (`None` for [`Pattern::None`]).
+    ///
+    /// HF's default regex engine (Oniguruma, Ruby syntax) reads cl100k's
+    /// possessive `\p{N}{1,3}+` as `(\p{N}{1,3})+`, i.e. unlimited digit runs;
+    /// the non-possessive `\p{N}{1,3}` splits the same in tiktoken (nothing
+    /// after it can backtrack into it) and right in HF. The other possessive
+    /// forms (`?+`, `++`, `*+`) mean the same in Oniguruma, and the o200k and
+    /// r50k patterns need no change.
+    pub fn hf_regex(self) -> Option<&'static str> {
+        match self {
+            Pattern::Gpt4 => Some(GPT4_HF_REGEX),
+            Pattern::Gpt4o => Some(GPT4O_REGEX),
+            Pattern::Gpt2 => Some(GPT2_REGEX),
+            Pattern::None => None,
+        }
+    }
+
     /// Splits `text` into non-empty pieces whose concatenation is `text`.
+    ///
+    /// The iterator does not allocate. For the tightest loop use
+    /// [`Pattern::for_each_piece`], which is specialised per pattern.
     pub fn split(self, text: &[u8]) -> Pieces<'_> {
-        Pieces { pieces: reference_split(self, text), next: 0, text }
+        Pieces { text, pos: 0, pattern: self, tables: tables() }
+    }
+
+    /// Calls `f` on each piece of `text`, in order: the same pieces as
+    /// [`Pattern::split`], with the pattern dispatch hoisted out of the loop.
+    #[inline]
+    pub fn for_each_piece<'a>(self, text: &'a [u8], mut f: impl FnMut(&'a [u8])) {
+        #[inline(always)]
+        fn drive<'a>(
+            text: &'a [u8],
+            f: &mut impl FnMut(&'a [u8]),
+            piece_end: impl Fn(&[u8], usize) -> usize,
+        ) {
+            let mut pos = 0;
+            while pos < text.len() {
+                let end = piece_end(text, pos);
+                debug_assert!(end > pos && end <= text.len());
+                f(&text[pos..end]);
+                pos = end;
+            }
+        }
+        let t = tables();
+        match self {
+            Pattern::Gpt4 => drive(text, &mut f, |text, p| gpt4::piece_end(t, text, p)),
+            Pattern::Gpt4o => drive(text, &mut f, |text, p| gpt4o::piece_end(t, text, p)),
+            Pattern::Gpt2 => drive(text, &mut f, |text, p| gpt2::piece_end(t, text, p)),
+            Pattern::None => {
+                if !text.is_empty() {
+                    f(text)
+                }
+            }
+        }
+    }
+
+    /// The byte length of the first piece of `text` (0 for an empty text).
+    pub fn first_piece_len(self, text: &[u8]) -> usize {
+        if text.is_empty() {
+            return 0;
+        }
+        piece_end(self, tables(), text, 0)
+    }
+}
+
+/// The end of the piece of `text` that starts at `pos` (`pos < text.len()`).
+#[inline(always)]
+fn piece_end(pattern: Pattern, t: &Tables, text: &[u8], pos: usize) -> usize {
+    match pattern {
+        Pattern::Gpt4 => gpt4::piece_end(t, text, pos),
+        Pattern::Gpt4o => gpt4o::piece_end(t, text, pos),
+        Pattern::Gpt2 => gpt2::piece_end(t, text, pos),
+        Pattern::None => text.len(),
     }
 }
 
 /// The pieces of a text, in order. See [`Pattern::split`].
+#[derive(Clone)]
 pub struct Pieces<'a> {
     text: &'a [u8],
-    pieces: Vec<(usize, usize)>,
-    next: usize,
+    pos: usize,
+    pattern: Pattern,
+    tables: &'static Tables,
+}
+
+impl<'a> Pieces<'a> {
+    /// The byte offset in the text of the next piece (the text's length once
+    /// the iterator is exhausted).
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+}
+
+impl std::fmt::Debug for Pieces<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pieces")
+            .field("pattern", &self.pattern)
+            .field("offset", &self.pos)
+            .field("len", &self.text.len())
+            .finish()
+    }
 }
 
 impl<'a> Iterator for Pieces<'a> {
     type Item = &'a [u8];
+
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        let &(s, e) = self.pieces.get(self.next)?;
-        self.next += 1;
-        Some(&self.text[s..e])
+        let start = self.pos;
+        if start >= self.text.len() {
+            return None;
+        }
+        let end = piece_end(self.pattern, self.tables, self.text, start);
+        debug_assert!(end > start && end <= self.text.len());
+        self.pos = end;
+        Some(&self.text[start..end])
     }
 }
 
-fn compiled(pattern: Pattern) -> &'static fancy_regex::Regex {
-    static CELLS: [OnceLock<fancy_regex::Regex>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let (i, src) = match pattern {
-        Pattern::Gpt4 => (0, GPT4_REGEX),
-        Pattern::Gpt4o => (1, GPT4O_REGEX),
-        Pattern::Gpt2 => (2, GPT2_REGEX),
-        Pattern::None => unreachable!("no regex for Pattern::None"),
-    };
-    CELLS[i].get_or_init(|| fancy_regex::Regex::new(src).expect("tiktoken pattern compiles"))
-}
-
-/// The slow reference: fancy-regex over the text with each invalid byte
-/// replaced by U+FFFD, boundaries mapped back to byte offsets.
-fn reference_split(pattern: Pattern, text: &[u8]) -> Vec<(usize, usize)> {
-    if text.is_empty() {
-        return Vec::new();
-    }
-    if pattern == Pattern::None {
-        return vec![(0, text.len())];
-    }
-    // Build the substituted string and a map from its offsets to the input's.
-    let mut s = String::with_capacity(text.len());
-    let mut map = Vec::with_capacity(text.len() + 1); // map[i] = input offset of s byte i
-    let mut pos = 0;
-    for chunk in text.utf8_chunks() {
-        let valid = chunk.valid();
-        for i in 0..valid.len() {
-            map.push(pos + i);
-        }
-        s.push_str(valid);
-        pos += valid.len();
-        for _ in chunk.invalid() {
-            for _ in 0..'\u{FFFD}'.len_utf8() {
-                map.push(pos);
-            }
-            s.push('\u{FFFD}');
-            pos += 1;
-        }
-    }
-    map.push(text.len());
-    let re = compiled(pattern);
-    let mut out = Vec::new();
-    for m in re.find_iter(&s) {
-        let m = m.expect("fancy-regex backtrack limit");
-        out.push((map[m.start()], map[m.end()]));
-    }
-    out
-}
+impl std::iter::FusedIterator for Pieces<'_> {}
