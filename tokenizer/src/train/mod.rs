@@ -13,14 +13,13 @@ use std::ops::ControlFlow;
 use crate::bpe::Bpe;
 use crate::{Error, Pattern, Result, TokenId, Tokenizer};
 
+mod chars;
 mod count;
 mod learn;
 
+pub use chars::{CharCounter, train_char};
 pub use count::WordCounter;
 pub use learn::{LearnStats, Learned, Stop, learn_merges};
-
-mod chars;
-pub use chars::{CharCounter, train_char};
 
 /// What a long-running operation reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
