@@ -1,7 +1,7 @@
 //! Trains BPE merges on files and reports where the time went; used by
 //! `scripts/bench/train.sh` to compare with rustbpe and Hugging Face.
 //!
-//! Usage: `bench_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex] [--repeat N]`
+//! Usage: `bench_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex] [--repeat N] [--split-time]`
 //! PATHs are files or directories (walked recursively in sorted order); each
 //! file is one document. `--out` writes the bytes of every learned token, one
 //! hex line per token in id order (ids 256..), for comparison with other
@@ -37,6 +37,7 @@ impl Observer for Quiet {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
+    let mut split_only = false;
     let (mut paths, mut vocab, mut pattern, mut out, mut repeat) =
         (Vec::new(), 0usize, Pattern::Gpt4, None, 1usize);
     while let Some(a) = args.next() {
@@ -45,6 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--pattern" => {
                 pattern = Pattern::from_name(&args.next().ok_or("--pattern NAME")?).ok_or("bad pattern")?
             }
+            "--split-time" => split_only = true,
             "--repeat" => repeat = args.next().ok_or("--repeat N")?.parse()?,
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out FILE")?)),
             _ => paths.push(PathBuf::from(a)),
@@ -61,16 +63,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let docs: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
     let read = t0.elapsed();
 
+    if split_only {
+        // The pre-tokenizer alone, on this thread: what counting costs beyond it
+        // is the counter's own work.
+        let mut best = f64::MAX;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            let pieces: usize = docs.iter().map(|d| pattern.split(d).count()).sum();
+            best = best.min(t.elapsed().as_secs_f64());
+            std::hint::black_box(pieces);
+        }
+        eprintln!("time_split_1thread={best:.3}");
+    }
     let t1 = Instant::now();
     let mut counter = WordCounter::new(pattern);
     counter.feed_many_observed(&docs, &mut Quiet)?;
-    let counting = t1.elapsed();
+    let mut counting = t1.elapsed();
+    // `--repeat N` also counts N times, keeping the fastest.
+    for _ in 1..repeat {
+        let t = Instant::now();
+        let mut again = WordCounter::new(pattern);
+        again.feed_many_observed(&docs, &mut Quiet)?;
+        counting = counting.min(t.elapsed());
+        assert_eq!(again.distinct(), counter.distinct());
+    }
     drop(docs);
 
     let mut learned = learn_merges(&counter, vocab - 256, 0, &mut Quiet)?;
     let total = t0.elapsed();
-    // `--repeat N`: learn N times and keep the fastest merge loop, for a
-    // steadier figure on a busy machine.
+    // `--repeat N`: learn N times too and keep the fastest merge loop, for
+    // a steadier figure on a busy machine.
     for _ in 1..repeat {
         let again = learn_merges(&counter, vocab - 256, 0, &mut Quiet)?;
         assert_eq!(again.merges, learned.merges, "learning is deterministic");
@@ -98,8 +120,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.last_count
     );
     eprintln!(
-        "word_visits={} pair_updates={} heap_pops={} peak_pairs={}",
-        s.word_visits, s.pair_updates, s.heap_pops, s.peak_pairs
+        "word_visits={} parallel_steps={} parallel_visits={} pair_updates={} heap_pops={} peak_pairs={}",
+        s.word_visits, s.parallel_steps, s.parallel_visits, s.pair_updates, s.heap_pops, s.peak_pairs
     );
     eprintln!(
         "time_read={:.3} time_count={:.3} time_setup={:.3} time_pairs={:.3} time_merge={:.3} time_total={:.3}",

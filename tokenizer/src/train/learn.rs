@@ -112,6 +112,9 @@ pub struct LearnStats {
     pub pair_updates: u64,
     /// Entries popped from the heap (stale ones included).
     pub heap_pops: u64,
+    /// Steps whose words were merged on all threads, and their word visits.
+    pub parallel_steps: usize,
+    pub parallel_visits: u64,
     /// Largest number of distinct pairs alive at once.
     pub peak_pairs: usize,
     /// Count of the last merged pair (0 when none was merged).
@@ -177,6 +180,8 @@ fn learn(
         word_visits: 0,
         pair_updates: 0,
         heap_pops: 0,
+        parallel_steps: 0,
+        parallel_visits: 0,
         peak_pairs: pairs.map.len(),
         last_count: 0,
         stop: Stop::Target,
@@ -230,6 +235,8 @@ fn learn(
             todo.sort_unstable();
             todo.dedup();
             stats.word_visits += todo.len() as u64;
+            stats.parallel_steps += 1;
+            stats.parallel_visits += todo.len() as u64;
             let per = todo.len().div_ceil(workers);
             let shared = SharedWords::new(&mut corpus);
             todo.par_chunks(per).zip(accs.par_iter_mut()).for_each(|(chunk, acc)| {
