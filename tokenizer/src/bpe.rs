@@ -322,52 +322,88 @@ impl Bpe {
 
     /// Pre-tokenizes `text` and encodes every piece, appending the ids.
     pub fn encode_into(&self, text: &[u8], out: &mut Vec<TokenId>) {
-        self.encode_pieces(self.pattern.split(text), out);
-    }
-
-    /// Encodes a sequence of pieces, appending the ids. Equal to calling
-    /// [`Bpe::encode_piece`] on each, but faster: pieces are taken in small
-    /// batches whose whole-token slots are prefetched before any is looked
-    /// up, so the cache misses of a batch overlap instead of queueing.
-    pub fn encode_pieces<'t>(&self, pieces: impl Iterator<Item = &'t [u8]>, out: &mut Vec<TokenId>) {
-        const BATCH: usize = 16;
-        let mut pieces = pieces.peekable();
-        let mut batch: [(&[u8], u64); BATCH] = [(&[], 0); BATCH];
-        while pieces.peek().is_some() {
-            let mut n = 0;
-            for p in pieces.by_ref().take(BATCH) {
-                let h = if p.len() >= 2 && p.len() <= self.max_len { table::hash_bytes(p) } else { 0 };
-                if h != 0 {
-                    prefetch(self.whole.slot_addr(h));
-                }
-                batch[n] = (p, h);
-                n += 1;
-            }
-            cache::with(|memo| {
-                for &(p, h) in &batch[..n] {
-                    if h == 0 {
-                        self.encode_piece(p, out);
-                    } else if let Some(id) = self.whole.get_hashed(p, h, &self.bytes, |id| self.bytes_of(id))
-                    {
-                        out.push(id);
-                    } else if p.len() <= cache::MAX_PIECE {
-                        if let Some(ids) = memo.get(self.memo_owner, p, h) {
-                            out.extend_from_slice(ids);
-                        } else {
-                            let at = out.len();
-                            merge::merge_small(p, self.tables(), out);
-                            if out.len() - at <= cache::MAX_IDS {
-                                memo.put(self.memo_owner, p, h, &out[at..]);
-                            }
-                        }
-                    } else if p.len() <= merge::SMALL_MAX {
-                        merge::merge_small(p, self.tables(), out);
-                    } else {
-                        merge::merge_large(p, self.tables(), out);
-                    }
+        out.reserve(text.len() / 4 + 8);
+        cache::with(|memo| {
+            let mut batch = Batch::default();
+            self.pattern.for_each_piece(text, |p| {
+                self.add(&mut batch, p);
+                if batch.n == BATCH {
+                    self.flush(&mut batch, memo, out);
                 }
             });
+            self.flush(&mut batch, memo, out);
+        });
+    }
+
+    /// Encodes a sequence of pieces, appending the ids: the same as calling
+    /// [`Bpe::encode_piece`] on each, only faster.
+    pub fn encode_pieces<'t>(&self, pieces: impl Iterator<Item = &'t [u8]>, out: &mut Vec<TokenId>) {
+        cache::with(|memo| {
+            let mut batch = Batch::default();
+            for p in pieces {
+                self.add(&mut batch, p);
+                if batch.n == BATCH {
+                    self.flush(&mut batch, memo, out);
+                }
+            }
+            self.flush(&mut batch, memo, out);
+        });
+    }
+
+    /// Queues a piece: hashes it and prefetches its whole-token slot.
+    #[inline(always)]
+    fn add<'t>(&self, batch: &mut Batch<'t>, p: &'t [u8]) {
+        let h = if p.len() >= 2 && p.len() <= self.max_len { table::hash_bytes(p) } else { 0 };
+        if h != 0 {
+            prefetch(self.whole.slot_addr(h));
         }
+        batch.items[batch.n] = (p, h);
+        batch.n += 1;
+    }
+
+    /// Encodes the queued pieces in order and empties the queue.
+    #[inline(always)]
+    fn flush(&self, batch: &mut Batch<'_>, memo: &mut cache::Memo, out: &mut Vec<TokenId>) {
+        for &(p, h) in &batch.items[..batch.n] {
+            if h == 0 {
+                // One byte, or longer than any token.
+                self.encode_piece(p, out);
+            } else if let Some(id) = self.whole.get_hashed(p, h, &self.bytes, |id| self.bytes_of(id)) {
+                out.push(id);
+            } else if p.len() <= cache::MAX_PIECE {
+                if let Some(ids) = memo.get(self.memo_owner, p, h) {
+                    out.extend_from_slice(ids);
+                } else {
+                    let at = out.len();
+                    merge::merge_small(p, self.tables(), out);
+                    if out.len() - at <= cache::MAX_IDS {
+                        memo.put(self.memo_owner, p, h, &out[at..]);
+                    }
+                }
+            } else if p.len() <= merge::SMALL_MAX {
+                merge::merge_small(p, self.tables(), out);
+            } else {
+                merge::merge_large(p, self.tables(), out);
+            }
+        }
+        batch.n = 0;
+    }
+}
+
+/// Pieces are looked up in batches of this many: every piece's whole-token
+/// slot is prefetched when it is queued, so the cache misses of a batch
+/// overlap instead of queueing one behind the other.
+const BATCH: usize = 16;
+
+/// Queued pieces and their hashes (0: no whole-token lookup).
+struct Batch<'t> {
+    items: [(&'t [u8], u64); BATCH],
+    n: usize,
+}
+
+impl Default for Batch<'_> {
+    fn default() -> Self {
+        Batch { items: [(&[], 0); BATCH], n: 0 }
     }
 }
 

@@ -447,14 +447,10 @@ impl Tokenizer {
     /// encode_ordinary(text[p..]) == encode_ordinary(text)`, or `None` when
     /// there is none. Used to encode large files in parallel chunks.
     ///
-    /// - BPE with a split pattern: just after a `\n` that is followed by an
-    ///   ASCII graphic byte (0x21..=0x7E). No piece of the gpt4 pattern spans
-    ///   such a place, and the pieces before it are the same whether the text
-    ///   ends there or not. Two pattern-specific exceptions: `gpt4o` pieces
-    ///   may end in `[\r\n/]*`, so `/` does not qualify as the next byte; in
-    ///   `gpt2`, a whitespace run ending in `\n` splits differently at the end
-    ///   of the text (`\s++$`) than before a letter (`\s+(?!\S)`), so the byte
-    ///   before the `\n` must be ASCII graphic too.
+    /// - BPE with a split pattern: [`Pattern::cut_point`], a place where the
+    ///   pre-tokenizer's pieces do not change when the text is cut (between
+    ///   an ASCII letter and an ASCII character that is neither a letter nor
+    ///   `'`); merges never cross pieces, so the ids do not change either.
     /// - A character vocabulary: any character boundary (a byte that is not a
     ///   UTF-8 continuation byte; invalid bytes encode one by one anyway).
     /// - BPE without a pattern: never.
@@ -463,36 +459,9 @@ impl Tokenizer {
         if from >= text.len() {
             return None;
         }
-        let graphic = |b: u8| (0x21..=0x7E).contains(&b);
         match &self.inner.model {
             Model::Char(_) => (from..text.len()).find(|&p| text[p] & 0xC0 != 0x80),
-            Model::Bpe(b) => {
-                let pattern = b.pattern();
-                if pattern == Pattern::None {
-                    return None;
-                }
-                let ok = |p: usize| {
-                    graphic(text[p])
-                        && match pattern {
-                            Pattern::Gpt4o => text[p] != b'/',
-                            Pattern::Gpt2 => p >= 2 && graphic(text[p - 2]),
-                            _ => true,
-                        }
-                };
-                // Newlines at from - 1 or later; the cut is one past them.
-                let mut at = from - 1;
-                while let Some(k) = memchr::memchr(b'\n', &text[at..]) {
-                    let p = at + k + 1;
-                    if p >= text.len() {
-                        return None;
-                    }
-                    if ok(p) {
-                        return Some(p);
-                    }
-                    at = p;
-                }
-                None
-            }
+            Model::Bpe(b) => b.pattern().cut_point(text, from).filter(|&p| p < text.len()),
         }
     }
 
@@ -565,21 +534,16 @@ mod tests {
     }
 
     #[test]
-    fn chunk_boundaries_follow_the_pattern_rules() {
+    fn chunk_boundaries_follow_the_pattern() {
         let text = b"ab\n\ncd\n/x \nyz\n";
-        let t4 = small_bpe(Pattern::Gpt4);
-        assert_eq!(t4.chunk_boundary(text, 0), Some(4));
-        assert_eq!(t4.chunk_boundary(text, 5), Some(7));
-        assert_eq!(t4.chunk_boundary(text, 8), Some(11));
-        assert_eq!(t4.chunk_boundary(text, 12), None);
-        let t4o = small_bpe(Pattern::Gpt4o);
-        assert_eq!(t4o.chunk_boundary(text, 5), Some(11));
-        let t2 = small_bpe(Pattern::Gpt2);
-        // "b\n\nc" fails (the byte before the second \n is \n), "d\n/" passes.
-        assert_eq!(t2.chunk_boundary(text, 0), Some(7));
-        assert_eq!(t2.chunk_boundary(text, 8), None); // " \ny"
-        let none = small_bpe(Pattern::None);
-        assert_eq!(none.chunk_boundary(text, 0), None);
+        for p in [Pattern::Gpt4, Pattern::Gpt4o, Pattern::Gpt2] {
+            let t = small_bpe(p);
+            assert_eq!(t.chunk_boundary(text, 0), Some(2));
+            assert_eq!(t.chunk_boundary(text, 3), Some(6));
+            assert_eq!(t.chunk_boundary(text, 12), Some(13));
+            assert_eq!(t.chunk_boundary(text, 14), None);
+        }
+        assert_eq!(small_bpe(Pattern::None).chunk_boundary(text, 0), None);
     }
 
     #[test]
