@@ -32,7 +32,8 @@
 //! # Counting
 //! Characters are counted per piece with [`tokenizer::stats::count_chars`],
 //! which is additive over cuts that do not fall inside a valid multi-byte
-//! character; piece cuts are after a newline or at a character start, so
+//! character; piece cuts are next to ASCII bytes (BPE) or at a character
+//! start (character vocabulary), and the split cut is after a newline, so
 //! the per-piece counts sum to the document part's count.
 //!
 //! # Output
@@ -262,9 +263,9 @@ impl Encoder for Tokenizer {
 }
 
 /// Bytes past a boundary that must be in the buffer before the boundary is
-/// trusted: `chunk_boundary` decides from the bytes around the cut (a
-/// newline and the byte after it, or a UTF-8 lead byte), so a cut found
-/// this far from the end of a partial buffer is also a cut of the whole text.
+/// trusted: `chunk_boundary` decides from the bytes next to the cut (an ASCII
+/// letter and the byte after it, or a UTF-8 lead byte), so a cut found this
+/// far from the end of a partial buffer is also a cut of the whole text.
 const LOOKAHEAD: usize = 16;
 
 #[allow(clippy::too_many_arguments)]
