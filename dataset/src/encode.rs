@@ -20,14 +20,15 @@
 //! document part whole.
 //!
 //! # Memory
-//! Text moves in window buffers that are recycled (at most three exist: one
-//! being filled by the reader, one queued, one being encoded and written),
-//! plus the tokens of the window being written (at most 4 bytes per text
-//! byte) and the reader's read-ahead of about one chunk: with the defaults,
-//! under 100 MiB whatever the corpus size (measured: 75 MB peak RSS for the
-//! 26 MB benchmark corpus, 85 MB for four copies of it). The exception is a
-//! BPE vocabulary without a split pattern, whose `chunk_boundary` never
-//! finds a cut: each document part is then one piece, held whole.
+//! Text moves in window buffers that are recycled (at most four exist: one
+//! being filled by the reader, one queued, one being encoded and written, one
+//! on its way back), plus one reused token buffer for the window being
+//! written (4 bytes per text byte at most), a per-thread encoder scratch and
+//! the reader's read-ahead: with the defaults, about 30 MB peak RSS whatever
+//! the corpus size (measured: 28 MB for the 26 MB benchmark corpus with
+//! bpe8k, 29 MB for four copies of it). The exception is a BPE vocabulary
+//! without a split pattern, whose `chunk_boundary` never finds a cut: each
+//! document part is then one piece, held whole.
 //!
 //! # Counting
 //! Characters are counted per piece with [`tokenizer::stats::count_chars`],
@@ -48,15 +49,20 @@
 //! - Reading overlaps encoding (a reader thread and a one-window queue);
 //!   writing and hashing stay on the calling thread: blake3 and the u16
 //!   conversion run at GB/s, far above any encoder's speed.
-//! - Chunking is per document part at `chunk_bytes` = 1 MiB: small enough
-//!   to spread one large file over the threads, large enough that the
-//!   per-piece overhead (allocation, rayon task) is invisible.
-//! - Tried and replaced: one `Vec<u8>` per piece, recycled through the pool
+//! - Chunking is per document part at `chunk_bytes` = 256 KiB, windows of
+//!   `max(2 MiB, 4 x threads x chunk)`: small enough that the working set
+//!   stays in a few MB (first-touch page faults of 8 MiB windows and 1 MiB
+//!   chunks were 20% of the char encoder's time on the benchmark corpus, at
+//!   75 MB peak RSS; now 28 MB, same CPU time for bpe8k, 15% less for char),
+//!   large enough that the per-piece overhead (a rayon task, one copy of the
+//!   tokens out of the thread's scratch) is invisible.
+//! - Tried and replaced: one `Vec<u8>` per piece, recycled through a pool
 //!   (a pooled buffer keeps its largest capacity, so memory grew with the
-//!   number of small files: 129 MB peak RSS on the benchmark corpus, now
-//!   75 MB); `Read::take(..).read_to_end` for file reads (15 read calls per
-//!   file on average from its probing reads; `read_exact` into a resized
-//!   buffer needs 3).
+//!   number of small files: 129 MB peak RSS on the benchmark corpus); a fresh
+//!   token `Vec` per piece (a page fault per 4 KiB of tokens, every window);
+//!   `Read::take(..).read_to_end` for file reads (15 read calls per file on
+//!   average from its probing reads; `read_exact` into a resized buffer
+//!   needs 3).
 //! - Shards, the tokenizer copy and the manifest are `fdatasync`ed before
 //!   their rename (about 0.1 s for 200 MB of shards here): a directory whose
 //!   manifest exists is complete even after a power loss.
@@ -88,10 +94,10 @@ pub struct EncodeConfig {
     pub eot: bool,
     /// Encode only this part of the files.
     pub part: Option<Part>,
-    /// Target chunk size for splitting large files (module docs); default 1 MiB.
+    /// Target chunk size for splitting large files (module docs); default 256 KiB.
     pub chunk_bytes: usize,
-    /// Text handed to the thread pool at a time; default 8 MiB (more with
-    /// many threads). Does not change the output.
+    /// Text handed to the thread pool at a time; default 2 MiB (at least
+    /// four chunks per thread). Does not change the output.
     pub window_bytes: usize,
 }
 
@@ -102,8 +108,8 @@ impl Default for EncodeConfig {
             shard_tokens: 100_000_000,
             eot: false,
             part: None,
-            chunk_bytes: 1 << 20,
-            window_bytes: 8 << 20,
+            chunk_bytes: 256 << 10,
+            window_bytes: 2 << 20,
         }
     }
 }
@@ -344,32 +350,43 @@ pub(crate) fn encode_with(
                 }
             }
         });
+        // One token buffer for the whole window, reused from window to
+        // window (fresh buffers cost a page fault per 4 KiB): piece `i` owns
+        // the slots of its text's byte range, which hold its tokens because
+        // every token covers at least one byte.
+        let mut tokens: Vec<TokenId> = Vec::new();
         for window in rx {
             let window = window?;
             if window.pieces.is_empty() {
                 break;
             }
             let text = &window.text;
-            // Every token covers at least one byte, so a piece's tokens fit
-            // in a buffer of its length: no regrowth while encoding.
-            let encoded: Vec<Result<(Vec<TokenId>, u64)>> = window
+            tokens.resize(text.len(), 0);
+            let mut slots: Vec<&mut [TokenId]> = Vec::with_capacity(window.pieces.len());
+            let mut rest = &mut tokens[..];
+            for piece in &window.pieces {
+                let (slot, tail) = rest.split_at_mut(piece.range.len());
+                slots.push(slot);
+                rest = tail;
+            }
+            let encoded: Vec<Result<(usize, u64)>> = window
                 .pieces
                 .par_iter()
-                .map(|piece| {
+                .zip(slots)
+                .map(|(piece, slot)| {
                     let bytes = &text[piece.range.clone()];
-                    let mut tokens = Vec::with_capacity(bytes.len());
-                    encoder
-                        .encode_into(bytes, &mut tokens)
+                    let n = encode_piece(encoder, bytes, slot, config.chunk_bytes)
                         .map_err(|e| piece_error(piece, mine, range.start, e))?;
-                    Ok((tokens, tokenizer::stats::count_chars(bytes)))
+                    Ok((n, tokenizer::stats::count_chars(bytes)))
                 })
                 .collect();
             for (piece, result) in window.pieces.iter().zip(encoded) {
-                let (tokens, chars) = result?;
+                let (n, chars) = result?;
                 let bytes = &text[piece.range.clone()];
-                outputs[piece.split as usize].write_piece(piece, bytes, chars, eot_id, &tokens)?;
+                let piece_tokens = &tokens[piece.range.start..piece.range.start + n];
+                outputs[piece.split as usize].write_piece(piece, bytes, chars, eot_id, piece_tokens)?;
                 prog.bytes_done += bytes.len() as u64;
-                prog.tokens += tokens.len() as u64 + u64::from(piece.first && eot_id.is_some());
+                prog.tokens += n as u64 + u64::from(piece.first && eot_id.is_some());
             }
             prog.files_done = window.files_started;
             // The reader may have finished; then the buffer is just freed.
@@ -409,6 +426,35 @@ pub(crate) fn encode_with(
     };
     m.save(&manifest_path)?;
     Ok(m)
+}
+
+thread_local! {
+    /// Per-thread encoder output, reused across pieces.
+    static SCRATCH: std::cell::RefCell<Vec<TokenId>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Encodes `bytes` into `slot` (as long as `bytes`) through the thread's
+/// scratch buffer; returns the number of tokens.
+fn encode_piece(
+    encoder: &dyn Encoder,
+    bytes: &[u8],
+    slot: &mut [TokenId],
+    chunk_bytes: usize,
+) -> tokenizer::Result<usize> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        encoder.encode_into(bytes, scratch)?;
+        let n = scratch.len();
+        // Every token covers at least one byte of text.
+        assert!(n <= slot.len(), "{n} tokens for {} bytes", slot.len());
+        slot[..n].copy_from_slice(scratch);
+        // A huge piece (a part without any chunk boundary) must not keep its
+        // buffer alive for the rest of the run.
+        if scratch.capacity() > 4 * chunk_bytes.max(1 << 20) {
+            *scratch = Vec::new();
+        }
+        Ok(n)
+    })
 }
 
 /// Refuses an output directory inside the corpus, where a previous run's
