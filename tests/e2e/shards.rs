@@ -11,34 +11,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use dataset::{ShardSet, Split};
 use tokenizer::Tokenizer;
 
 // ------------------------------------------------------------------ helpers
 
-/// The `tok` binary of this build profile, built once per test run.
-fn tok_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // target/<profile>/deps/e2e-<hash> -> target/<profile>/tok
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "cli", "--bin", "tok"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p cli --bin tok failed");
-        profile_dir.join(format!("tok{}", std::env::consts::EXE_SUFFIX))
-    })
-}
-
 fn tok(args: &[&str]) -> Output {
-    Command::new(tok_bin()).args(args).output().expect("run tok")
+    Command::new(e2e::bin("tok")).args(args).output().expect("run tok")
 }
 
 fn tok_ok(args: &[&str]) -> String {

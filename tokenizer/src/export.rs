@@ -24,12 +24,8 @@
 //!   looked up; with the byte fallback, unseen characters become `<0xXX>`
 //!   tokens (HF's `byte_fallback`), which have our fallback ids.
 //!
-//! **HF-safe patterns.** HF runs its `Split` regex with Oniguruma, which
-//! reads tiktoken's possessive `\p{N}{1,3}+` as unbounded digit runs and
-//! whose `$` also matches before a newline. The spellings in [`hf_regex`]
-//! drop the possessive quantifiers (each is equivalent to its greedy form in
-//! its position, because what follows can never match what it gave back) and
-//! write end-of-text as `\z`.
+//! **HF-safe patterns**: [`crate::Pattern::hf_regex`] (HF's Oniguruma reads
+//! cl100k's possessive `\p{N}{1,3}+` as unbounded digit runs).
 //!
 //! **tiktoken**: one line per token, `base64(bytes) SP rank LF`, by rank; BPE
 //! only. Load it with `tiktoken.Encoding(name, pat_str=<Pattern::regex>,
@@ -41,7 +37,7 @@ use std::path::Path;
 use base64::Engine as _;
 
 use crate::tokenizer::Model;
-use crate::{Error, Pattern, Result, TokenId, Tokenizer};
+use crate::{Error, Result, TokenId, Tokenizer};
 
 /// An export target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,22 +75,6 @@ pub fn bytes_to_unicode() -> [char; 256] {
     map
 }
 
-/// The pattern spelled for Hugging Face's Oniguruma engine (see the module
-/// docs); `None` for [`Pattern::None`].
-pub fn hf_regex(pattern: Pattern) -> Option<&'static str> {
-    match pattern {
-        Pattern::Gpt4 => Some(
-            r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+\z|\s*[\r\n]|\s+(?!\S)|\s",
-        ),
-        // o200k's pattern has no possessives and no `$`: as tiktoken writes it.
-        Pattern::Gpt4o => Some(crate::pretok::GPT4O_REGEX),
-        Pattern::Gpt2 => {
-            Some(r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+\z|\s+(?!\S)|\s")
-        }
-        Pattern::None => None,
-    }
-}
-
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
@@ -126,7 +106,7 @@ pub fn to_hf_json(tok: &Tokenizer) -> Result<String> {
             let key = |id: TokenId| -> String {
                 bpe.token_bytes(id).unwrap_or_default().iter().map(|&b| map[b as usize]).collect()
             };
-            match hf_regex(bpe.pattern()) {
+            match bpe.pattern().hf_regex() {
                 Some(re) => {
                     let _ = writeln!(
                         o,
@@ -238,6 +218,7 @@ pub fn export(tok: &Tokenizer, format: Format, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Pattern;
     use crate::bpe::Bpe;
     use crate::chars::CharVocab;
 

@@ -6,14 +6,13 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use dataset::{EncodeConfig, Part, Split, TokenizerSource};
-use indicatif::{ProgressBar, ProgressStyle};
-use tokenizer::Tokenizer;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::{Interrupt, Threads};
 
 /// Encode a corpus into llm.c-format token shards with a manifest.
 #[derive(Debug, clap::Args)]
@@ -21,7 +20,7 @@ use tokenizer::Tokenizer;
   tok encode corpus/ --tokenizer bpe8k.json --out shards/bpe8k/
   tok encode corpus/ --tokenizer o200k_base --out shards/o200k/ --eot
   tok encode corpus/ --tokenizer char.json --out shards/char/ --part 0/4   (then tok merge-manifests)")]
-pub struct EncodeArgs {
+pub struct Args {
     /// Corpus files or directories (walked recursively, sorted; each file is a document).
     #[arg(required = true, value_name = "CORPUS")]
     pub corpus: Vec<PathBuf>,
@@ -51,13 +50,13 @@ pub struct EncodeArgs {
     #[arg(long, value_parser = parse_part, value_name = "i/N")]
     pub part: Option<Part>,
 
-    /// Worker threads (default: all cores). The shards are identical for any count.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-
     /// No progress bar.
-    #[arg(long, short = 'q')]
+    #[arg(short, long)]
     pub quiet: bool,
+
+    // The shards are identical for any thread count.
+    #[command(flatten)]
+    pub threads: Threads,
 }
 
 /// `123`, `100M`, `1.5G`, `64k`: a count with an optional decimal suffix.
@@ -85,18 +84,9 @@ fn parse_part(s: &str) -> Result<Part, String> {
     s.parse().map_err(|e: dataset::Error| e.to_string())
 }
 
-pub fn run(args: EncodeArgs) -> Result<()> {
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = args.threads {
-            if n == 0 {
-                bail!("--threads must be at least 1");
-            }
-            b = b.num_threads(n);
-        }
-        b.build().context("cannot start the thread pool")?
-    };
-    let tokenizer = Tokenizer::load(&args.tokenizer)?;
+pub fn run(args: Args) -> Result<()> {
+    args.threads.init()?;
+    let tokenizer = crate::load_tokenizer(&args.tokenizer)?;
     let source = TokenizerSource::from_spec(&args.tokenizer);
     let docs = dataset::corpus::list_files(&args.corpus)?;
     let config = EncodeConfig {
@@ -111,27 +101,25 @@ pub fn run(args: EncodeArgs) -> Result<()> {
         None => dataset::corpus::total_bytes(&docs),
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // Best effort: if a handler is already installed, Ctrl-C just kills us,
-        // which also leaves no complete-looking file.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let interrupt = Interrupt::install();
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10))
+    };
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} encoding {wide_bar} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta} {msg}",
+            "{prefix:>9} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta} {msg}",
         )
-        .expect("static template"),
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
+    bar.set_prefix("encoding");
     let start = Instant::now();
-    let result = pool.install(|| {
-        dataset::encode_corpus(&docs, &tokenizer, &source, &args.out, &config, &mut |p| {
-            bar.set_position(p.bytes_done);
-            bar.set_message(format!("{} files, {} tokens", p.files_done, p.tokens));
-            if stop.load(Ordering::SeqCst) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-        })
+    let result = dataset::encode_corpus(&docs, &tokenizer, &source, &args.out, &config, &mut |p| {
+        bar.set_position(p.bytes_done);
+        bar.set_message(format!("{} files, {} tokens", p.files_done, p.tokens));
+        if interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     bar.finish_and_clear();
     let m = result?;
@@ -147,7 +135,7 @@ pub fn run(args: EncodeArgs) -> Result<()> {
         m.token_width,
         secs,
         bytes as f64 / secs / 1e6,
-        pool.current_num_threads(),
+        rayon::current_num_threads(),
     );
     for split in [Split::Train, Split::Val] {
         let s = m.splits.get(split);
@@ -197,7 +185,7 @@ mod tests {
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
-            args: EncodeArgs,
+            args: Args,
         }
         let cli = Cli::try_parse_from([
             "tok",

@@ -10,7 +10,7 @@ use tokenizer::Tokenizer;
 
 /// Show a shard directory: manifest, shards, token histogram head, a decoded sample.
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {
+pub struct Args {
     /// The shard directory (from `tok encode`).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
@@ -45,7 +45,7 @@ fn show(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
 }
 
-pub fn run(args: InspectArgs) -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
     let set = ShardSet::open(&args.dir)?;
     let m = set.manifest();
     let t = &m.tokenizer;

@@ -9,13 +9,13 @@ use dataset::{ShardSet, Split};
 
 /// Join the partial manifests (manifest_p<i>.json) of `tok encode --part i/N` runs into manifest.json.
 #[derive(Debug, clap::Args)]
-pub struct MergeManifestsArgs {
+pub struct Args {
     /// The shard directory holding every part's shards and partial manifest.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
 
-pub fn run(args: MergeManifestsArgs) -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
     let m = dataset::manifest::merge_parts(&args.dir)?;
     // Validate the shard files against the joined manifest.
     let set = ShardSet::open(&args.dir)?;
