@@ -38,12 +38,14 @@
 //! the per-piece counts sum to the document part's count.
 //!
 //! # Output
-//! Shards `train_000000.bin`, ... (or `train_p{i}_000000.bin` for
-//! `--part i/N`) of at most `shard_tokens` tokens, written under hidden
-//! temporary names and renamed when complete; then [`TOKENIZER_FILE`]; then
-//! the manifest, last, so a directory with a manifest is complete. A new
-//! encoding first removes the old manifest, and at the end removes shard
+//! [`TOKENIZER_FILE`]; shards `train_000000.bin`, ... (or
+//! `train_p{i}_000000.bin` for `--part i/N`) of at most `shard_tokens`
+//! tokens, written under hidden temporary names and renamed when complete;
+//! then the manifest, last, so a directory with a manifest is complete. A
+//! new encoding first removes the old manifest, and at the end removes shard
 //! files of its own scope that it did not write (a previous, longer run's).
+//! An encoding that fails or is cancelled deletes the shards it wrote (a
+//! killed process leaves them, without a manifest).
 //!
 //! # Performance notes
 //! - Reading overlaps encoding (a reader thread and a one-window queue);
@@ -213,8 +215,8 @@ pub struct Progress {
 /// with `tokenizer` into shards in `out_dir` (created if needed) and writes
 /// the manifest (`manifest.json`, or `manifest_p{i}.json` for a part).
 /// `progress` is called from this thread after each window; returning
-/// `ControlFlow::Break` stops with [`Error::Cancelled`], leaving no new file
-/// under a final name and no manifest.
+/// `ControlFlow::Break` stops with [`Error::Cancelled`]; like any error, it
+/// deletes the shards this run wrote and leaves no manifest.
 pub fn encode_corpus(
     docs: &[Document],
     tokenizer: &Tokenizer,
@@ -398,9 +400,9 @@ pub(crate) fn encode_with(
         Ok(())
     })?;
 
-    let [train, val] = outputs;
-    let train = train.finish(config.part.is_some())?;
-    let val = val.finish(config.part.is_some())?;
+    // On any error from here on, dropping `outputs` deletes the shards.
+    let train = outputs[0].finish(config.part.is_some())?;
+    let val = outputs[1].finish(config.part.is_some())?;
     if config.part.is_none() && train.tokens == 0 {
         return Err(empty_corpus(docs));
     }
@@ -425,6 +427,7 @@ pub(crate) fn encode_with(
         splits: Splits { train, val },
     };
     m.save(&manifest_path)?;
+    outputs.iter_mut().for_each(SplitOutput::commit);
     Ok(m)
 }
 
@@ -762,6 +765,20 @@ struct SplitOutput {
     info: SplitInfo,
     doc_hasher: blake3::Hasher,
     digests: Vec<blake3::Hash>,
+    /// Set once the manifest is written; until then, dropping the output
+    /// deletes its shards (an encoding that failed or was cancelled leaves
+    /// no shard behind; the open one's temporary file goes with its writer).
+    committed: bool,
+}
+
+impl Drop for SplitOutput {
+    fn drop(&mut self) {
+        if !self.committed {
+            for e in &self.info.shards {
+                let _ = std::fs::remove_file(self.dir.join(&e.file));
+            }
+        }
+    }
 }
 
 impl SplitOutput {
@@ -775,6 +792,7 @@ impl SplitOutput {
             info: SplitInfo::default(),
             doc_hasher: blake3::Hasher::new(),
             digests: Vec::new(),
+            committed: false,
         }
     }
 
@@ -833,13 +851,19 @@ impl SplitOutput {
         Ok(())
     }
 
-    /// Closes the last shard; a part's manifest keeps the documents' digests.
-    fn finish(mut self, keep_doc_hashes: bool) -> Result<SplitInfo> {
+    /// Closes the last shard and returns the split's entry for the
+    /// manifest; a part's manifest keeps the documents' digests.
+    fn finish(&mut self, keep_doc_hashes: bool) -> Result<SplitInfo> {
         self.close_shard()?;
         self.info.text_hash = manifest::combine_doc_hashes(&self.digests);
         if keep_doc_hashes {
             self.info.doc_hashes = Some(self.digests.iter().map(|d| d.to_hex().to_string()).collect());
         }
-        Ok(self.info)
+        Ok(self.info.clone())
+    }
+
+    /// The manifest is written: the shards stay.
+    fn commit(&mut self) {
+        self.committed = true;
     }
 }
