@@ -1,2 +1,299 @@
 //! Shared glue for the `tok` and `lm` binaries: progress bars, exit codes,
-//! thread-pool setup. Nothing here is a library for other crates.
+//! thread-pool setup, input and output files. Nothing here is a library for
+//! other crates.
+//!
+//! Conventions every subcommand follows:
+//! - errors are one line on stderr, `tok: <file or value>: <problem>`, and
+//!   the exit code is non-zero ([`finish`]); a closed stdout (`tok tokenize
+//!   big.txt | head`) is not an error;
+//! - output files are written atomically (temporary file, then rename), so a
+//!   failed or cancelled run leaves no partial file;
+//! - `--threads N` sizes the rayon pool ([`Threads`]);
+//! - Ctrl-C during training or encoding cancels through the library's callback
+//!   ([`Interrupt`]), and nothing is written.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context as _;
+
+pub mod tok;
+
+/// Exit code of a run that failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a command line clap rejects (clap's own convention).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a run cancelled with Ctrl-C (128 + SIGINT, as shells do).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The `--threads` flag, flattened into each subcommand that does parallel work.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Threads {
+    /// Worker threads for parallel work (default: one per CPU core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl Threads {
+    /// Sizes the global rayon pool. Call once, before any parallel work.
+    pub fn init(&self) -> anyhow::Result<()> {
+        if let Some(n) = self.threads {
+            anyhow::ensure!(n >= 1, "--threads: must be at least 1");
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global()
+                .context("--threads: could not set up the thread pool")?;
+        }
+        Ok(())
+    }
+}
+
+/// Turns a subcommand's result into the process exit: prints the error chain
+/// on one line as `<prog>: <error>`, maps a broken pipe on stdout to success
+/// and a cancellation to [`EXIT_INTERRUPTED`].
+pub fn finish(prog: &str, result: anyhow::Result<()>) -> ExitCode {
+    let Err(err) = result else { return ExitCode::SUCCESS };
+    for cause in err.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return ExitCode::SUCCESS;
+        }
+        if matches!(cause.downcast_ref::<tokenizer::Error>(), Some(tokenizer::Error::Cancelled))
+            || matches!(cause.downcast_ref::<dataset::Error>(), Some(dataset::Error::Cancelled))
+        {
+            eprintln!("{prog}: cancelled");
+            return ExitCode::from(EXIT_INTERRUPTED);
+        }
+    }
+    eprintln!("{prog}: {}", one_line(&err));
+    ExitCode::from(EXIT_FAILURE)
+}
+
+/// The error chain on one line, joined with ": ". Our library errors already
+/// print their cause (`path: No such file or directory`), so a cause whose
+/// text ends the message so far is not repeated; newlines inside messages
+/// (rare, from third-party errors) are flattened.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.is_empty() {
+            msg = text;
+        } else if !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
+}
+
+/// The input named on the command line: a file, or `-` for stdin.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub fn parse(arg: &str) -> Input {
+        if arg == "-" { Input::Stdin } else { Input::File(PathBuf::from(arg)) }
+    }
+
+    /// How errors name it.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_string(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// Reads it whole, as bytes. Errors name the file.
+    pub fn read(&self) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Input::Stdin => {
+                let mut buf = Vec::new();
+                std::io::stdin().lock().read_to_end(&mut buf).context("<stdin>")?;
+                Ok(buf)
+            }
+            Input::File(p) => {
+                if p.is_dir() {
+                    anyhow::bail!("{}: is a directory, expected a file", p.display());
+                }
+                std::fs::read(p).with_context(|| p.display().to_string())
+            }
+        }
+    }
+}
+
+/// Writes `write`'s output to `path` atomically, or to stdout when `path` is
+/// `None`. Errors name the file.
+pub fn write_output(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    match path {
+        Some(p) => {
+            tokenizer::file::write_atomic_with(p, |w| write(w))?;
+            Ok(())
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            write(&mut w).context("<stdout>")?;
+            w.flush().context("<stdout>")?;
+            Ok(())
+        }
+    }
+}
+
+/// Set by Ctrl-C; long operations check it through their observer.
+#[derive(Clone, Debug)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// Installs the Ctrl-C handler (once per process; later calls share it).
+    pub fn install() -> Interrupt {
+        static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+        let flag = FLAG.get_or_init(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            // If a handler cannot be installed, Ctrl-C simply kills the
+            // process, which leaves no partial file either (writes are atomic).
+            let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+            flag
+        });
+        Interrupt(flag.clone())
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Training progress on stderr: a byte bar while counting, a merge bar while
+/// merging. Hidden when stderr is not a terminal (indicatif's default), and
+/// with `quiet`. Implements the trainer's observer; cancels on Ctrl-C.
+pub struct TrainProgress {
+    bar: Option<indicatif::ProgressBar>,
+    stage: Option<tokenizer::train::Stage>,
+    quiet: bool,
+    interrupt: Interrupt,
+}
+
+impl TrainProgress {
+    pub fn new(quiet: bool, interrupt: Interrupt) -> TrainProgress {
+        TrainProgress { bar: None, stage: None, quiet, interrupt }
+    }
+
+    fn bar_for(stage: tokenizer::train::Stage, total: u64) -> indicatif::ProgressBar {
+        use tokenizer::train::Stage;
+        let (template, prefix) = match stage {
+            Stage::Counting => {
+                ("{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}", "counting")
+            }
+            Stage::Merging => ("{prefix:>9} [{bar:30}] {pos}/{len} merges {per_sec} eta {eta}", "merging"),
+        };
+        let style = indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr_with_hz(10),
+        );
+        bar.set_style(style);
+        bar.set_prefix(prefix);
+        bar
+    }
+
+    /// Clears the bar (call before printing anything else).
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl tokenizer::train::Observer for TrainProgress {
+    fn progress(
+        &mut self,
+        stage: tokenizer::train::Stage,
+        done: u64,
+        total: u64,
+    ) -> std::ops::ControlFlow<()> {
+        if self.interrupt.is_set() {
+            self.finish();
+            return std::ops::ControlFlow::Break(());
+        }
+        if self.quiet {
+            return std::ops::ControlFlow::Continue(());
+        }
+        if self.stage != Some(stage) {
+            self.finish();
+            self.bar = Some(TrainProgress::bar_for(stage, total));
+            self.stage = Some(stage);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+impl Drop for TrainProgress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Loads a tokenizer named by `--tokenizer` (a file or a pretrained name).
+pub fn load_tokenizer(spec: &str) -> anyhow::Result<tokenizer::Tokenizer> {
+    Ok(tokenizer::Tokenizer::load(spec)?)
+}
+
+/// Reads the corpus documents in batches of about `batch_bytes`, calling `f`
+/// with each batch (file names and contents), in corpus order. Errors name
+/// the file.
+pub fn for_each_batch(
+    docs: &[dataset::corpus::Document],
+    batch_bytes: u64,
+    mut f: impl FnMut(&[PathBuf], &[Vec<u8>]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut names = Vec::new();
+    let mut texts = Vec::new();
+    let mut size = 0u64;
+    for d in docs {
+        let text = std::fs::read(&d.path).with_context(|| d.path.display().to_string())?;
+        size += text.len() as u64;
+        names.push(d.path.clone());
+        texts.push(text);
+        if size >= batch_bytes {
+            f(&names, &texts)?;
+            names.clear();
+            texts.clear();
+            size = 0;
+        }
+    }
+    if !texts.is_empty() {
+        f(&names, &texts)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_are_one_line_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e: anyhow::Error = tokenizer::Error::Io { path: "/x".into(), source: io }.into();
+        assert_eq!(one_line(&e), "/x: No such file or directory");
+        let e = anyhow::anyhow!("inner\nproblem").context("outer");
+        assert_eq!(one_line(&e), "outer: inner problem");
+    }
+}

@@ -1,5 +1,9 @@
 //! The crate's error type: every variant names the file and says what was
 //! expected and what was found.
+//!
+//! Messages are one line, in the form `path: what is wrong`, optionally
+//! followed by `(hint: ...)` in the spirit of llm.c's `---> HINT:` lines, so
+//! the CLI can print them as they are.
 
 use std::path::PathBuf;
 
@@ -17,10 +21,37 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A shard or manifest whose contents are wrong.
+    /// A shard or manifest whose contents are wrong in a way that is not a
+    /// single expected-vs-found value (a manifest that does not parse, ...).
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    /// A tokenizer error while encoding a named file.
+    /// A value in a shard, manifest or directory that differs from what it
+    /// must be: the header's magic, the file size, a token count that the
+    /// manifest states differently, ...
+    #[error("{}: {what}: expected {expected}, found {found}{}", path.display(), hint_suffix(hint))]
+    Mismatch {
+        path: PathBuf,
+        what: String,
+        expected: String,
+        found: String,
+        /// What probably happened and what to do about it.
+        hint: Option<String>,
+    },
+    /// The shards were encoded with another tokenizer than the one requested.
+    #[error(
+        "{}: the shards were encoded with tokenizer {expected}, not with {found} \
+         (hint: use the tokenizer the shards were made with, or re-encode the corpus)",
+        path.display()
+    )]
+    TokenizerMismatch {
+        /// The shard directory's manifest.
+        path: PathBuf,
+        /// The shards' tokenizer (name, vocabulary size, content hash).
+        expected: String,
+        /// The requested tokenizer, described the same way.
+        found: String,
+    },
+    /// A tokenizer error while encoding or loading a named file.
     #[error("{}: {source}", path.display())]
     Tokenizer {
         path: PathBuf,
@@ -36,4 +67,37 @@ pub enum Error {
     /// The callback asked to stop.
     #[error("cancelled")]
     Cancelled,
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!(" (hint: {h})"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io { path: path.into(), source }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
+        Error::Corrupt { path: path.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn mismatch(
+        path: impl Into<PathBuf>,
+        what: impl Into<String>,
+        expected: impl ToString,
+        found: impl ToString,
+        hint: Option<&str>,
+    ) -> Error {
+        Error::Mismatch {
+            path: path.into(),
+            what: what.into(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+            hint: hint.map(str::to_owned),
+        }
+    }
 }

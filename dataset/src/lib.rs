@@ -4,13 +4,22 @@
 //!
 //! What it is not: it never prints; long operations report through a callback.
 //!
-//! CONTRACT (skeleton) for callers (`model`, `report`, `cli`):
+//! The API callers (`model`, `report`, `cli`) use:
 //! - [`corpus::list_files`]: the regular files under the given paths, sorted.
-//! - [`encode::encode_corpus`]: corpus + tokenizer -> shards + manifest.
-//! - [`ShardSet::open`]: validate and memory-map a shard directory.
+//! - [`encode::encode_corpus`]: corpus + tokenizer -> shards + manifest
+//!   (parallel, streaming, deterministic; `--part i/N` and
+//!   [`manifest::merge_parts`] for encoding on several machines).
+//! - [`ShardSet::open`]: validate and memory-map a shard directory;
+//!   [`ShardSet::tokenizer`], [`ShardSet::check_tokenizer`], [`ShardSet::manifest`]
+//!   (per split: tokens, bytes, chars, documents, text hash).
 //! - [`ShardSet::train_batches`]: random windows, a pure function of (seed, step).
-//! - [`ShardSet::eval_batches`]: sequential windows over a split.
+//! - [`ShardSet::eval_batches`]: sequential windows covering a split exactly once.
+//!
+//! Module map: [`shard`] (the llm.c file format), [`split`] (the
+//! tokenizer-independent train/val rule), [`manifest`], [`encode`],
+//! [`reader`], [`batch`], [`corpus`].
 
+mod atomic;
 pub mod batch;
 pub mod corpus;
 pub mod encode;
@@ -20,10 +29,11 @@ pub mod reader;
 pub mod shard;
 pub mod split;
 
-pub use batch::{EvalBatch, EvalBatches, TrainBatches};
+pub use batch::{Batch, EvalBatch, EvalBatches, TrainBatches};
+pub use encode::{EncodeConfig, Part, Progress, TokenizerSource, encode_corpus};
 pub use error::{Error, Result};
 pub use manifest::{Manifest, SplitInfo};
-pub use reader::ShardSet;
+pub use reader::{ShardSet, SplitTokens};
 
 /// A token id, as stored in the shards (u16 or u32 on disk, u32 in memory).
 pub type TokenId = u32;
@@ -45,3 +55,6 @@ impl Split {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,506 @@
-//! `manifest.json`: what a shard directory holds.
+//! `manifest.json`: what a shard directory holds, and how partial manifests
+//! of a `--part i/N` encoding are joined into one.
+//!
+//! ```json
+//! {
+//!   "format_version": 1,
+//!   "tokenizer": { "kind": "bpe", "name": "bpe8k", "source": "bpe8k.json", "pretrained": false,
+//!                  "vocab_size": 8000, "content_hash": "…", "file": "tokenizer.json" },
+//!   "token_width": "u16",
+//!   "split": { "rule": "tail-fraction-to-next-newline", "val_fraction": 0.1 },
+//!   "eot": false, "eot_id": null,
+//!   "shard_tokens": 100000000,
+//!   "corpus": { "files": 3, "bytes": 1115394 },
+//!   "splits": {
+//!     "train": { "tokens": …, "bytes": …, "chars": …, "documents": 3, "text_hash": "…",
+//!                "shards": [ { "file": "train_000000.bin", "tokens": … } ] },
+//!     "val":   { … }
+//!   }
+//! }
+//! ```
+//!
+//! # The text hash
+//! A split's `text_hash` is the blake3 hex digest of the concatenation of the
+//! 32-byte blake3 digests of its documents' parts, in corpus order, skipping
+//! empty parts (the EOT token is not text and is not hashed):
+//! `blake3(blake3(part_1) || blake3(part_2) || ...)`. Hashing per document
+//! makes the value independent of how the work was partitioned: a partial
+//! manifest lists its documents' digests (`doc_hashes`), and
+//! [`merge_parts`] combines them into exactly the hash a single run gives.
+//! Two encodings of the same corpus with the same split rule and fraction
+//! have the same val `text_hash`, whatever their tokenizers.
+//!
+//! What it is not: the manifest is not validated against the shard files
+//! here; [`crate::ShardSet::open`] does that.
 
-/// The manifest of a shard directory.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Manifest {}
+use std::path::{Path, PathBuf};
+
+use tokenizer::Kind;
+
+use crate::shard::TokenWidth;
+use crate::{Error, Result, Split};
+
+/// The manifest format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The manifest's file name.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The copy of the tokenizer beside the shards.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// The file name of part `index`'s partial manifest.
+pub fn part_manifest_file(index: u32) -> String {
+    format!("manifest_p{index}.json")
+}
+
+/// The manifest of a shard directory (or, with `part` set, of one part).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The tokenizer the shards were encoded with.
+    pub tokenizer: TokenizerInfo,
+    /// How tokens are stored (u16 or u32).
+    pub token_width: TokenWidth,
+    /// The train/validation split rule.
+    pub split: SplitRule,
+    /// Whether each document's part in each split starts with the
+    /// end-of-text token.
+    pub eot: bool,
+    /// The end-of-text token's id when `eot` is set.
+    pub eot_id: Option<u32>,
+    /// The shard size cap in tokens.
+    pub shard_tokens: u64,
+    /// The whole input corpus (all parts).
+    pub corpus: CorpusInfo,
+    /// Set in a partial manifest (`manifest_p{i}.json`), absent in the final one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartInfo>,
+    /// The two splits.
+    pub splits: Splits,
+}
+
+/// Which tokenizer made the shards, and where to find it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenizerInfo {
+    /// BPE or character vocabulary.
+    pub kind: Kind,
+    /// The tokenizer's short name.
+    pub name: String,
+    /// What the user gave: the tokenizer file's path, or the pretrained name.
+    pub source: String,
+    /// A pretrained vocabulary built into the binary (`cl100k_base`, ...).
+    pub pretrained: bool,
+    /// Number of ids, special tokens included.
+    pub vocab_size: usize,
+    /// [`tokenizer::Tokenizer::content_hash`].
+    pub content_hash: String,
+    /// The copy next to the shards ([`TOKENIZER_FILE`]); `None` for a
+    /// pretrained vocabulary, which the name identifies.
+    pub file: Option<String>,
+}
+
+impl TokenizerInfo {
+    /// `name (vocabulary V, hash abcdef123456)`, for messages.
+    pub fn describe(&self) -> String {
+        describe_tokenizer(&self.name, self.vocab_size, &self.content_hash)
+    }
+}
+
+pub(crate) fn describe_tokenizer(name: &str, vocab_size: usize, hash: &str) -> String {
+    format!("{name:?} (vocabulary {vocab_size}, hash {})", &hash[..hash.len().min(12)])
+}
+
+/// The split rule and its parameter.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SplitRule {
+    /// [`crate::split::RULE`].
+    pub rule: String,
+    /// The fraction of each file's bytes (before moving to a newline) that is validation.
+    pub val_fraction: f64,
+}
+
+/// The input corpus as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CorpusInfo {
+    /// Number of files (documents).
+    pub files: usize,
+    /// Their total size in bytes when listed.
+    pub bytes: u64,
+}
+
+/// Which part of a `--part i/N` encoding a partial manifest describes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartInfo {
+    /// `i`, from 0.
+    pub index: u32,
+    /// `N`.
+    pub count: u32,
+    /// The part's files are `first_file..end_file` of the sorted corpus listing.
+    pub first_file: usize,
+    /// One past the part's last file.
+    pub end_file: usize,
+}
+
+/// The train and validation splits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Splits {
+    pub train: SplitInfo,
+    pub val: SplitInfo,
+}
+
+impl Splits {
+    /// One split.
+    pub fn get(&self, split: Split) -> &SplitInfo {
+        match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, split: Split) -> &mut SplitInfo {
+        match split {
+            Split::Train => &mut self.train,
+            Split::Val => &mut self.val,
+        }
+    }
+}
 
 /// One split's totals and shard list.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SplitInfo {}
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitInfo {
+    /// Tokens in all shards, end-of-text tokens included.
+    pub tokens: u64,
+    /// Bytes of text.
+    pub bytes: u64,
+    /// Characters of text ([`tokenizer::stats::count_chars`]).
+    pub chars: u64,
+    /// Documents (files) with a non-empty part in this split.
+    pub documents: u64,
+    /// See the module docs.
+    pub text_hash: String,
+    /// The shards in order.
+    pub shards: Vec<ShardEntry>,
+    /// Per-document digests (hex), in a partial manifest only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_hashes: Option<Vec<String>>,
+}
+
+/// One shard file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardEntry {
+    /// File name, relative to the manifest's directory.
+    pub file: String,
+    /// Tokens in the file.
+    pub tokens: u64,
+}
+
+/// The combined text hash of a split from its documents' digests (module docs).
+pub fn combine_doc_hashes<'a>(doc_hashes: impl IntoIterator<Item = &'a blake3::Hash>) -> String {
+    let mut h = blake3::Hasher::new();
+    for d in doc_hashes {
+        h.update(d.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+impl Manifest {
+    /// Reads and checks a manifest: it parses, has our format version, and
+    /// each split's token total equals the sum of its shards'.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| Error::corrupt(path, format!("not valid JSON: {e}")))?
+            .get("format_version")
+            .and_then(|v| v.as_u64());
+        if version != Some(FORMAT_VERSION as u64) {
+            return Err(Error::mismatch(
+                path,
+                "manifest format_version",
+                FORMAT_VERSION,
+                version.map_or("none".to_string(), |v| v.to_string()),
+                Some("written by another version of toklab, or not a toklab shard manifest"),
+            ));
+        }
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::corrupt(path, format!("not a valid shard manifest: {e}")))?;
+        m.check(path)?;
+        Ok(m)
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        for split in [Split::Train, Split::Val] {
+            let s = self.splits.get(split);
+            let sum: u64 = s.shards.iter().map(|e| e.tokens).sum();
+            if sum != s.tokens {
+                return Err(Error::mismatch(
+                    path,
+                    format!("{} tokens (the sum of its shards' counts)", split.name()),
+                    s.tokens,
+                    sum,
+                    None,
+                ));
+            }
+        }
+        if self.eot && self.eot_id.is_none() {
+            return Err(Error::corrupt(path, "\"eot\" is true but \"eot_id\" is missing"));
+        }
+        if TokenWidth::for_vocab(self.tokenizer.vocab_size).bytes() > self.token_width.bytes() {
+            return Err(Error::mismatch(
+                path,
+                format!("token width for a vocabulary of {}", self.tokenizer.vocab_size),
+                "u32",
+                "u16",
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes the manifest atomically (pretty JSON, trailing newline).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::corrupt(path, e.to_string()))?;
+        text.push('\n');
+        crate::atomic::write(path, text.as_bytes())
+    }
+
+    /// The shard files of both splits, train first.
+    pub fn shard_files(&self) -> impl Iterator<Item = &str> {
+        self.splits.train.shards.iter().chain(&self.splits.val.shards).map(|e| e.file.as_str())
+    }
+}
+
+/// Joins the partial manifests `manifest_p{i}.json` of a `--part i/N`
+/// encoding in `dir` into `manifest.json`, checking that all N parts are
+/// there, that they agree on tokenizer, settings and corpus, and that their
+/// file ranges tile the corpus. Totals are summed, shard lists concatenated
+/// in part order, text hashes recombined from the documents' digests (module
+/// docs), so the result equals what one unpartitioned run writes, shard file
+/// names aside. Returns the written manifest; the shard files themselves are
+/// checked by [`crate::ShardSet::open`].
+pub fn merge_parts(dir: &Path) -> Result<Manifest> {
+    let parts = find_part_manifests(dir)?;
+    let (first_path, first) = parts.first().ok_or_else(|| {
+        Error::Empty(format!(
+            "{}: no partial manifests (manifest_p<i>.json) to merge; encode with --part i/N first",
+            dir.display()
+        ))
+    })?;
+    let count = first.part.as_ref().map_or(0, |p| p.count);
+    let mut seen = vec![None; count as usize];
+    for (path, m) in &parts {
+        let p = m.part.as_ref().ok_or_else(|| Error::corrupt(path, "a partial manifest without \"part\""))?;
+        if p.count != count {
+            return Err(Error::mismatch(
+                path,
+                "number of parts",
+                format!("{count} (as in {})", first_path.display()),
+                p.count,
+                None,
+            ));
+        }
+        if p.index >= count {
+            return Err(Error::mismatch(path, "part index", format!("< {count}"), p.index, None));
+        }
+        seen[p.index as usize] = Some((path, m));
+        let same = |what: &str, a: String, b: String| -> Result<()> {
+            if a == b {
+                Ok(())
+            } else {
+                Err(Error::mismatch(
+                    path,
+                    format!("{what} (every part must be encoded the same way)"),
+                    format!("{a} (as in {})", first_path.display()),
+                    b,
+                    None,
+                ))
+            }
+        };
+        same("tokenizer", first.tokenizer.describe(), m.tokenizer.describe())?;
+        same("token width", format!("{:?}", first.token_width), format!("{:?}", m.token_width))?;
+        same("split rule", format!("{:?}", first.split), format!("{:?}", m.split))?;
+        same("eot", format!("{:?}", first.eot_id), format!("{:?}", m.eot_id))?;
+        same("shard_tokens", first.shard_tokens.to_string(), m.shard_tokens.to_string())?;
+        same(
+            "corpus",
+            format!("{} files, {} bytes", first.corpus.files, first.corpus.bytes),
+            format!("{} files, {} bytes", m.corpus.files, m.corpus.bytes),
+        )?;
+    }
+    let missing: Vec<String> =
+        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| i.to_string()).collect();
+    if !missing.is_empty() {
+        return Err(Error::Empty(format!(
+            "{}: parts {} of {count} are missing (no manifest_p<i>.json); encode them with --part i/{count}",
+            dir.display(),
+            missing.join(", ")
+        )));
+    }
+
+    let mut merged = first.clone();
+    merged.part = None;
+    merged.splits = Splits { train: SplitInfo::default(), val: SplitInfo::default() };
+    let mut next_file = 0;
+    let mut digests: [Vec<blake3::Hash>; 2] = [Vec::new(), Vec::new()];
+    for (path, m) in seen.into_iter().flatten() {
+        let p = m.part.as_ref().expect("checked above");
+        if p.first_file != next_file || p.end_file < p.first_file {
+            return Err(Error::mismatch(
+                path,
+                "the part's first file (parts must tile the corpus listing)",
+                next_file,
+                p.first_file,
+                Some("the parts were encoded from different corpus listings"),
+            ));
+        }
+        next_file = p.end_file;
+        for (k, split) in [Split::Train, Split::Val].into_iter().enumerate() {
+            let s = m.splits.get(split);
+            let hashes = s.doc_hashes.as_ref().ok_or_else(|| {
+                Error::corrupt(path, format!("the {} split has no \"doc_hashes\"", split.name()))
+            })?;
+            if hashes.len() as u64 != s.documents {
+                return Err(Error::mismatch(
+                    path,
+                    format!("{} doc_hashes (one per document)", split.name()),
+                    s.documents,
+                    hashes.len(),
+                    None,
+                ));
+            }
+            for h in hashes {
+                digests[k].push(blake3::Hash::from_hex(h).map_err(|e| {
+                    Error::corrupt(path, format!("bad digest {h:?} in {} doc_hashes: {e}", split.name()))
+                })?);
+            }
+            let out = merged.splits.get_mut(split);
+            out.tokens += s.tokens;
+            out.bytes += s.bytes;
+            out.chars += s.chars;
+            out.documents += s.documents;
+            out.shards.extend(s.shards.iter().cloned());
+        }
+    }
+    if next_file != merged.corpus.files {
+        return Err(Error::mismatch(
+            dir,
+            "files covered by the parts",
+            merged.corpus.files,
+            next_file,
+            Some("the parts were encoded from different corpus listings"),
+        ));
+    }
+    merged.splits.train.text_hash = combine_doc_hashes(&digests[0]);
+    merged.splits.val.text_hash = combine_doc_hashes(&digests[1]);
+    merged.save(&dir.join(MANIFEST_FILE))?;
+    Ok(merged)
+}
+
+/// The `manifest_p<i>.json` files in `dir`, loaded, sorted by file name.
+fn find_part_manifests(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if is_part_manifest_name(&name) {
+            let path = entry.path();
+            let m = Manifest::load(&path)?;
+            out.push((path, m));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// `manifest_p<digits>.json`.
+pub(crate) fn is_part_manifest_name(name: &str) -> bool {
+    name.strip_prefix("manifest_p")
+        .and_then(|r| r.strip_suffix(".json"))
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            tokenizer: TokenizerInfo {
+                kind: Kind::Char,
+                name: "char".into(),
+                source: "char.json".into(),
+                pretrained: false,
+                vocab_size: 65,
+                content_hash: "ab".repeat(32),
+                file: Some(TOKENIZER_FILE.into()),
+            },
+            token_width: TokenWidth::U16,
+            split: SplitRule { rule: crate::split::RULE.into(), val_fraction: 0.1 },
+            eot: false,
+            eot_id: None,
+            shard_tokens: 100,
+            corpus: CorpusInfo { files: 2, bytes: 30 },
+            part: None,
+            splits: Splits {
+                train: SplitInfo {
+                    tokens: 25,
+                    bytes: 25,
+                    chars: 25,
+                    documents: 2,
+                    text_hash: combine_doc_hashes(&[]),
+                    shards: vec![ShardEntry { file: "train_000000.bin".into(), tokens: 25 }],
+                    doc_hashes: None,
+                },
+                val: SplitInfo::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_fraction_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let m = sample();
+        m.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"val_fraction\": 0.1\n"), "{text}");
+        assert!(text.contains("\"kind\": \"char\""), "{text}");
+        assert!(!text.contains("doc_hashes") && !text.contains("\"part\""), "{text}");
+        assert_eq!(Manifest::load(&path).unwrap(), m);
+    }
+
+    #[test]
+    fn load_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("manifest.json"), "{err}");
+
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("manifest.json: not valid JSON"), "{err}");
+
+        std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("format_version: expected 1, found 99"), "{err}");
+
+        let mut m = sample();
+        m.splits.train.tokens = 26;
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("train tokens") && err.contains("expected 26, found 25"), "{err}");
+    }
+
+    #[test]
+    fn part_manifest_names() {
+        assert!(is_part_manifest_name("manifest_p0.json"));
+        assert!(is_part_manifest_name("manifest_p12.json"));
+        assert!(!is_part_manifest_name("manifest_p.json"));
+        assert!(!is_part_manifest_name("manifest.json"));
+        assert!(!is_part_manifest_name("manifest_px.json"));
+        assert_eq!(part_manifest_file(3), "manifest_p3.json");
+    }
+}

@@ -1,1 +1,6 @@
 //! End-to-end tests: the binaries and the crates together.
+
+/// Token shards: tok encode / inspect / merge-manifests and the dataset reader.
+mod shards;
+/// The `tok` binary: train, tokenize, detokenize, stats, export, bad input.
+mod tok;

@@ -36,6 +36,16 @@ pub enum Error {
     /// A token id that the vocabulary does not have.
     #[error("token id {id} is out of range (vocabulary size {vocab_size})")]
     IdOutOfRange { id: u32, vocab_size: usize },
+    /// A token id below the vocabulary size that no token has (pretrained
+    /// vocabularies leave gaps between the ordinary and the special tokens).
+    #[error("token id {id} is unused in this vocabulary (no token has it)")]
+    UnusedId { id: u32 },
+    /// Text named as an allowed special token that the vocabulary lacks.
+    #[error("{text:?} is not a special token of this tokenizer")]
+    UnknownSpecial { text: String },
+    /// An export the target format cannot represent exactly.
+    #[error("cannot export to {format}: {reason}")]
+    Unsupported { format: &'static str, reason: String },
     /// A training configuration that cannot work.
     #[error("{0}")]
     Config(String),

@@ -10,7 +10,16 @@
 
 use std::ops::ControlFlow;
 
-use crate::{Pattern, Result, Tokenizer};
+use crate::bpe::Bpe;
+use crate::{Error, Pattern, Result, TokenId, Tokenizer};
+
+mod chars;
+mod count;
+mod learn;
+
+pub use chars::{CharCounter, train_char};
+pub use count::WordCounter;
+pub use learn::{LearnStats, Learned, Stop, learn_merges};
 
 /// What a long-running operation reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,52 +58,61 @@ pub struct BpeConfig {
     pub specials: Vec<String>,
 }
 
-/// Counts distinct pre-tokenized pieces across documents.
-pub struct WordCounter {
-    _private: (),
-}
-
-impl WordCounter {
-    /// A counter that splits with `pattern`.
-    pub fn new(pattern: Pattern) -> WordCounter {
-        let _ = pattern;
-        todo!()
-    }
-
-    /// Counts the pieces of one document.
-    pub fn feed(&mut self, doc: &[u8]) {
-        let _ = doc;
-        todo!()
-    }
-}
-
 /// Learns a byte-level BPE vocabulary from counted pieces.
+///
+/// The 256 byte tokens are ids 0..=255 in byte order; merge `i` creates id
+/// `256 + i`; the special tokens get the ids after the last merged token, in
+/// the order given. `config.vocab_size` counts all three; training stops
+/// earlier (a smaller vocabulary) when no pair is left or the best pair
+/// occurs fewer than `config.min_frequency` times. See [`learn_merges`] for
+/// the tie rule and the treatment of merges whose bytes already exist.
+///
+/// Errors: [`Error::Config`] when `vocab_size < 256 + specials`, when a
+/// special token is empty or repeated, or when `words` was split with another
+/// pattern than `config.pattern`; [`Error::EmptyCorpus`] when no piece was
+/// counted; [`Error::Cancelled`] when the observer breaks.
 pub fn train_bpe(config: &BpeConfig, words: WordCounter, observer: &mut dyn Observer) -> Result<Tokenizer> {
-    let _ = (config, words, observer);
-    todo!()
-}
-
-/// Counts characters across documents for a character vocabulary.
-pub struct CharCounter {
-    _private: (),
-}
-
-impl CharCounter {
-    /// An empty counter.
-    pub fn new() -> CharCounter {
-        todo!()
+    let target = merge_target(config)?;
+    if words.pattern() != config.pattern {
+        return Err(Error::Config(format!(
+            "the words were split with pattern {} but the configuration asks for {}",
+            words.pattern().name(),
+            config.pattern.name()
+        )));
     }
-
-    /// Counts the characters of one document; fails on invalid UTF-8, naming the offset.
-    pub fn feed(&mut self, doc: &[u8]) -> Result<()> {
-        let _ = doc;
-        todo!()
-    }
+    let learned = learn_merges(&words, target, config.min_frequency, observer)?;
+    drop(words);
+    let bpe = Bpe::from_merges(&learned.merges, config.pattern)?;
+    let first_special = 256 + learned.merges.len();
+    let specials = config
+        .specials
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), (first_special + i) as TokenId))
+        .collect();
+    Tokenizer::from_bpe(bpe, specials, "bpe")
 }
 
-/// Builds a character vocabulary: the distinct characters in sorted order,
-/// then, with `byte_fallback`, the 256 byte tokens, then the special tokens.
-pub fn train_char(chars: CharCounter, specials: &[String], byte_fallback: bool) -> Result<Tokenizer> {
-    let _ = (chars, specials, byte_fallback);
-    todo!()
+/// The number of merges `config` asks for, after checking it.
+fn merge_target(config: &BpeConfig) -> Result<usize> {
+    let reserved = 256 + config.specials.len();
+    if config.vocab_size < reserved {
+        return Err(Error::Config(format!(
+            "vocabulary size {} is smaller than the 256 byte tokens plus {} special token(s) = {reserved}",
+            config.vocab_size,
+            config.specials.len()
+        )));
+    }
+    if config.vocab_size > TokenId::MAX as usize {
+        return Err(Error::Config(format!("vocabulary size {} does not fit token ids", config.vocab_size)));
+    }
+    for (i, s) in config.specials.iter().enumerate() {
+        if s.is_empty() {
+            return Err(Error::Config(format!("special token {} is empty", i + 1)));
+        }
+        if config.specials[..i].contains(s) {
+            return Err(Error::Config(format!("special token {s:?} is given twice")));
+        }
+    }
+    Ok(config.vocab_size - reserved)
 }

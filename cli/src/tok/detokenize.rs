@@ -1,0 +1,82 @@
+//! `tok detokenize`: token ids in, the exact bytes out.
+
+use std::path::PathBuf;
+
+use tokenizer::TokenId;
+
+use crate::Input;
+
+/// Decode whitespace-separated token ids (a file or stdin) back to the exact bytes.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Tokenizer: a file written by `tok train`, or a pretrained name
+    /// (cl100k_base, o200k_base, r50k_base, p50k_base).
+    #[arg(long, short, value_name = "FILE|NAME")]
+    pub tokenizer: String,
+
+    /// File of token ids separated by whitespace, or - for stdin.
+    #[arg(default_value = "-", value_name = "FILE|-")]
+    pub input: String,
+
+    /// Write the bytes to this file (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Parses whitespace-separated decimal ids; errors name the input, the
+/// offending word and its byte offset.
+pub fn parse_ids(text: &[u8], origin: &str) -> anyhow::Result<Vec<TokenId>> {
+    let mut ids = Vec::with_capacity(text.len() / 4);
+    let mut i = 0;
+    while i < text.len() {
+        if text[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && !text[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let word = &text[start..i];
+        let id = std::str::from_utf8(word)
+            .ok()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|w| w.parse::<TokenId>().ok());
+        match id {
+            Some(id) => ids.push(id),
+            None => anyhow::bail!(
+                "{origin}: {:?} at byte offset {start} is not a token id (expected a non-negative integer)",
+                String::from_utf8_lossy(word)
+            ),
+        }
+    }
+    Ok(ids)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let tok = crate::load_tokenizer(&args.tokenizer)?;
+    let input = Input::parse(&args.input);
+    let ids = parse_ids(&input.read()?, &input.name())?;
+    // Decode fully before writing anything: a bad id leaves no output.
+    let bytes = tok.decode(&ids).map_err(|e| anyhow::anyhow!("{}: {e}", input.name()))?;
+    crate::write_output(args.output.as_deref(), |w| w.write_all(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ids;
+
+    #[test]
+    fn ids_are_whitespace_separated_integers() {
+        assert_eq!(parse_ids(b" 1 22\n333\t4 ", "x").unwrap(), vec![1, 22, 333, 4]);
+        assert_eq!(parse_ids(b"", "x").unwrap(), Vec::<u32>::new());
+        let e = parse_ids(b"1 2 abc", "ids.txt").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "ids.txt: \"abc\" at byte offset 4 is not a token id (expected a non-negative integer)"
+        );
+        assert!(parse_ids(b"-1", "x").is_err());
+        assert!(parse_ids(b"+1", "x").is_err());
+        assert!(parse_ids(b"99999999999", "x").is_err());
+    }
+}

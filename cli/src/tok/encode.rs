@@ -1,0 +1,210 @@
+//! `tok encode`: a corpus becomes train and validation token shards.
+//!
+//! Flags and glue only: the work is `dataset::encode_corpus`. Draws a byte
+//! progress bar (MB/s) on stderr, stops cleanly on Ctrl-C (no file under a
+//! final name, no manifest), prints a summary on stdout.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use dataset::{EncodeConfig, Part, Split, TokenizerSource};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::{Interrupt, Threads};
+
+/// Encode a corpus into llm.c-format token shards with a manifest.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  tok encode corpus/ --tokenizer bpe8k.json --out shards/bpe8k/
+  tok encode corpus/ --tokenizer o200k_base --out shards/o200k/ --eot
+  tok encode corpus/ --tokenizer char.json --out shards/char/ --part 0/4   (then tok merge-manifests)")]
+pub struct Args {
+    /// Corpus files or directories (walked recursively, sorted; each file is a document).
+    #[arg(required = true, value_name = "CORPUS")]
+    pub corpus: Vec<PathBuf>,
+
+    /// A tokenizer file from `tok train`, or a pretrained name (cl100k_base, o200k_base, r50k_base, p50k_base).
+    #[arg(long, short = 't', value_name = "FILE|NAME")]
+    pub tokenizer: String,
+
+    /// Output directory for the shards, manifest.json and tokenizer.json.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Fraction of each file (its tail, moved forward to just after the next newline) that is validation.
+    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    pub val_fraction: f64,
+
+    /// Tokens per shard at most; suffixes K, M, G (powers of 1000).
+    #[arg(long, default_value = "100M", value_parser = parse_count, value_name = "N")]
+    pub shard_tokens: u64,
+
+    /// Put the end-of-text token before each document's part in each split (as llm.c and nanoGPT do).
+    #[arg(long)]
+    pub eot: bool,
+
+    /// Encode only the i-th (from 0) of N deterministic partitions of the files into
+    /// train_p{i}_*.bin / val_p{i}_*.bin with manifest_p{i}.json; join with `tok merge-manifests`.
+    #[arg(long, value_parser = parse_part, value_name = "i/N")]
+    pub part: Option<Part>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    // The shards are identical for any thread count.
+    #[command(flatten)]
+    pub threads: Threads,
+}
+
+/// `123`, `100M`, `1.5G`, `64k`: a count with an optional decimal suffix.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (&t[..], 1.0),
+    };
+    let bad = || format!("bad count {s:?}: expected a number with an optional K, M or G suffix, e.g. 100M");
+    if let Ok(n) = num.parse::<u64>() {
+        return n.checked_mul(mult as u64).ok_or_else(bad);
+    }
+    let x: f64 = num.parse().map_err(|_| bad())?;
+    let v = x * mult;
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(v as u64)
+}
+
+fn parse_part(s: &str) -> Result<Part, String> {
+    s.parse().map_err(|e: dataset::Error| e.to_string())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    args.threads.init()?;
+    let tokenizer = crate::load_tokenizer(&args.tokenizer)?;
+    let source = TokenizerSource::from_spec(&args.tokenizer);
+    let docs = dataset::corpus::list_files(&args.corpus)?;
+    let config = EncodeConfig {
+        val_fraction: args.val_fraction,
+        shard_tokens: args.shard_tokens,
+        eot: args.eot,
+        part: args.part,
+        ..EncodeConfig::default()
+    };
+    let total = match args.part {
+        Some(p) => dataset::corpus::total_bytes(&docs[p.files(&docs)]),
+        None => dataset::corpus::total_bytes(&docs),
+    };
+
+    let interrupt = Interrupt::install();
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10))
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix("encoding");
+    let start = Instant::now();
+    let result = dataset::encode_corpus(&docs, &tokenizer, &source, &args.out, &config, &mut |p| {
+        bar.set_position(p.bytes_done);
+        bar.set_message(format!("{} files, {} tokens", p.files_done, p.tokens));
+        if interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    bar.finish_and_clear();
+    let m = result?;
+    let secs = start.elapsed().as_secs_f64();
+
+    let bytes = m.splits.train.bytes + m.splits.val.bytes;
+    println!(
+        "encoded {} files, {} bytes with {} ({} ids, {:?} shards) in {:.2} s ({:.1} MB/s, {} threads)",
+        m.part.as_ref().map_or(m.corpus.files, |p| p.end_file - p.first_file),
+        bytes,
+        m.tokenizer.name,
+        m.tokenizer.vocab_size,
+        m.token_width,
+        secs,
+        bytes as f64 / secs / 1e6,
+        rayon::current_num_threads(),
+    );
+    for split in [Split::Train, Split::Val] {
+        let s = m.splits.get(split);
+        println!(
+            "  {:<5} {:>12} tokens  {:>12} bytes  {:>12} chars  {:>6} docs  {:>4} shards  {:.4} tokens/char",
+            split.name(),
+            s.tokens,
+            s.bytes,
+            s.chars,
+            s.documents,
+            s.shards.len(),
+            if s.chars > 0 { s.tokens as f64 / s.chars as f64 } else { 0.0 },
+        );
+    }
+    match &m.part {
+        Some(p) => println!(
+            "wrote part {} of {} to {}; when all parts are done: tok merge-manifests {}",
+            p.index,
+            p.count,
+            args.out.display(),
+            args.out.display()
+        ),
+        None => println!("wrote {}", args.out.join(dataset::manifest::MANIFEST_FILE).display()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_with_suffixes() {
+        assert_eq!(parse_count("100M"), Ok(100_000_000));
+        assert_eq!(parse_count("64k"), Ok(64_000));
+        assert_eq!(parse_count("1.5G"), Ok(1_500_000_000));
+        assert_eq!(parse_count("12345"), Ok(12345));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        for bad in ["", "M", "1.5", "-3", "10X", "1e400"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_parse() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from([
+            "tok",
+            "corpus/",
+            "--tokenizer",
+            "char.json",
+            "--out",
+            "x/",
+            "--shard-tokens",
+            "2K",
+            "--part",
+            "1/3",
+            "--eot",
+        ])
+        .unwrap();
+        assert_eq!(cli.args.shard_tokens, 2000);
+        assert_eq!(cli.args.part, Some(Part { index: 1, count: 3 }));
+        assert!(cli.args.eot);
+        assert_eq!(cli.args.val_fraction, 0.1);
+        assert!(Cli::try_parse_from(["tok", "c/", "-t", "x", "-o", "y", "--part", "3/3"]).is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! `tok export`: write a tokenizer in Hugging Face or tiktoken format.
+
+use std::path::PathBuf;
+
+use tokenizer::export::Format;
+
+/// Export a tokenizer for Hugging Face `tokenizers` (tokenizer.json) or tiktoken (rank file).
+///
+/// hf: loads with `tokenizers.Tokenizer.from_file` and encodes like ours
+/// (HF always matches added tokens, like `--allow-special all`).
+/// tiktoken: the base64 rank file; load it with `tiktoken.Encoding(name,
+/// pat_str=..., mergeable_ranks=tiktoken.load.load_tiktoken_bpe(path),
+/// special_tokens=...)` (BPE only; the pattern and the special tokens are
+/// printed on stderr).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Tokenizer: a file written by `tok train`, or a pretrained name.
+    #[arg(long, short, value_name = "FILE|NAME")]
+    pub tokenizer: String,
+
+    /// Target format.
+    #[arg(long, value_parser = ["hf", "tiktoken"])]
+    pub format: String,
+
+    /// Output file, written atomically.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let tok = crate::load_tokenizer(&args.tokenizer)?;
+    let format = if args.format == "hf" { Format::Hf } else { Format::Tiktoken };
+    tokenizer::export::export(&tok, format, &args.output)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
+    if format == Format::Tiktoken {
+        let specials: Vec<String> =
+            tok.special_tokens().iter().map(|(t, id)| format!("{t:?}: {id}")).collect();
+        eprintln!(
+            "tok: wrote {}; pat_str = {:?}, special_tokens = {{{}}}",
+            args.output.display(),
+            tok.pattern().and_then(|p| p.regex()).unwrap_or(""),
+            specials.join(", ")
+        );
+    }
+    Ok(())
+}

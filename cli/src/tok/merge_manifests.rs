@@ -1,0 +1,43 @@
+//! `tok merge-manifests`: joins the partial manifests of a `--part i/N`
+//! encoding into `manifest.json`, then opens the directory to validate
+//! every shard.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use dataset::{ShardSet, Split};
+
+/// Join the partial manifests (manifest_p<i>.json) of `tok encode --part i/N` runs into manifest.json.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shard directory holding every part's shards and partial manifest.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let m = dataset::manifest::merge_parts(&args.dir)?;
+    // Validate the shard files against the joined manifest.
+    let set = ShardSet::open(&args.dir)?;
+    let parts = {
+        let mut n = 0;
+        for e in std::fs::read_dir(&args.dir)?.flatten() {
+            n += e.file_name().to_string_lossy().starts_with("manifest_p") as usize;
+        }
+        n
+    };
+    println!("merged {parts} parts into {}", args.dir.join(dataset::manifest::MANIFEST_FILE).display());
+    for split in [Split::Train, Split::Val] {
+        let s = m.splits.get(split);
+        println!(
+            "  {:<5} {:>12} tokens  {:>12} bytes  {:>12} chars  {:>6} docs  {:>4} shards",
+            split.name(),
+            set.tokens(split),
+            s.bytes,
+            s.chars,
+            s.documents,
+            s.shards.len()
+        );
+    }
+    Ok(())
+}

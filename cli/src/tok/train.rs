@@ -1,0 +1,143 @@
+//! `tok train`: learn a byte-level BPE or a character vocabulary from a corpus.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tokenizer::Pattern;
+use tokenizer::train::{BpeConfig, CharCounter, WordCounter};
+
+use crate::{Interrupt, Threads, TrainProgress};
+
+/// Corpus documents are read and counted in batches of about this many bytes,
+/// so memory holds one batch of text plus the counts.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// Learn a tokenizer from a corpus and write it as JSON.
+///
+/// BPE (default): byte-level, so any input trains and encodes; `--vocab` is
+/// the final size including the 256 byte tokens and the special tokens.
+/// `--char`: one token per distinct character, in code-point order.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["vocab", "char"])))]
+pub struct Args {
+    /// Corpus files or directories (walked recursively in sorted order; every
+    /// regular file is read as raw bytes).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output tokenizer file (our JSON format), written atomically.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Final vocabulary size, byte tokens and special tokens included (BPE).
+    #[arg(long, value_name = "N")]
+    pub vocab: Option<usize>,
+
+    /// Train a character vocabulary instead of BPE.
+    #[arg(long)]
+    pub char: bool,
+
+    /// With --char: add 256 byte tokens that encode unseen characters and
+    /// invalid UTF-8, so any input encodes and round-trips exactly (invalid
+    /// UTF-8 in the corpus is then skipped instead of rejected).
+    #[arg(long, conflicts_with = "vocab")]
+    pub byte_fallback: bool,
+
+    /// Pre-tokenizer: gpt4 (cl100k's split), gpt4o (o200k's), gpt2 (r50k's)
+    /// or none (BPE).
+    #[arg(long, default_value = "gpt4", value_parser = parse_pattern, conflicts_with = "char")]
+    pub pattern: Pattern,
+
+    /// Do not make merges of pairs seen fewer times than this (BPE).
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "char")]
+    pub min_frequency: u64,
+
+    /// A special token (repeatable), given an id after all other tokens, in
+    /// the order given.
+    #[arg(long = "special", value_name = "TEXT")]
+    pub specials: Vec<String>,
+
+    /// The name stored in the file and shown by `tok stats` (default: the
+    /// output file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// No progress bars.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub threads: Threads,
+}
+
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    Pattern::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Pattern::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown pattern {s:?} (expected one of {})", names.join(", "))
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    args.threads.init()?;
+    if let Some(v) = args.vocab
+        && v < 256 + args.specials.len()
+    {
+        // Checked again by the trainer; here so a large corpus is not read first.
+        anyhow::bail!(
+            "--vocab {v}: smaller than the 256 byte tokens plus {} special token(s) = {}",
+            args.specials.len(),
+            256 + args.specials.len()
+        );
+    }
+    let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let docs = dataset::corpus::list_files(&args.paths)?;
+    let interrupt = Interrupt::install();
+    let mut progress = TrainProgress::new(args.quiet, interrupt);
+    let tok = if args.char {
+        let mut counter = CharCounter::new();
+        crate::for_each_batch(&docs, BATCH_BYTES, |names, texts| {
+            for (name, text) in names.iter().zip(texts) {
+                if args.byte_fallback {
+                    counter.feed_lossy(text);
+                } else {
+                    counter.feed(text).map_err(|e| match e {
+                        tokenizer::Error::InvalidUtf8 { offset } => anyhow::anyhow!(
+                            "{}: invalid UTF-8 at byte offset {offset} (--char needs UTF-8 text; \
+                             add --byte-fallback to accept any bytes)",
+                            name.display()
+                        ),
+                        e => anyhow::Error::new(e).context(name.display().to_string()),
+                    })?;
+                }
+            }
+            Ok(())
+        })?;
+        tokenizer::train::train_char(counter, &args.specials, args.byte_fallback)
+            .with_context(|| corpus.clone())?
+    } else {
+        let vocab_size = args.vocab.context("--vocab is required for BPE")?;
+        let config = BpeConfig {
+            vocab_size,
+            pattern: args.pattern,
+            min_frequency: args.min_frequency,
+            specials: args.specials.clone(),
+        };
+        let mut words = WordCounter::new(args.pattern);
+        crate::for_each_batch(&docs, BATCH_BYTES, |_, texts| {
+            words.feed_many_observed(texts, &mut progress)?;
+            Ok(())
+        })?;
+        tokenizer::train::train_bpe(&config, words, &mut progress).map_err(|e| match e {
+            tokenizer::Error::Config(msg) => anyhow::anyhow!("--vocab {vocab_size}: {msg}"),
+            tokenizer::Error::EmptyCorpus => anyhow::anyhow!("{corpus}: the corpus is empty"),
+            e => e.into(),
+        })?
+    };
+    progress.finish();
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args.output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    tok.with_name(&name).save(&args.output)?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The batchers allocate nothing per batch: a counting global allocator
+//! (in this test binary only) sees zero allocations across many batches.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dataset::manifest::{
+    self, CorpusInfo, Manifest, ShardEntry, SplitInfo, SplitRule, Splits, TokenizerInfo,
+};
+use dataset::shard::{ShardWriter, TokenWidth};
+use dataset::{ShardSet, Split};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn write_split(dir: &std::path::Path, split: &str, sizes: &[u32]) -> SplitInfo {
+    let mut info = SplitInfo::default();
+    for (i, &n) in sizes.iter().enumerate() {
+        let file = format!("{split}_{i:06}.bin");
+        let mut w = ShardWriter::create(&dir.join(&file), TokenWidth::U16).unwrap();
+        w.write(&(0..n).map(|x| x % 1000).collect::<Vec<u32>>()).unwrap();
+        w.finish().unwrap();
+        info.tokens += n as u64;
+        info.shards.push(ShardEntry { file, tokens: n as u64 });
+    }
+    info
+}
+
+#[test]
+fn batches_do_not_allocate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let m = Manifest {
+        format_version: manifest::FORMAT_VERSION,
+        tokenizer: TokenizerInfo {
+            kind: tokenizer::Kind::Char,
+            name: "synthetic".into(),
+            source: "synthetic".into(),
+            pretrained: false,
+            vocab_size: 1000,
+            content_hash: "00".repeat(32),
+            file: None,
+        },
+        token_width: TokenWidth::U16,
+        split: SplitRule { rule: dataset::split::RULE.into(), val_fraction: 0.1 },
+        eot: false,
+        eot_id: None,
+        shard_tokens: 50_000,
+        corpus: CorpusInfo { files: 1, bytes: 0 },
+        part: None,
+        splits: Splits {
+            train: write_split(dir, "train", &[50_000, 50_000, 1_234]),
+            val: write_split(dir, "val", &[50_000, 777]),
+        },
+    };
+    m.save(&dir.join(manifest::MANIFEST_FILE)).unwrap();
+    let set = ShardSet::open(dir).unwrap();
+    let mut train = set.train_batches(32, 128, 0).unwrap();
+    let mut eval = set.eval_batches(Split::Val, 32, 128).unwrap();
+    let mut sum = 0u64;
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for step in 0..200 {
+        sum += train.batch(step).targets[0] as u64;
+    }
+    while let Some(b) = eval.next() {
+        sum += b.predictions() as u64;
+    }
+    eval.reset();
+    while let Some(b) = eval.next() {
+        sum += b.rows() as u64;
+    }
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert_eq!(after - before, 0, "allocations during batching");
+    assert!(sum > 0);
+}

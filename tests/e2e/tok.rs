@@ -1,0 +1,394 @@
+//! `tok` end to end: the binary as a user runs it, on corpora generated
+//! here (tests must not depend on files outside the repository).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tokenizer::{Allowed, Tokenizer};
+
+fn tok_cmd() -> Command {
+    let mut c = Command::new(e2e::bin("tok"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn tok(args: &[&str]) -> Output {
+    tok_cmd().args(args).output().expect("tok runs")
+}
+
+/// Runs tok and expects success; returns stdout.
+fn ok(args: &[&str]) -> Vec<u8> {
+    let out = tok(args);
+    assert!(out.status.success(), "tok {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// Runs tok and expects a one-line error mentioning `needle`; returns it.
+fn fails(args: &[&str], needle: &str) -> String {
+    let out = tok(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "tok {args:?} should fail");
+    assert_eq!(out.status.code(), Some(1), "tok {args:?}: {err}");
+    assert!(
+        err.starts_with("tok: ") && err.ends_with('\n') && err.lines().count() == 1,
+        "not one line: {err:?}"
+    );
+    assert!(err.contains(needle), "tok {args:?}: {err:?} does not mention {needle:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// The 65 characters of tinyshakespeare.
+const SHAKESPEARE_CHARS: &str = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A deterministic corpus over exactly those 65 characters, in two files.
+fn shakespeare_like(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(corpus.join("sub")).unwrap();
+    let words = [
+        "the", "king", "queen", "my", "lord", "thou", "art", "shall", "not", "what", "is", "love", "ROMEO",
+        "JULIET", "First", "Citizen", "Before", "we", "proceed", "any", "further", "hear", "me", "speak",
+    ];
+    let mut x: u64 = 42;
+    let mut text = String::new();
+    for _ in 0..20_000 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        text.push_str(words[(x >> 33) as usize % words.len()]);
+        let sep = [" ", " ", " ", ", ", ".\n", "!\n", "?\n", ":\n", ";\n", "'s ", "-", " $3 & "]
+            [(x >> 20) as usize % 12];
+        text.push_str(sep);
+    }
+    // Every character at least once.
+    text.push_str(SHAKESPEARE_CHARS);
+    text.push('\n');
+    let (a, b) = text.split_at(text.len() / 2);
+    std::fs::write(corpus.join("a.txt"), a).unwrap();
+    std::fs::write(corpus.join("sub/b.txt"), b).unwrap();
+    corpus
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let help = String::from_utf8(ok(&["--help"])).unwrap();
+    for sub in ["train", "tokenize", "detokenize", "stats", "export"] {
+        assert!(help.contains(sub), "{help}");
+    }
+    let help = String::from_utf8(ok(&["train", "--help"])).unwrap();
+    for flag in
+        ["--vocab", "--char", "--byte-fallback", "--pattern", "--min-frequency", "--special", "--threads"]
+    {
+        assert!(help.contains(flag), "{help}");
+    }
+}
+
+#[test]
+fn char_vocabulary_has_the_65_characters_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    let out = dir.path().join("char.json");
+    ok(&["train", s(&corpus), "--char", "-o", s(&out), "--quiet"]);
+    let t = Tokenizer::from_file(&out).unwrap();
+    assert_eq!(t.vocab_size(), 65);
+    assert_eq!(t.name(), "char");
+    let chars = t.as_chars().unwrap().chars();
+    assert_eq!(chars.iter().collect::<String>(), SHAKESPEARE_CHARS);
+    assert_eq!(t.encode_ordinary(b"\n A").unwrap(), vec![0, 1, 13]);
+
+    // tokenize prints ids on one line; detokenize gives the bytes back.
+    let text = dir.path().join("in.txt");
+    std::fs::write(&text, "First Citizen:\nhear me!\n").unwrap();
+    let ids = ok(&["tokenize", "-t", s(&out), s(&text)]);
+    let line = String::from_utf8(ids.clone()).unwrap();
+    assert!(line.ends_with('\n') && line.lines().count() == 1);
+    let want: Vec<String> =
+        t.encode_ordinary(b"First Citizen:\nhear me!\n").unwrap().iter().map(|i| i.to_string()).collect();
+    assert_eq!(line.trim_end(), want.join(" "));
+    let ids_file = dir.path().join("ids.txt");
+    std::fs::write(&ids_file, &ids).unwrap();
+    assert_eq!(ok(&["detokenize", "-t", s(&out), s(&ids_file)]), b"First Citizen:\nhear me!\n");
+
+    // A character it lacks: an error naming it and its offset, no output file.
+    std::fs::write(&text, "hear me, 7 times").unwrap();
+    let dest = dir.path().join("ids.out");
+    fails(&["tokenize", "-t", s(&out), s(&text), "-o", s(&dest)], "character '7' (U+0037) at byte offset 9");
+    assert!(!dest.exists());
+}
+
+#[test]
+fn byte_fallback_round_trips_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    std::fs::write(corpus.join("bin.dat"), b"ab\xff\xfe").unwrap();
+    let out = dir.path().join("char.json");
+    // Without the fallback, invalid UTF-8 in the corpus is an error naming the file.
+    fails(&["train", s(&corpus), "--char", "-o", s(&out)], "bin.dat: invalid UTF-8 at byte offset 2 (");
+    assert!(!out.exists());
+    ok(&[
+        "train",
+        s(&corpus),
+        "--char",
+        "--byte-fallback",
+        "--special",
+        "<|endoftext|>",
+        "-o",
+        s(&out),
+        "-q",
+    ]);
+    let t = Tokenizer::from_file(&out).unwrap();
+    assert_eq!(t.vocab_size(), 65 + 256 + 1);
+    assert_eq!(t.special_id("<|endoftext|>"), Some(321));
+    let input = dir.path().join("in.bin");
+    let bytes = "日本 7 \u{1F980}\r\n".bytes().chain([0xff, 0x00, 0x80]).collect::<Vec<u8>>();
+    std::fs::write(&input, &bytes).unwrap();
+    let ids = dir.path().join("ids.txt");
+    ok(&["tokenize", "-t", s(&out), s(&input), "-o", s(&ids)]);
+    assert_eq!(ok(&["detokenize", "-t", s(&out), s(&ids)]), bytes);
+}
+
+#[test]
+fn bpe_train_tokenize_detokenize_stats_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    let out = dir.path().join("bpe300.json");
+    ok(&["train", s(&corpus), "--vocab", "300", "--special", "<|endoftext|>", "-o", s(&out), "--quiet"]);
+    let t = Tokenizer::from_file(&out).unwrap();
+    assert_eq!(t.vocab_size(), 300);
+    assert_eq!(t.name(), "bpe300");
+    assert_eq!(t.special_id("<|endoftext|>"), Some(299));
+    assert_eq!(t.as_bpe().unwrap().merges().unwrap().len(), 43);
+
+    // Deterministic whatever the thread count.
+    let out1 = dir.path().join("t1.json");
+    let out2 = dir.path().join("t2.json");
+    for (file, threads) in [(&out1, "1"), (&out2, "2")] {
+        let common = ["--vocab", "300", "--special", "<|endoftext|>", "--name", "bpe300", "-q"];
+        ok(&[&["train", s(&corpus), "-o", s(file), "--threads", threads][..], &common[..]].concat());
+    }
+    let (a, b) = (std::fs::read(&out1).unwrap(), std::fs::read(&out2).unwrap());
+    assert_eq!(a, b);
+    assert_eq!(a, std::fs::read(&out).unwrap());
+
+    // Any bytes round-trip through the binary.
+    let input = dir.path().join("in.bin");
+    let mut bytes: Vec<u8> = (0..=255u8).collect();
+    bytes.extend_from_slice("the king's <|endoftext|> 日本語\r\n\n".as_bytes());
+    std::fs::write(&input, &bytes).unwrap();
+    let line = String::from_utf8(ok(&["tokenize", "-t", s(&out), s(&input)])).unwrap();
+    let ids: Vec<u32> = line.split_whitespace().map(|w| w.parse().unwrap()).collect();
+    assert_eq!(ids, t.encode_ordinary(&bytes).unwrap());
+    assert!(!ids.contains(&299));
+    let with =
+        String::from_utf8(ok(&["tokenize", "-t", s(&out), s(&input), "--allow-special", "all"])).unwrap();
+    let with: Vec<u32> = with.split_whitespace().map(|w| w.parse().unwrap()).collect();
+    assert_eq!(with, t.encode(&bytes, &Allowed::All).unwrap());
+    assert!(with.contains(&299));
+    let ids_file = dir.path().join("ids.txt");
+    std::fs::write(&ids_file, line).unwrap();
+    assert_eq!(ok(&["detokenize", "-t", s(&out), s(&ids_file)]), bytes);
+
+    // stdin works too.
+    let mut child = tok_cmd()
+        .args(["tokenize", "-t", s(&out), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"thou art").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let want: Vec<String> = t.encode_ordinary(b"thou art").unwrap().iter().map(|i| i.to_string()).collect();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), want.join(" ") + "\n");
+
+    // Exports.
+    let hf = dir.path().join("tokenizer.json");
+    ok(&["export", "-t", s(&out), "--format", "hf", "-o", s(&hf)]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&hf).unwrap()).unwrap();
+    assert_eq!(v["model"]["type"], "BPE");
+    assert_eq!(v["added_tokens"][0]["id"], 299);
+    let tk = dir.path().join("ranks.tiktoken");
+    ok(&["export", "-t", s(&out), "--format", "tiktoken", "-o", s(&tk)]);
+    assert_eq!(std::fs::read_to_string(&tk).unwrap().lines().count(), 299);
+}
+
+#[test]
+fn stats_json_has_the_issue_keys_and_exact_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    let char_json = dir.path().join("char.json");
+    ok(&["train", s(&corpus), "--char", "-o", s(&char_json), "-q"]);
+    let out = ok(&["stats", s(&corpus), "-t", s(&char_json), "-t", "r50k_base", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let keys: Vec<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = vec![
+        "tokenizer",
+        "vocab_size",
+        "tokens",
+        "chars",
+        "bytes",
+        "tokens_per_char",
+        "chars_per_token",
+        "bytes_per_token",
+        "vocab_used",
+    ];
+    let mut got = keys.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let bytes: u64 =
+        ["a.txt", "sub/b.txt"].iter().map(|f| std::fs::metadata(corpus.join(f)).unwrap().len()).sum();
+    let c = &rows[0];
+    assert_eq!(c["tokenizer"], "char");
+    assert_eq!(c["vocab_size"], 65);
+    assert_eq!(c["tokens"], bytes);
+    assert_eq!(c["chars"], bytes);
+    assert_eq!(c["bytes"], bytes);
+    assert_eq!(c["tokens_per_char"], 1.0);
+    assert_eq!(c["vocab_used"], 1.0);
+    let r = &rows[1];
+    assert_eq!(r["tokenizer"], "r50k_base");
+    assert_eq!(r["vocab_size"], 50257);
+    let text: Vec<u8> =
+        [std::fs::read(corpus.join("a.txt")).unwrap(), std::fs::read(corpus.join("sub/b.txt")).unwrap()]
+            .concat();
+    let r50k = Tokenizer::load("r50k_base").unwrap();
+    // Tokens are counted per file (documents are encoded separately).
+    let tokens = r50k.encode_ordinary(&std::fs::read(corpus.join("a.txt")).unwrap()).unwrap().len()
+        + r50k.encode_ordinary(&std::fs::read(corpus.join("sub/b.txt")).unwrap()).unwrap().len();
+    assert_eq!(r["tokens"], tokens as u64);
+    assert_eq!(r["bytes_per_token"], text.len() as f64 / tokens as f64);
+
+    // The table has the same rows.
+    let table = String::from_utf8(ok(&["stats", s(&corpus), "-t", s(&char_json)])).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("tokenizer") && lines[0].contains("vocab_used"));
+    assert!(lines[1].starts_with("char ") && lines[1].ends_with("100.00%"), "{table}");
+}
+
+#[test]
+fn bad_input_gives_one_line_errors_and_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    let out = dir.path().join("out.json");
+    let o = s(&out);
+    fails(&["train", "/no/such/dir", "--vocab", "300", "-o", o], "/no/such/dir");
+    fails(&["train", s(&corpus), "--vocab", "200", "-o", o], "--vocab 200");
+    fails(
+        &["train", s(&corpus), "--vocab", "257", "--special", "a", "--special", "b", "-o", o],
+        "--vocab 257",
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails(&["train", s(&empty), "--vocab", "300", "-o", o], "empty");
+    std::fs::write(empty.join("zero.txt"), b"").unwrap();
+    fails(&["train", s(&empty), "--vocab", "300", "-o", o], "the corpus is empty");
+    fails(&["train", s(&empty), "--char", "-o", o], "the corpus is empty");
+    assert!(!out.exists());
+
+    // Corrupt and truncated tokenizer files.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        b"{\"format\": \"toklab-tokenizer\", \"version\": 1, \"kind\": \"bpe\", \"pattern\"",
+    )
+    .unwrap();
+    fails(&["tokenize", "-t", s(&bad), s(&corpus.join("a.txt"))], "bad.json: invalid tokenizer file");
+    std::fs::write(&bad, b"\x00\x01binary").unwrap();
+    fails(&["stats", s(&corpus), "-t", s(&bad)], "bad.json: invalid tokenizer file");
+    fails(&["tokenize", "-t", "gpt5_base", s(&corpus.join("a.txt"))], "unknown tokenizer \"gpt5_base\"");
+    fails(&["tokenize", "-t", "r50k_base", "/no/such/file"], "/no/such/file");
+
+    // Ids out of range and not ids at all.
+    let ids = dir.path().join("ids.txt");
+    std::fs::write(&ids, b"1 2 50257\n").unwrap();
+    let dest = dir.path().join("bytes.out");
+    fails(&["detokenize", "-t", "r50k_base", s(&ids), "-o", s(&dest)], "token id 50257 is out of range");
+    std::fs::write(&ids, b"1 x2").unwrap();
+    fails(&["detokenize", "-t", "r50k_base", s(&ids), "-o", s(&dest)], "\"x2\" at byte offset 2");
+    assert!(!dest.exists());
+
+    // Exports a format cannot hold.
+    let char_json = dir.path().join("char.json");
+    ok(&["train", s(&corpus), "--char", "-o", s(&char_json), "-q"]);
+    fails(&["export", "-t", s(&char_json), "--format", "tiktoken", "-o", s(&dest)], "character vocabularies");
+    assert!(!dest.exists());
+    // Usage errors are clap's (exit 2), still no panic.
+    let u = tok(&["train", s(&corpus), "-o", o]);
+    assert_eq!(u.status.code(), Some(2));
+    let u = tok(&["train", s(&corpus), "--vocab", "300", "--byte-fallback", "-o", o]);
+    assert_eq!(u.status.code(), Some(2));
+}
+
+#[test]
+fn pretrained_names_work_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let text = "Hello, world! 12345 日本語 🦀 <|endoftext|>\r\n";
+    std::fs::write(&input, text).unwrap();
+    for name in ["cl100k_base", "o200k_base"] {
+        let t = Tokenizer::load(name).unwrap();
+        let line = String::from_utf8(ok(&["tokenize", "-t", name, s(&input)])).unwrap();
+        let ids: Vec<u32> = line.split_whitespace().map(|w| w.parse().unwrap()).collect();
+        assert_eq!(ids, t.encode_ordinary(text.as_bytes()).unwrap());
+    }
+}
+
+/// Our exports in Python: `scripts/check_interop.py` loads them with HF
+/// `tokenizers` and `tiktoken` and compares ids with `tok tokenize`. Skipped
+/// with a notice when the packages are missing, unless
+/// `TOKLAB_REQUIRE_PYTHON=1` (CI sets it).
+#[test]
+fn exports_encode_identically_in_python() {
+    let require = std::env::var("TOKLAB_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python).args(["-c", "import tokenizers, tiktoken"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(!require, "TOKLAB_REQUIRE_PYTHON=1 but {python} cannot import tokenizers and tiktoken");
+        eprintln!(
+            "NOTICE: skipping the Python interop check: {python} lacks tokenizers/tiktoken (pip install tokenizers tiktoken)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    let bpe = dir.path().join("bpe.json");
+    ok(&["train", s(&corpus), "--vocab", "400", "--special", "<|endoftext|>", "-o", s(&bpe), "-q"]);
+    let bpe4o = dir.path().join("bpe4o.json");
+    ok(&["train", s(&corpus), "--vocab", "350", "--pattern", "gpt4o", "-o", s(&bpe4o), "-q"]);
+    let chars = dir.path().join("char.json");
+    ok(&["train", s(&corpus), "--char", "--byte-fallback", "-o", s(&chars), "-q"]);
+    let texts = [
+        (
+            "english.txt",
+            "First Citizen:\nBefore we proceed any further, hear me speak. It's the KING'S men.\r\n",
+        ),
+        ("digits.txt", "1 12 123 1234 12345 1234567890123 3.14159 ٣٤٥٦٧ １２３４ 0000000\n"),
+        ("space.txt", "a\u{a0}b\u{2009}c\u{3000}d  e\t\tf\r\n\r\ng \u{200b} h\u{2028}i\n \n  \n   "),
+        ("code.txt", "def f(x):\n    return {'a': [1, 2]}  # ok\r\n\tif x/2 == 0: pass\n// a->b /* c */\n"),
+        ("cjk.txt", "日本語のテキスト、中文。한국어. 🦀👨‍👩‍👧‍👦🇫🇷 a\u{301} ǅ <|endoftext|> 'ſ\n"),
+    ];
+    let mut args: Vec<String> = vec![
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_interop.py").into(),
+        "--quiet".into(),
+        "--tok".into(),
+        e2e::bin("tok").display().to_string(),
+    ];
+    for t in [s(&bpe), s(&bpe4o), s(&chars), "cl100k_base", "o200k_base", "p50k_base"] {
+        args.extend(["-t".into(), t.to_string()]);
+    }
+    for (name, text) in texts {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        args.push(p.display().to_string());
+    }
+    args.push(corpus.join("a.txt").display().to_string());
+    let out = Command::new(&python).args(&args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}

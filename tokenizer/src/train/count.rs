@@ -1,0 +1,435 @@
+//! Counting pre-tokenized pieces ("words") for the BPE trainer.
+//!
+//! [`WordCounter`] cuts documents with a [`Pattern`] and keeps one entry per
+//! distinct piece: its bytes (in one shared arena) and how often it occurred.
+//! Memory therefore grows with the number of distinct pieces, not with the
+//! corpus. The counts do not depend on the order in which documents are fed,
+//! nor on how many threads count them: they are sums.
+//!
+//! What it is not: it does not read files (the CLI does) and does not learn
+//! merges ([`super::learn`] does).
+//!
+//! Parallelism: a batch of documents is cut into work units (whole small
+//! documents, or pieces of large ones cut at [`safe_cut`] points), each rayon
+//! worker counts its units into a private table of borrowed slices, and the
+//! private tables are then folded into the arena-backed table.
+//!
+//! Performance notes:
+//! - The global table is a `hashbrown::HashTable` of `(start, len, count)`
+//!   into one byte arena: about 24 bytes per distinct piece plus its bytes,
+//!   and no allocation per piece (a `HashMap<Vec<u8>, u64>` costs a heap block
+//!   per piece and twice the memory).
+//! - Private tables keep a long piece's hash next to the borrowed slice, so
+//!   the fold into the global table does not hash it again.
+//! - Workers count pieces of up to 15 bytes (nearly all of them) by value,
+//!   packed in a `u128`: no byte-wise hash and no `memcmp` per lookup. This
+//!   took about 5% off a whole training run; pieces of up to 7 bytes in a
+//!   `u64` did about as well but left indentation runs on the slow path.
+//! - Tried and rejected: a 4096-slot direct-mapped cache of hot pieces in
+//!   front of a worker's table. It caught 83% of the pieces but gained
+//!   nothing measurable: the hot entries of the table stay in cache anyway,
+//!   and the remaining misses are the rare pieces.
+//! - Counting costs roughly twice the pre-tokenizer alone (measure with
+//!   `bench_train --split-time`); see `scripts/bench/train.sh`.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hashbrown::HashTable;
+use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
+
+use super::{Observer, Stage};
+use crate::{Error, Pattern, Result};
+
+/// Work units are cut to about this many bytes so that the threads balance.
+const UNIT_BYTES: usize = 256 << 10;
+/// A batch is counted in rounds of about this many bytes; progress is reported
+/// (and cancellation checked) between rounds, and the private tables of a round
+/// are folded before the next one starts, which bounds their memory.
+const ROUND_BYTES: usize = 16 << 20;
+
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    FxBuildHasher.hash_one(bytes)
+}
+
+/// One distinct piece in the arena.
+#[derive(Clone, Copy)]
+struct Entry {
+    start: usize,
+    len: usize,
+    count: u64,
+}
+
+/// Counts distinct pre-tokenized pieces across documents.
+pub struct WordCounter {
+    pattern: Pattern,
+    /// The bytes of every distinct piece, back to back.
+    arena: Vec<u8>,
+    table: HashTable<Entry>,
+    bytes_fed: u64,
+    pieces: u64,
+}
+
+impl WordCounter {
+    /// A counter that splits with `pattern`.
+    pub fn new(pattern: Pattern) -> WordCounter {
+        WordCounter { pattern, arena: Vec::new(), table: HashTable::new(), bytes_fed: 0, pieces: 0 }
+    }
+
+    /// The pattern the documents are split with.
+    pub fn pattern(&self) -> Pattern {
+        self.pattern
+    }
+
+    /// Counts the pieces of one document (in parallel when it is large).
+    pub fn feed(&mut self, doc: &[u8]) {
+        self.feed_many(&[doc]);
+    }
+
+    /// Counts the pieces of several documents, in parallel across documents
+    /// and inside large ones. The result is the same as feeding them one by
+    /// one, in any order.
+    pub fn feed_many<D: AsRef<[u8]> + Sync>(&mut self, docs: &[D]) {
+        // `Silent` never cancels.
+        let _ = self.feed_many_observed(docs, &mut super::Silent);
+    }
+
+    /// Like [`WordCounter::feed_many`], reporting [`Stage::Counting`] now and
+    /// then with `done` = bytes counted so far by this counter and `total` =
+    /// that plus the bytes of this batch not yet counted. A `Break` from the
+    /// observer returns [`Error::Cancelled`]; the counter then holds the
+    /// documents counted before the break.
+    pub fn feed_many_observed<D: AsRef<[u8]> + Sync>(
+        &mut self,
+        docs: &[D],
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let units = work_units(self.pattern, docs.iter().map(AsRef::as_ref));
+        let batch: u64 = units.iter().map(|u| u.len() as u64).sum();
+        let end = self.bytes_fed + batch;
+        let mut rest = &units[..];
+        while !rest.is_empty() {
+            let mut take = 0;
+            let mut bytes = 0;
+            while take < rest.len() && (take == 0 || bytes < ROUND_BYTES) {
+                bytes += rest[take].len();
+                take += 1;
+            }
+            let (round, tail) = rest.split_at(take);
+            rest = tail;
+            self.count_round(round);
+            self.bytes_fed += bytes as u64;
+            if let ControlFlow::Break(()) = observer.progress(Stage::Counting, self.bytes_fed, end) {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `count` occurrences of one piece, as if a document had produced it.
+    pub fn add(&mut self, piece: &[u8], count: u64) {
+        if !piece.is_empty() && count > 0 {
+            self.insert(hash_bytes(piece), piece, count);
+            self.pieces += count;
+        }
+    }
+
+    /// Adds every count of `other` (which must use the same pattern).
+    pub fn merge(&mut self, other: &WordCounter) -> Result<()> {
+        if other.pattern != self.pattern {
+            return Err(Error::Config(format!(
+                "cannot merge word counts split with {} into counts split with {}",
+                other.pattern.name(),
+                self.pattern.name()
+            )));
+        }
+        for (piece, count) in other.iter() {
+            self.insert(hash_bytes(piece), piece, count);
+        }
+        self.pieces += other.pieces;
+        self.bytes_fed += other.bytes_fed;
+        Ok(())
+    }
+
+    /// Number of distinct pieces.
+    pub fn distinct(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Number of pieces counted (with repetition).
+    pub fn pieces(&self) -> u64 {
+        self.pieces
+    }
+
+    /// Number of bytes fed.
+    pub fn bytes_fed(&self) -> u64 {
+        self.bytes_fed
+    }
+
+    /// The distinct pieces and their counts, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        self.table.iter().map(|e| (&self.arena[e.start..e.start + e.len], e.count))
+    }
+
+    /// The count of one piece (0 when it never occurred).
+    pub fn get(&self, piece: &[u8]) -> u64 {
+        let arena = &self.arena;
+        self.table
+            .find(hash_bytes(piece), |e| &arena[e.start..e.start + e.len] == piece)
+            .map_or(0, |e| e.count)
+    }
+
+    fn insert(&mut self, hash: u64, piece: &[u8], count: u64) {
+        let WordCounter { arena, table, .. } = self;
+        if let Some(e) = table.find_mut(hash, |e| &arena[e.start..e.start + e.len] == piece) {
+            e.count += count;
+            return;
+        }
+        let start = arena.len();
+        arena.extend_from_slice(piece);
+        let arena = &*arena;
+        table.insert_unique(hash, Entry { start, len: piece.len(), count }, |e| {
+            hash_bytes(&arena[e.start..e.start + e.len])
+        });
+    }
+
+    /// Counts one round of work units on all rayon threads and folds the
+    /// private tables into the global one.
+    fn count_round(&mut self, units: &[&[u8]]) {
+        let pattern = self.pattern;
+        let next = AtomicUsize::new(0);
+        let workers = rayon::current_num_threads().min(units.len()).max(1);
+        // Each worker pulls units until none are left, so a slow unit does not
+        // hold up a fixed share of the work.
+        let locals: Vec<LocalCounts<'_>> = (0..workers)
+            .into_par_iter()
+            .map(|_| {
+                let mut local = LocalCounts::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(unit) = units.get(i) else { break };
+                    local.count_unit(pattern, unit);
+                }
+                local
+            })
+            .collect();
+        for local in locals {
+            self.pieces += local.pieces;
+            for &(packed, count) in local.short.iter() {
+                let (bytes, len) = unpack(packed);
+                let piece = &bytes[..len];
+                self.insert(hash_bytes(piece), piece, count);
+            }
+            for &(hash, piece, count) in local.long.iter() {
+                self.insert(hash, piece, count);
+            }
+        }
+    }
+}
+
+/// Pieces of at most this many bytes are counted by value (see [`pack`]).
+const SHORT: usize = 15;
+
+/// A piece of at most [`SHORT`] bytes as one integer: the bytes in the low
+/// 120 bits, the length in the top 8 (so that zero bytes are not lost).
+#[inline]
+fn pack(piece: &[u8]) -> u128 {
+    debug_assert!(piece.len() <= SHORT);
+    let mut v = (piece.len() as u128) << 120;
+    for (i, &b) in piece.iter().enumerate() {
+        v |= u128::from(b) << (8 * i);
+    }
+    v
+}
+
+fn unpack(v: u128) -> ([u8; 16], usize) {
+    (v.to_le_bytes(), (v >> 120) as usize)
+}
+
+/// A worker's private counts. Almost all pieces are short and are counted by
+/// value (see [`pack`]): two multiplies to hash and one integer compare,
+/// instead of a byte-wise hash and a `memcmp` per lookup. Longer pieces are
+/// slices borrowed from the documents, with their hash kept for the fold into
+/// the global table.
+#[derive(Default)]
+struct LocalCounts<'a> {
+    short: HashTable<(u128, u64)>,
+    long: HashTable<(u64, &'a [u8], u64)>,
+    pieces: u64,
+}
+
+impl<'a> LocalCounts<'a> {
+    fn count_unit(&mut self, pattern: Pattern, unit: &'a [u8]) {
+        use std::hash::BuildHasher;
+        for piece in pattern.split(unit) {
+            self.pieces += 1;
+            if piece.len() <= SHORT {
+                let v = pack(piece);
+                let hash = FxBuildHasher.hash_one(v);
+                match self.short.find_mut(hash, |e| e.0 == v) {
+                    Some(e) => e.1 += 1,
+                    None => {
+                        self.short.insert_unique(hash, (v, 1), |e| FxBuildHasher.hash_one(e.0));
+                    }
+                }
+                continue;
+            }
+            let hash = hash_bytes(piece);
+            match self.long.find_mut(hash, |e| e.1 == piece) {
+                Some(e) => e.2 += 1,
+                None => {
+                    self.long.insert_unique(hash, (hash, piece, 1), |e| e.0);
+                }
+            }
+        }
+    }
+}
+
+/// Cuts documents into work units of about [`UNIT_BYTES`], cutting large
+/// documents only at [`safe_cut`] points. Empty documents give no unit.
+fn work_units<'a>(pattern: Pattern, docs: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
+    let mut units = Vec::new();
+    for doc in docs {
+        let mut rest = doc;
+        while rest.len() > UNIT_BYTES && pattern != Pattern::None {
+            match next_safe_cut(rest, UNIT_BYTES) {
+                Some(cut) => {
+                    let (unit, tail) = rest.split_at(cut);
+                    units.push(unit);
+                    rest = tail;
+                }
+                None => break,
+            }
+        }
+        if !rest.is_empty() {
+            units.push(rest);
+        }
+    }
+    units
+}
+
+/// The first [`safe_cut`] position `p` with `from <= p < text.len()`.
+fn next_safe_cut(text: &[u8], from: usize) -> Option<usize> {
+    // A cut at `p` needs `text[p - 1] == b'\n'`: look for newlines from `from - 1`.
+    let mut i = from.saturating_sub(1);
+    while i < text.len() {
+        let p = i + memchr::memchr(b'\n', &text[i..])? + 1;
+        if safe_cut(text, p) {
+            return Some(p);
+        }
+        i = p;
+    }
+    None
+}
+
+/// Whether every pattern splits `text` into the pieces of `text[..p]`
+/// followed by the pieces of `text[p..]` (each split on its own).
+///
+/// The rule: `text[p - 1]` is `\n`, and both the byte before it and the byte
+/// after it are ASCII graphic (`!`..=`~`), and the byte after it is not `/`.
+/// Why each condition is needed:
+/// - The pieces from `p` on do not depend on what precedes `p` (the patterns
+///   have no look-behind), provided some piece of the whole text ends at `p`.
+///   A piece ends at `p` because `text[p]` is not whitespace: no `\s` run can
+///   go on through it, and `\n` cannot start or continue a letter, number or
+///   punctuation run — except o200k's ` ?[^\s\p{L}\p{N}]+[\r\n/]*`, which
+///   takes `!\n/` as one piece: hence "not `/`".
+/// - The pieces before `p` must not change when the text ends at `p`. The
+///   patterns look at the end of the text through `\s++$` (cl100k, r50k) and
+///   `\s+(?!\S)`. With a graphic byte before the `\n`, the whitespace run at
+///   the end of the first part is the `\n` alone, which every pattern makes
+///   one piece whether the text ends there or not. Without that condition
+///   r50k splits `"a  \nb"` as `a`, `  `, `\n`, `b` but `"a  \n"` as `a`,
+///   `  \n`: the tokenizer's documented `chunk_boundary` rule (`\n` then an
+///   ASCII graphic byte) is not enough for r50k nor for o200k.
+fn safe_cut(text: &[u8], p: usize) -> bool {
+    let graphic = |b: u8| (0x21..=0x7E).contains(&b);
+    p >= 2
+        && p < text.len()
+        && text[p - 1] == b'\n'
+        && graphic(text[p - 2])
+        && graphic(text[p])
+        && text[p] != b'/'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(pattern: Pattern, text: &[u8]) -> Vec<Vec<u8>> {
+        pattern.split(text).map(<[u8]>::to_vec).collect()
+    }
+
+    /// Every safe cut of texts built to stress the rule gives the same pieces
+    /// as the whole text, for every pattern.
+    #[test]
+    fn safe_cuts_preserve_pieces() {
+        let texts: [&[u8]; 6] = [
+            b"a  \nb\nc\n\nd!\n/e\nx\n/y 12\n34\r\nq\n'll\nz",
+            b"foo(1)\n}\nbar:\n  baz\n#x\n!\n?\n'\n\"\n",
+            b"The cat\nsat.\nOn the\nmat!\nWhy?\nBecause\n\xff\xfe\nok\n\xe3\x80\x80\nnext",
+            b"x\r\ny\n\tz\n w\n\x0bv\nu",
+            b"it's\nI'M\nwe've\nthey'RE\n's\n'S\n",
+            b"1234\n5678\n9\n0\n\xc2\xa0\nA\n",
+        ];
+        for pattern in [Pattern::Gpt4, Pattern::Gpt4o, Pattern::Gpt2] {
+            for text in texts {
+                let whole = pieces(pattern, text);
+                for p in 0..=text.len() {
+                    if safe_cut(text, p) {
+                        let mut cut = pieces(pattern, &text[..p]);
+                        cut.extend(pieces(pattern, &text[p..]));
+                        assert_eq!(
+                            cut,
+                            whole,
+                            "{pattern:?} cut at {p} of {:?}",
+                            String::from_utf8_lossy(text)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The conditions of `safe_cut` are needed: the cases its doc names do
+    /// change the pieces.
+    #[test]
+    fn unsafe_cuts_do_change_pieces() {
+        let cases: [(Pattern, &[u8], usize); 2] =
+            [(Pattern::Gpt2, b"a  \nb", 4), (Pattern::Gpt4o, b"a!\n/b", 3)];
+        for (pattern, text, p) in cases {
+            assert!(!safe_cut(text, p));
+            let mut cut = pieces(pattern, &text[..p]);
+            cut.extend(pieces(pattern, &text[p..]));
+            assert_ne!(cut, pieces(pattern, text), "{pattern:?} {text:?}");
+        }
+    }
+
+    #[test]
+    fn pack_keeps_bytes_and_length() {
+        let pieces: [&[u8]; 7] = [b"", b"\0", b"\0\0", b"a", b"abcdefg", b"\xff\0\xfe", b"0123456789abcde"];
+        for p in pieces {
+            let (bytes, len) = unpack(pack(p));
+            assert_eq!(&bytes[..len], p);
+        }
+        assert_ne!(pack(b"\0"), pack(b"\0\0"));
+    }
+
+    #[test]
+    fn work_units_cover_documents() {
+        let mut doc = Vec::new();
+        let mut i = 0;
+        while doc.len() < 3 * UNIT_BYTES {
+            doc.extend_from_slice(format!("line {i} has words\nand: more\n").as_bytes());
+            i += 1;
+        }
+        let docs: [&[u8]; 3] = [&doc, b"", b"tiny"];
+        let units = work_units(Pattern::Gpt4, docs.into_iter());
+        assert!(units.len() >= 4, "{} units", units.len());
+        assert_eq!(units.concat(), [&doc[..], b"tiny"].concat());
+        let none = work_units(Pattern::None, docs.into_iter());
+        assert_eq!(none.len(), 2);
+    }
+}
