@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 
+pub mod lm;
 pub mod tok;
 
 /// Exit code of a run that failed.

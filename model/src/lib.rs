@@ -22,6 +22,7 @@ pub mod reference;
 pub mod rng;
 pub mod run;
 pub mod sample;
+pub mod train;
 
 pub use config::{Cell, ModelConfig};
 pub use error::{Error, Result};

@@ -31,7 +31,8 @@ use tokenizer::Tokenizer;
 
 use crate::checkpoint;
 use crate::fast::Workspace;
-use crate::optim::{AdamW, AdamWConfig, LrSchedule, clip_grad_norm};
+use crate::kernels;
+use crate::optim::{AdamW, AdamWConfig, GradNorms, LrSchedule, clip_coefficient};
 use crate::params::ParamLayout;
 use crate::run::{
     Budget, DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunError, RunState, SplitRef, Status,
@@ -115,7 +116,7 @@ pub fn data_ref(shards: &ShardSet) -> DataRef {
     let dir = shards.dir();
     DataRef {
         shards: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
-        tokenizer_kind: m.tokenizer.kind_name().to_string(),
+        tokenizer_kind: m.tokenizer.kind.name().to_string(),
         tokenizer_name: m.tokenizer.name.clone(),
         tokenizer_hash: m.tokenizer.content_hash.clone(),
         vocab_size: m.tokenizer.vocab_size,
@@ -391,7 +392,13 @@ impl<'a> Loop<'a> {
 
     fn checkpoint(&mut self, wall: f64) -> Result<()> {
         self.state.wall_s = wall;
-        checkpoint::save_checkpoint(self.dir.root(), &self.layout, &self.params, &self.opt, &BTreeMap::new())?;
+        checkpoint::save_checkpoint(
+            self.dir.root(),
+            &self.layout,
+            &self.params,
+            &self.opt,
+            &BTreeMap::new(),
+        )?;
         write_json(&self.dir.state(), &self.state)?;
         Ok(())
     }
@@ -424,7 +431,7 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
     let mut line_t = lp.state.train_s;
     let mut line_tokens = lp.state.tokens;
     let mut eval_t = lp.state.train_s;
-    let mut last_norm = 0f64;
+    let mut last_norm;
     let mut recent = (Instant::now(), lp.state.tokens);
     let mut tokens_per_s = 0f64;
 
@@ -436,14 +443,19 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
         if !loss.is_finite() {
             return diverged(&mut lp, step, "loss", loss, &wall, wall_base);
         }
-        let clip = if lp.cfg.train.clip > 0.0 { lp.cfg.train.clip } else { f64::INFINITY };
-        let norms = clip_grad_norm(&lp.layout, &mut lp.grads, clip);
+        let norms = grad_norms(&lp.layout, &lp.grads);
         if !norms.total.is_finite() {
             return diverged(&mut lp, step, "gradient norm", norms.total, &wall, wall_base);
         }
+        if lp.cfg.train.clip > 0.0 {
+            let coef = clip_coefficient(norms.total, lp.cfg.train.clip);
+            if coef != 1.0 {
+                kernels::scale(&mut lp.grads, coef);
+            }
+        }
         last_norm = norms.total;
         let lr = schedule.lr(step);
-        lp.opt.step(&mut lp.params, &lp.grads, lr)?;
+        lp.opt.step_with(&mut lp.params, &lp.grads, lr, kernels::adamw_update)?;
         lp.state.step += 1;
         lp.state.tokens += per_step;
         lp.state.chars = (lp.state.tokens as f64 * lp.chars_per_token).round() as u64;
@@ -583,6 +595,15 @@ fn append_first_eval(
     lp.checkpoint(wall(wall_base))
 }
 
+/// Per-tensor and global gradient norms with the SIMD kernels (the same
+/// quantities as [`crate::optim::grad_norms`], which the tests pin to PyTorch).
+fn grad_norms(layout: &ParamLayout, grads: &[f32]) -> GradNorms {
+    let per_tensor: Vec<f64> =
+        kernels::sum_squares_per_tensor(layout, grads).into_iter().map(f64::sqrt).collect();
+    let total = per_tensor.iter().map(|n| n * n).sum::<f64>().sqrt();
+    GradNorms { per_tensor, total }
+}
+
 /// Steps that fit in a time budget at the speed seen so far.
 fn estimate_target(state: &RunState, budget_s: f64, warmup: u64) -> u64 {
     let per_step = state.train_s / state.step.max(1) as f64;
@@ -607,4 +628,21 @@ fn diverged(
     st.message = Some(format!("the {what} was {value} at step {step}"));
     write_json(&lp.dir.state(), &st)?;
     Err(TrainError::Diverged { step, what, value, kept, dir: lp.dir.root().to_path_buf() })
+}
+
+/// The tokenizer of a run: its copy in the run directory, or the pretrained
+/// vocabulary it names.
+pub fn run_tokenizer(dir: &Path, cfg: &RunConfig) -> Result<Tokenizer> {
+    let copy = RunDir::new(dir).tokenizer();
+    let tok =
+        if copy.exists() { Tokenizer::from_file(&copy)? } else { Tokenizer::load(&cfg.data.tokenizer_name)? };
+    if tok.content_hash() != cfg.data.tokenizer_hash {
+        return Err(TrainError::Invalid(format!(
+            "{}: the tokenizer ({}) is not the one the run was trained with ({})",
+            copy.display(),
+            short(&tok.content_hash()),
+            short(&cfg.data.tokenizer_hash)
+        )));
+    }
+    Ok(tok)
 }

@@ -276,3 +276,17 @@ unsafe fn gemv_range(
         }
     }
 }
+
+impl crate::sample::Stepper for Stepper {
+    fn vocab(&self) -> usize {
+        Stepper::vocab(self)
+    }
+
+    fn reset(&mut self) {
+        Stepper::reset(self)
+    }
+
+    fn step(&mut self, token: dataset::TokenId) -> &[f32] {
+        Stepper::step(self, token)
+    }
+}

@@ -1,0 +1,82 @@
+//! `lm eval`: the validation loss of a run's checkpoint, in nats per token,
+//! bits per token, bits per character and bits per byte.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use dataset::{ShardSet, Split};
+use model::fast::Workspace;
+use model::run::RunDir;
+
+use crate::Threads;
+
+/// Evaluate a run's checkpoint on the validation (or training) text.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The run directory.
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
+    /// Shards to evaluate on (default: the ones the run trained on); they must
+    /// use the run's tokenizer.
+    #[arg(long, value_name = "DIR")]
+    pub shards: Option<PathBuf>,
+    /// Which split.
+    #[arg(long, default_value = "val", value_parser = ["val", "train"])]
+    pub split: String,
+    /// Windows per batch (default: the run's).
+    #[arg(long, value_name = "B")]
+    pub batch: Option<usize>,
+    /// Print one JSON object: val_loss, bits_per_token, bits_per_char, bits_per_byte, tokens, chars, bytes.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub threads: Threads,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    args.threads.init()?;
+    let rd = RunDir::new(&args.run);
+    if !args.run.is_dir() {
+        anyhow::bail!("{}: no such run directory", args.run.display());
+    }
+    let cfg = rd.read_config()?;
+    let shards_dir = args.shards.clone().unwrap_or_else(|| cfg.data.shards.clone());
+    let shards = ShardSet::open(&shards_dir)?;
+    let tok = model::train::run_tokenizer(&args.run, &cfg)?;
+    shards.check_tokenizer(&tok)?;
+    let loaded = model::checkpoint::load_model(&rd.model())?;
+    if loaded.config != cfg.model {
+        anyhow::bail!("{}: the model's shape differs from config.json", rd.model().display());
+    }
+    let split = if args.split == "train" { Split::Train } else { Split::Val };
+    let mut ws = Workspace::new(&loaded.layout, args.batch.unwrap_or(cfg.train.batch), cfg.train.seq);
+    let e = model::train::evaluate(&mut ws, &loaded.params, &shards, &tok, split, None)?;
+    if args.json {
+        let v = serde_json::json!({
+            "val_loss": e.val_loss,
+            "bits_per_token": e.bits_per_token,
+            "bits_per_char": e.bits_per_char,
+            "bits_per_byte": e.bits_per_byte,
+            "tokens": e.tokens,
+            "chars": e.chars,
+            "bytes": e.bytes,
+            "nats": e.nats,
+            "split": args.split,
+            "step": loaded.step,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{} at step {} on the {} split of {}:",
+            args.run.display(),
+            loaded.step,
+            args.split,
+            shards_dir.display()
+        );
+        println!("  loss          {:.6} nats/token ({:.6} bits/token)", e.val_loss, e.bits_per_token);
+        println!("  bits/char     {:.6}  ({} characters)", e.bits_per_char, e.chars);
+        println!("  bits/byte     {:.6}  ({} bytes)", e.bits_per_byte, e.bytes);
+        println!("  tokens        {} predicted", e.tokens);
+    }
+    Ok(())
+}

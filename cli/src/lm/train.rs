@@ -1,0 +1,318 @@
+//! `lm train`: next-token prediction on token shards.
+//!
+//! Flags and glue only: the loop is `model::train`. Draws a progress bar
+//! (step, loss, tokens/s, ETA) on stderr, prints every evaluation above it,
+//! and on Ctrl-C writes a checkpoint and stops (`--resume` continues).
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use dataset::ShardSet;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use model::run::{Budget, EvalResult, MetricsLine, RunConfig, RunState, Status, TrainSettings};
+use model::train::{LoopOptions, Observer, Progress};
+use model::{Cell, ModelConfig};
+
+use super::parse_duration;
+use crate::tok::encode::parse_count;
+use crate::{Interrupt, Threads};
+
+/// The model's shape.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Recurrent cell: lstm (PyTorch's nn.LSTM) or rnn (tanh).
+    #[arg(long, default_value = "lstm", value_parser = parse_cell)]
+    pub cell: Cell,
+    /// Recurrent layers.
+    #[arg(long, default_value_t = 2, value_name = "L")]
+    pub layers: usize,
+    /// Hidden width of every layer.
+    #[arg(long, default_value_t = 512, value_name = "H")]
+    pub hidden: usize,
+    /// Embedding width (default: the hidden width).
+    #[arg(long, value_name = "E")]
+    pub embed: Option<usize>,
+    /// Tie the unembedding to the embedding (needs E == H).
+    #[arg(long)]
+    pub tie: bool,
+}
+
+/// How to train.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TrainArgs {
+    /// Time steps per window (backpropagation through time over T steps).
+    #[arg(long, default_value_t = 128, value_name = "T")]
+    pub seq: usize,
+    /// Windows per batch.
+    #[arg(long, default_value_t = 32, value_name = "B")]
+    pub batch: usize,
+    /// Peak learning rate (AdamW).
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Linear warmup steps.
+    #[arg(long, default_value_t = 100, value_name = "STEPS")]
+    pub warmup: u64,
+    /// The cosine decay ends at lr x this.
+    #[arg(long, default_value_t = 0.1, value_name = "R")]
+    pub min_lr_ratio: f64,
+    /// AdamW decoupled weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this (0: no clipping).
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    /// Train for this many steps.
+    #[arg(long, value_name = "N", group = "budget")]
+    pub steps: Option<u64>,
+    /// Train on this many tokens (suffixes K, M, G).
+    #[arg(long, value_name = "N", value_parser = parse_count, group = "budget")]
+    pub tokens: Option<u64>,
+    /// Train on this many characters of text (suffixes K, M, G).
+    #[arg(long, value_name = "N", value_parser = parse_count, group = "budget")]
+    pub chars: Option<u64>,
+    /// Train for this long (evaluation excluded): 40s, 10m, 1h. Alias: --budget.
+    #[arg(long, alias = "budget", value_name = "DURATION", value_parser = parse_duration, group = "budget")]
+    pub time: Option<f64>,
+    /// Evaluate and checkpoint after this much training time.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub eval_every: f64,
+    /// Interim evaluations score this many bytes of the validation text (the
+    /// final one scores all of it); suffixes K, M, G.
+    #[arg(long, default_value = "256K", value_name = "BYTES", value_parser = parse_count)]
+    pub eval_bytes: u64,
+    /// Seed of the initialisation and the data order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl TrainArgs {
+    /// The budget, if one was given.
+    pub fn budget(&self) -> Option<Budget> {
+        if let Some(n) = self.steps {
+            Some(Budget::Steps(n))
+        } else if let Some(n) = self.tokens {
+            Some(Budget::Tokens(n))
+        } else if let Some(n) = self.chars {
+            Some(Budget::Chars(n))
+        } else {
+            self.time.map(Budget::Seconds)
+        }
+    }
+
+    /// The stored settings for `budget`.
+    pub fn settings(&self, budget: Budget) -> TrainSettings {
+        TrainSettings {
+            seq: self.seq,
+            batch: self.batch,
+            lr: self.lr,
+            warmup: self.warmup,
+            min_lr_ratio: self.min_lr_ratio,
+            weight_decay: self.weight_decay,
+            clip: self.clip,
+            budget,
+            eval_every_s: self.eval_every,
+            seed: self.seed,
+        }
+    }
+
+    pub fn loop_options(&self) -> LoopOptions {
+        LoopOptions { interim_eval_bytes: self.eval_bytes, ..LoopOptions::default() }
+    }
+}
+
+fn parse_cell(s: &str) -> Result<Cell, String> {
+    match s {
+        "lstm" => Ok(Cell::Lstm),
+        "rnn" => Ok(Cell::Rnn),
+        _ => Err(format!("unknown cell {s:?} (expected lstm or rnn)")),
+    }
+}
+
+/// Train an LSTM or RNN language model on token shards.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  lm train shards/char/ -o runs/char --time 10m
+  lm train shards/bpe8k/ -o runs/bpe8k --hidden 256 --tokens 20M --eval-every 30s
+  lm train shards/char/ -o runs/char --resume          (continue after Ctrl-C)")]
+pub struct Args {
+    /// The shard directory (from `tok encode`).
+    #[arg(value_name = "SHARDS")]
+    pub shards: PathBuf,
+    /// The run directory: config.json, model.safetensors, optimizer.safetensors, state.json, metrics.jsonl.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Continue the run in --output from its last checkpoint (its stored settings apply).
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// No progress bar (evaluations are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub threads: Threads,
+}
+
+/// The model shape for shards of `vocab` ids.
+pub fn model_config(m: &ModelArgs, vocab: usize) -> Result<ModelConfig> {
+    let cfg = ModelConfig {
+        cell: m.cell,
+        vocab,
+        embed: m.embed.unwrap_or(m.hidden),
+        hidden: m.hidden,
+        layers: m.layers,
+        tie: m.tie,
+    };
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    Ok(cfg)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    args.threads.init()?;
+    let shards = ShardSet::open(&args.shards)?;
+    let state = if args.resume {
+        if !args.output.join("config.json").exists() {
+            anyhow::bail!("{}: no run to resume (no config.json)", args.output.display());
+        }
+        train_resume(&args.output, &shards, args.train.loop_options(), args.quiet)?
+    } else {
+        let budget = args.train.budget().context("give a budget: --steps, --tokens, --chars or --time")?;
+        let cfg = RunConfig {
+            format_version: model::run::FORMAT_VERSION,
+            model: model_config(&args.model, shards.vocab_size())?,
+            train: args.train.settings(budget),
+            data: model::train::data_ref(&shards),
+        };
+        train_new(&args.output, cfg, &shards, args.train.loop_options(), args.quiet)?
+    };
+    report_end(&args.output, &state);
+    Ok(())
+}
+
+/// Starts a run, drawing progress.
+pub fn train_new(
+    dir: &Path,
+    cfg: RunConfig,
+    shards: &ShardSet,
+    opts: LoopOptions,
+    quiet: bool,
+) -> Result<RunState> {
+    let name = dir.display().to_string();
+    eprintln!(
+        "{name}: {} {}x{} (E {}{}), {} parameters, {} ids; B {} x T {}; {}",
+        cfg.model.cell.name(),
+        cfg.model.layers,
+        cfg.model.hidden,
+        cfg.model.embed,
+        if cfg.model.tie { ", tied" } else { "" },
+        cfg.model.num_params(),
+        cfg.model.vocab,
+        cfg.train.batch,
+        cfg.train.seq,
+        describe_budget(&cfg.train.budget),
+    );
+    let mut obs = Bar::new(&name, quiet);
+    let r = model::train::train_new(dir, cfg, shards, opts, &mut obs);
+    obs.bar.finish_and_clear();
+    Ok(r?)
+}
+
+/// Resumes a run, drawing progress.
+pub fn train_resume(dir: &Path, shards: &ShardSet, opts: LoopOptions, quiet: bool) -> Result<RunState> {
+    let name = dir.display().to_string();
+    let mut obs = Bar::new(&name, quiet);
+    let r = model::train::train_resume(dir, shards, opts, &mut obs);
+    obs.bar.finish_and_clear();
+    Ok(r?)
+}
+
+fn describe_budget(b: &Budget) -> String {
+    match b {
+        Budget::Steps(n) => format!("{n} steps"),
+        Budget::Tokens(n) => format!("{n} tokens"),
+        Budget::Chars(n) => format!("{n} characters"),
+        Budget::Seconds(s) => format!("{} of training", crate::lm::compare::duration(*s)),
+    }
+}
+
+/// The one-line summary of an evaluation.
+pub fn describe_eval(e: &EvalResult) -> String {
+    format!(
+        "val {:.4} nats/token, {:.4} bits/char, {:.4} bits/byte over {} tokens ({} chars)",
+        e.val_loss, e.bits_per_char, e.bits_per_byte, e.tokens, e.chars
+    )
+}
+
+fn report_end(dir: &Path, st: &RunState) {
+    let what = match st.status {
+        Status::Finished => "finished",
+        Status::Interrupted => "interrupted (--resume continues)",
+        Status::Diverged => "diverged",
+        Status::Running => "stopped",
+    };
+    let eval = st.last_eval.as_ref().map(describe_eval).unwrap_or_default();
+    println!(
+        "{}: {what} at step {}: {} tokens in {}; {eval}",
+        dir.display(),
+        st.step,
+        st.tokens,
+        crate::lm::compare::duration(st.train_s)
+    );
+}
+
+/// The progress bar observer: cancels on Ctrl-C.
+struct Bar {
+    bar: ProgressBar,
+    interrupt: Interrupt,
+    name: String,
+}
+
+impl Bar {
+    fn new(name: &str, quiet: bool) -> Bar {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr_with_hz(4))
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:25}] {pos}/{len} steps {msg} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(name.to_string());
+        Bar { bar, interrupt: Interrupt::install(), name: name.to_string() }
+    }
+}
+
+impl Observer for Bar {
+    fn step(&mut self, p: &Progress) -> ControlFlow<()> {
+        if p.target_steps < u64::MAX - 1 {
+            self.bar.set_length(p.target_steps);
+        }
+        self.bar.set_position(p.step);
+        self.bar.set_message(format!("loss {:.4} | {:.0} tok/s | lr {:.2e}", p.loss, p.tokens_per_s, p.lr));
+        if self.interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    fn metrics(&mut self, m: &MetricsLine) {
+        if let (Some(v), Some(bpc)) = (m.val_loss, m.val_bits_per_char) {
+            let line = format!(
+                "{}: step {:>6}  {:>7.1}s  train {:.4}  val {:.4} nats/token  {:.4} bits/char  {:.0} tok/s  grad norm {:.3}",
+                self.name, m.step, m.time_s, m.train_loss, v, bpc, m.tokens_per_s, m.grad_norm
+            );
+            // A hidden bar (--quiet, or stderr not a terminal) drops println.
+            if self.bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                self.bar.println(line);
+            }
+        }
+    }
+
+    fn evaluating(&mut self, is_final: bool) {
+        self.bar.set_message(if is_final { "final evaluation ..." } else { "evaluating ..." });
+    }
+}
