@@ -72,6 +72,10 @@ use crate::{Error, Result, TokenId};
 const PARALLEL_WORDS: usize = 2048;
 /// How many words ahead of the current one to prefetch.
 const PREFETCH_AHEAD: usize = 8;
+/// At most this many workers merge words or count initial pairs: each holds
+/// per-token (or per-byte-pair) tables of a few MB, and beyond a handful of
+/// workers the sequential part of a step dominates anyway.
+const MAX_WORKERS: usize = 8;
 
 /// What [`learn_merges`] learned.
 #[derive(Clone, Debug)]
@@ -112,8 +116,9 @@ pub struct LearnStats {
     pub pair_updates: u64,
     /// Entries popped from the heap (stale ones included).
     pub heap_pops: u64,
-    /// Steps whose words were merged on all threads, and their word visits.
+    /// Steps whose words were merged on several threads.
     pub parallel_steps: usize,
+    /// Word visits in those steps.
     pub parallel_visits: u64,
     /// Largest number of distinct pairs alive at once.
     pub peak_pairs: usize,
@@ -194,7 +199,7 @@ fn learn(
     // one, so no more tokens than that can be created, whatever was asked.
     let max_steps = corpus.symbols - corpus.words();
     let id_cap = vocab.len() + merges.min(max_steps);
-    let workers = rayon::current_num_threads().max(1);
+    let workers = rayon::current_num_threads().clamp(1, MAX_WORKERS);
     let mut accs: Vec<StepAcc> = (0..workers).map(|_| StepAcc::new(id_cap)).collect();
     let mut todo: Vec<u32> = Vec::new();
     let mut out: Vec<(TokenId, TokenId)> = Vec::with_capacity(merges.min(max_steps));
@@ -676,7 +681,7 @@ impl PairTable {
             count: Vec<u64>,
             words: Vec<Vec<u32>>,
         }
-        let workers = rayon::current_num_threads().max(1);
+        let workers = rayon::current_num_threads().clamp(1, MAX_WORKERS);
         let per = c.words().div_ceil(workers).max(1);
         // Parts cover consecutive word ranges, so concatenating their lists
         // in order keeps each list in word order.
