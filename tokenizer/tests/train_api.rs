@@ -105,6 +105,26 @@ fn same_merges_whatever_the_thread_count() {
     }
 }
 
+#[test]
+fn same_merges_whatever_the_thread_count_without_a_pattern() {
+    // Whole documents are words: long words, merged through linked positions.
+    let docs: Vec<Vec<u8>> = (0..4).map(|i| zipf_text(50 + i, 60_000, 3_000)).collect();
+    let mut results = Vec::new();
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let learned = pool.install(|| {
+            let mut counter = WordCounter::new(Pattern::None);
+            counter.feed_many(&docs);
+            learn_merges(&counter, 2000, 0, &mut Silent).expect("learns")
+        });
+        assert_eq!(learned.merges.len(), 2000);
+        results.push((threads, learned.merges));
+    }
+    for (threads, merges) in &results[1..] {
+        assert!(*merges == results[0].1, "{threads} threads learned different merges");
+    }
+}
+
 #[derive(Default)]
 struct Record {
     calls: Vec<(Stage, u64, u64)>,

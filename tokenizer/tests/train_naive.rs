@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{REAL_TEXT, Rng};
+use common::{REAL_TEXT, Rng, zipf_text};
 use tokenizer::Pattern;
 use tokenizer::train::{Learned, Silent, Stop, WordCounter, learn_merges};
 
@@ -206,6 +206,32 @@ fn real_text() {
     let learned = check("real min-frequency", &counter, 10_000, 3);
     assert_eq!(learned.stats.stop, Stop::MinFrequency);
     assert!(learned.stats.last_count >= 3);
+}
+
+#[test]
+fn long_words() {
+    // Words longer than 64 symbols are merged through linked positions
+    // rather than rescanned: whole documents under Pattern::None, and long
+    // runs (overlapping "aa" + "aa", touching "abab") mixed with short words
+    // holding the same pairs.
+    let mut counter = WordCounter::new(Pattern::None);
+    counter.add(REAL_TEXT.as_bytes(), 2);
+    counter.add(&zipf_text(4, 3000, 300), 1);
+    for (unit, n) in [("a", 200), ("a", 65), ("ab", 150), ("aab", 90), ("abc", 70), ("=", 129)] {
+        counter.add(unit.repeat(n).as_bytes(), 1 + n as u64 % 3);
+    }
+    for w in ["aa", "aaa", "ab", "abab", "ba", "aab", "=="] {
+        counter.add(w.as_bytes(), 5);
+    }
+    check("long words", &counter, 1500, 0);
+
+    // cl100k pieces longer than 64 bytes: runs of spaces and punctuation.
+    let mut text = String::from(REAL_TEXT);
+    for n in [70, 100, 65, 200] {
+        text.push_str(&format!("x{}y {}\n{}\n", " ".repeat(n), "-".repeat(n), "ab".repeat(n / 2)));
+    }
+    let counter = count(Pattern::Gpt4, &[text.into_bytes()]);
+    check("long pieces", &counter, 600, 0);
 }
 
 #[test]
