@@ -274,6 +274,59 @@ fn pieces_offset_tracks_position() {
 }
 
 // ---------------------------------------------------------------------------
+// Cut points for parallel work
+
+/// Checks every position `cut_point` offers in `text`: splitting the halves
+/// gives the pieces of the whole. Returns how many positions were checked.
+fn check_cut_points(text: &[u8]) -> usize {
+    let mut checked = 0;
+    for pattern in SPLITTING {
+        let whole: Vec<&[u8]> = pattern.split(text).collect();
+        let mut from = 0;
+        while let Some(k) = pattern.cut_point(text, from) {
+            assert!(k >= from.max(1) && k < text.len(), "cut {k} out of range");
+            let mut halves: Vec<&[u8]> = pattern.split(&text[..k]).collect();
+            halves.extend(pattern.split(&text[k..]));
+            assert!(
+                halves == whole,
+                "{}: cutting {:?} at {k} changes the pieces",
+                pattern.name(),
+                String::from_utf8_lossy(text)
+            );
+            checked += 1;
+            from = k + 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn cut_points_keep_the_pieces() {
+    let mut checked = 0;
+    for text in TRICKY {
+        for before in ["", "x", "'", "\n", "AB\u{301}"] {
+            for after in ["", "x", " ", "\n", "'s", "\u{301}", "1"] {
+                checked += check_cut_points(format!("{before}{text}{after}").as_bytes());
+            }
+        }
+    }
+    checked += check_cut_points(generated_text(3, 5_000).as_bytes());
+    assert!(checked > 10_000, "only {checked} cut points checked");
+}
+
+#[test]
+fn cut_points_are_where_documented() {
+    assert_eq!(Pattern::Gpt4.cut_point(b"ab cd", 0), Some(2));
+    assert_eq!(Pattern::Gpt4.cut_point(b"ab cd", 3), None);
+    assert_eq!(Pattern::Gpt4.cut_point(b"ab cd.", 3), Some(5));
+    assert_eq!(Pattern::Gpt4o.cut_point(b"don't", 0), None);
+    assert_eq!(Pattern::Gpt4o.cut_point("中文 中文".as_bytes(), 0), None);
+    assert_eq!(Pattern::Gpt2.cut_point(b"", 0), None);
+    assert_eq!(Pattern::Gpt2.cut_point(b"a.", 7), None);
+    assert_eq!(Pattern::None.cut_point(b"ab cd", 0), None);
+}
+
+// ---------------------------------------------------------------------------
 // Hugging Face spelling
 
 #[test]
@@ -343,7 +396,7 @@ fn every_interesting_code_point_in_context() {
     for chunk in cps.chunks(4096) {
         let mut text = String::new();
         for &c in chunk {
-            text.push_str(&format!("a{c}a A{c}B 1{c}1 {c}{c} '{c} !{c}! {c}x{c}X {c}\n{c}AB\n"));
+            text.push_str(&format!("a{c}a A{c}B 1{c}1 {c}{c} '{c} !{c}! {c}x{c}X {c}\n{c}AB\n{c}'s\n"));
         }
         check_all(text.as_bytes());
     }
@@ -484,6 +537,25 @@ fn weighted_text() -> impl Strategy<Value = String> {
     proptest::collection::vec(proptest::sample::select(ALPHABET), 0..48).prop_map(|v| v.into_iter().collect())
 }
 
+/// Strings made of runs of one character (1 to 20 of it), so that runs of
+/// every class cross the eight-byte steps of the scanners.
+fn runs_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec((proptest::sample::select(ALPHABET), 1..20usize), 0..12)
+        .prop_map(|runs| runs.into_iter().flat_map(|(c, n)| std::iter::repeat_n(c, n)).collect())
+}
+
+/// Whitespace runs of every kind, between words, digits and punctuation.
+fn whitespace_text() -> impl Strategy<Value = String> {
+    const WS: &[char] =
+        &[' ', ' ', ' ', '\t', '\n', '\r', '\u{B}', '\u{A0}', '\u{3000}', '\u{2028}', '\u{85}'];
+    const OTHER: &[&str] = &["x", "Ab", "1", "!", "'s", "é", "中", "\u{301}", "/", ""];
+    proptest::collection::vec(
+        (proptest::collection::vec(proptest::sample::select(WS), 0..24), proptest::sample::select(OTHER)),
+        0..6,
+    )
+    .prop_map(|parts| parts.into_iter().flat_map(|(ws, other)| ws.into_iter().chain(other.chars())).collect())
+}
+
 /// Bytes that make valid and broken UTF-8 sequences alike.
 const BYTES: &[u8] = &[
     b'a', b'Z', b's', b'\'', b' ', b' ', b'\n', b'\r', b'\t', b'1', b'!', b'/', 0x80, 0x8F, 0x9F, 0xA0, 0xA9,
@@ -495,6 +567,22 @@ proptest! {
 
     #[test]
     fn weighted_strings_match_the_reference(text in weighted_text()) {
+        check_all(text.as_bytes());
+    }
+
+    #[test]
+    fn runs_match_the_reference(text in runs_text()) {
+        check_all(text.as_bytes());
+    }
+
+    #[test]
+    fn cut_points_keep_the_pieces_of_any_text(text in weighted_text(), bytes in proptest::collection::vec(proptest::sample::select(BYTES), 0..48)) {
+        check_cut_points(text.as_bytes());
+        check_cut_points(&bytes);
+    }
+
+    #[test]
+    fn whitespace_runs_match_the_reference(text in whitespace_text()) {
         check_all(text.as_bytes());
     }
 

@@ -23,18 +23,26 @@ pub(crate) fn piece_end(t: &Tables, text: &[u8], p: usize) -> usize {
         }
     }
     // ?\p{L}++ | ?\p{N}++ | ?[^\s\p{L}\p{N}]++ without the space.
-    for class in [L, N, SYM] {
-        if c & class != 0 {
-            return run(t, text, q, class);
-        }
+    if c & L != 0 {
+        return run::<L>(t, text, q);
+    }
+    if c & N != 0 {
+        return run::<N>(t, text, q);
+    }
+    if c & SYM != 0 {
+        return run::<SYM>(t, text, q);
     }
     // The same with the space.
     if text[p] == b' ' {
         let (c2, len2) = class_or_end(t, text, q);
-        for class in [L, N, SYM] {
-            if c2 & class != 0 {
-                return run(t, text, q + len2, class);
-            }
+        if c2 & L != 0 {
+            return run::<L>(t, text, q + len2);
+        }
+        if c2 & N != 0 {
+            return run::<N>(t, text, q + len2);
+        }
+        if c2 & SYM != 0 {
+            return run::<SYM>(t, text, q + len2);
         }
     }
     let w = whitespace(t, text, p, c, len);

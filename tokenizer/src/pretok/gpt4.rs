@@ -11,7 +11,7 @@ pub(crate) fn piece_end(t: &Tables, text: &[u8], p: usize) -> usize {
     let q = p + len;
     // [^\r\n\p{L}\p{N}]?+\p{L}++ with an empty prefix.
     if c & L != 0 {
-        return run(t, text, q, L);
+        return run::<L>(t, text, q);
     }
     // \p{N}{1,3}+
     if c & N != 0 {
@@ -26,15 +26,15 @@ pub(crate) fn piece_end(t: &Tables, text: &[u8], p: usize) -> usize {
     let (c2, len2) = class_or_end(t, text, q);
     // [^\r\n\p{L}\p{N}]?+\p{L}++ with a one-character prefix.
     if c & NL == 0 && c2 & L != 0 {
-        return run(t, text, q + len2, L);
+        return run::<L>(t, text, q + len2);
     }
     // ?[^\s\p{L}\p{N}]++[\r\n]*+ without the space.
     if c & SYM != 0 {
-        return run_bytes(text, run(t, text, q, SYM), b"\r\n");
+        return run_bytes(text, run::<SYM>(t, text, q), b"\r\n");
     }
     // ?[^\s\p{L}\p{N}]++[\r\n]*+ with the space.
     if text[p] == b' ' && c2 & SYM != 0 {
-        return run_bytes(text, run(t, text, q + len2, SYM), b"\r\n");
+        return run_bytes(text, run::<SYM>(t, text, q + len2), b"\r\n");
     }
     let w = whitespace(t, text, p, c, len);
     if w.end == text.len() {

@@ -26,7 +26,7 @@ pub(crate) fn piece_end(t: &Tables, text: &[u8], p: usize) -> usize {
             let (ce, le) = class_or_end(t, text, e);
             let end = if ce & LO != 0 {
                 // Alternative 1: the lower run after the upper run.
-                run(t, text, e + le, LO)
+                run::<LO>(t, text, e + le)
             } else if let Some(l) = last_lo {
                 // Alternative 1: the upper run gives back all characters
                 // after its last lower one.
@@ -47,11 +47,11 @@ pub(crate) fn piece_end(t: &Tables, text: &[u8], p: usize) -> usize {
     }
     // ?[^\s\p{L}\p{N}]+[\r\n/]* without the space.
     if c & SYM != 0 {
-        return run_bytes(text, run(t, text, q, SYM), b"\r\n/");
+        return run_bytes(text, run::<SYM>(t, text, q), b"\r\n/");
     }
     // ?[^\s\p{L}\p{N}]+[\r\n/]* with the space.
     if text[p] == b' ' && c2 & SYM != 0 {
-        return run_bytes(text, run(t, text, q + len2, SYM), b"\r\n/");
+        return run_bytes(text, run::<SYM>(t, text, q + len2), b"\r\n/");
     }
     let w = whitespace(t, text, p, c, len);
     if let Some(e) = w.newline_end {
@@ -73,7 +73,7 @@ fn word(t: &Tables, text: &[u8], start: usize) -> usize {
     let (e, last_lo) = up_run(t, text, start);
     let (ce, le) = class_or_end(t, text, e);
     if ce & LO != 0 {
-        run(t, text, e + le, LO)
+        run::<LO>(t, text, e + le)
     } else if let Some(l) = last_lo {
         l
     } else {

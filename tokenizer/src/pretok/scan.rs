@@ -22,21 +22,38 @@ pub(crate) fn class_or_end(t: &Tables, text: &[u8], i: usize) -> (u8, usize) {
     if i < text.len() { class_at(t, text, i) } else { (0, 0) }
 }
 
-/// The end of the run of characters with any of the bits `mask`, from `i`.
+/// The end of the run of characters with any of the class bits `MASK`, from
+/// `i`.
 #[inline(always)]
-pub(crate) fn run(t: &Tables, text: &[u8], mut i: usize, mask: u8) -> usize {
+pub(crate) fn run<const MASK: u8>(t: &Tables, text: &[u8], i: usize) -> usize {
+    let i = ascii_run::<MASK>(text, i);
+    match text.get(i) {
+        Some(&b) if b >= 0x80 => run_wide::<MASK>(t, text, i),
+        _ => i,
+    }
+}
+
+/// [`run`] from a non-ASCII character on. Out of line so that the ASCII loop
+/// stays small where it is inlined.
+#[inline(never)]
+fn run_wide<const MASK: u8>(t: &Tables, text: &[u8], mut i: usize) -> usize {
     loop {
-        i = ascii_run(text, i, mask);
-        match text.get(i) {
-            Some(&b) if b >= 0x80 => {
-                let (c, len) = t.decode(text, i);
-                if c & mask == 0 {
-                    return i;
+        // Non-ASCII characters one by one; back to the eight-byte steps only
+        // at an ASCII member, so that non-Latin text does not pay for them.
+        loop {
+            match text.get(i) {
+                Some(&b) if b >= 0x80 => {
+                    let (c, len) = t.decode(text, i);
+                    if c & MASK == 0 {
+                        return i;
+                    }
+                    i += len;
                 }
-                i += len;
+                Some(&b) if ASCII[b as usize] & MASK != 0 => break,
+                _ => return i,
             }
-            _ => return i,
         }
+        i = ascii_run::<MASK>(text, i);
     }
 }
 
@@ -93,16 +110,16 @@ pub(crate) fn ascii_members(w: u64, mask: u8) -> u64 {
 /// The end of the run of ASCII characters with any of the bits `mask` from
 /// `i`; eight bytes at a time.
 #[inline(always)]
-pub(crate) fn ascii_run(text: &[u8], mut i: usize, mask: u8) -> usize {
+pub(crate) fn ascii_run<const MASK: u8>(text: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = text.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
-        let m = ascii_members(u64::from_le_bytes(*chunk), mask);
+        let m = ascii_members(u64::from_le_bytes(*chunk), MASK);
         if m != HIGH {
             return i + ((!m & HIGH).trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
     while let Some(&b) = text.get(i) {
-        if ASCII[b as usize] & mask == 0 {
+        if ASCII[b as usize] & MASK == 0 {
             break;
         }
         i += 1;
@@ -202,4 +219,53 @@ pub(crate) fn whitespace(t: &Tables, text: &[u8], p: usize, c: u8, len: usize) -
     }
     let last = if wide.1 == i { wide.0 } else { i - 1 };
     Whitespace { end: i, last, newline_end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SWAR class tests agree with the [`ASCII`] table for every byte in
+    /// every lane, whatever the neighbouring bytes (carries between lanes
+    /// would show up as disagreements).
+    #[test]
+    fn ascii_members_agree_with_the_table() {
+        fn check<const MASK: u8>() {
+            let fillers = [0x00u8, b' ', b'a', b'Z', b'0', b'\n', 0x7F, 0x80, 0xFF];
+            for b in 0..=255u8 {
+                for lane in 0..8 {
+                    for &fill in &fillers {
+                        let mut bytes = [fill; 8];
+                        bytes[lane] = b;
+                        let m = ascii_members(u64::from_le_bytes(bytes), MASK);
+                        for (k, &x) in bytes.iter().enumerate() {
+                            let expected = ASCII[x as usize] & MASK != 0 && ASCII[x as usize] & HI == 0;
+                            assert_eq!(m >> (8 * k + 7) & 1 == 1, expected, "mask {MASK:#x} byte {x:#04x}");
+                            assert_eq!(m & !HIGH, 0);
+                        }
+                    }
+                }
+            }
+        }
+        check::<L>();
+        check::<N>();
+        check::<S>();
+        check::<SYM>();
+        check::<LO>();
+        check::<UP>();
+        check::<NL>();
+        check::<{ L | N }>();
+    }
+
+    #[test]
+    fn runs_cross_chunk_boundaries() {
+        let t = super::super::tables::tables();
+        let text = "abcdefghijklmnopqrstuvwxyzéABC中文d1".as_bytes();
+        assert_eq!(run::<L>(t, text, 0), text.len() - 1);
+        assert_eq!(ascii_run::<L>(text, 0), 26);
+        assert_eq!(run::<LO>(t, text, 3), 28);
+        let ws = b" \t \t \t \t \n \t \t \t \r\n    x";
+        let w = whitespace(t, ws, 0, S, 1);
+        assert_eq!((w.end, w.last, w.newline_end), (ws.len() - 1, ws.len() - 2, Some(ws.len() - 5)));
+    }
 }

@@ -200,7 +200,7 @@ impl Tables {
 /// surrogates, nothing above U+10FFFF. A lead byte whose sequence is cut short
 /// is invalid on its own, and so is each stray continuation byte; this is what
 /// makes every such byte behave like one U+FFFD, as in `Utf8Chunks`.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_utf8(text: &[u8], i: usize) -> Option<(u32, usize)> {
     #[inline(always)]
     fn cont(b: Option<&u8>) -> Option<u32> {
