@@ -10,7 +10,8 @@
 //! merges ([`super::learn`] does).
 //!
 //! Parallelism: a batch of documents is cut into work units (whole small
-//! documents, or pieces of large ones cut at [`safe_cut`] points), each rayon
+//! documents, or pieces of large ones cut at [`Pattern::cut_point`]s, where
+//! the pieces on either side are those of the whole text), each rayon
 //! worker counts its units into a private table of borrowed slices, and the
 //! private tables are then folded into the arena-backed table.
 //!
@@ -300,7 +301,7 @@ struct LocalCounts<'a> {
 
 impl<'a> LocalCounts<'a> {
     fn count_unit(&mut self, pattern: Pattern, unit: &'a [u8]) {
-        for piece in pattern.split(unit) {
+        pattern.for_each_piece(unit, |piece| {
             self.pieces += 1;
             if piece.len() <= SHORT {
                 let v = pack(piece);
@@ -311,7 +312,7 @@ impl<'a> LocalCounts<'a> {
                         self.short.insert_unique(hash, (v, 1), |e| hash_short(e.0));
                     }
                 }
-                continue;
+                return;
             }
             let hash = hash_bytes(piece);
             match self.long.find_mut(hash, |e| e.1 == piece) {
@@ -320,24 +321,24 @@ impl<'a> LocalCounts<'a> {
                     self.long.insert_unique(hash, (hash, piece, 1), |e| e.0);
                 }
             }
-        }
+        });
     }
 }
 
 /// Cuts documents into work units of about [`UNIT_BYTES`], cutting large
-/// documents only at [`safe_cut`] points. Empty documents give no unit.
+/// documents only at [`Pattern::cut_point`]s. Empty documents give no unit.
 fn work_units<'a>(pattern: Pattern, docs: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
     let mut units = Vec::new();
     for doc in docs {
         let mut rest = doc;
-        while rest.len() > UNIT_BYTES && pattern != Pattern::None {
-            match next_safe_cut(rest, UNIT_BYTES) {
-                Some(cut) => {
+        while rest.len() > UNIT_BYTES {
+            match pattern.cut_point(rest, UNIT_BYTES) {
+                Some(cut) if cut < rest.len() => {
                     let (unit, tail) = rest.split_at(cut);
                     units.push(unit);
                     rest = tail;
                 }
-                None => break,
+                _ => break,
             }
         }
         if !rest.is_empty() {
@@ -347,102 +348,9 @@ fn work_units<'a>(pattern: Pattern, docs: impl Iterator<Item = &'a [u8]>) -> Vec
     units
 }
 
-/// The first [`safe_cut`] position `p` with `from <= p < text.len()`.
-fn next_safe_cut(text: &[u8], from: usize) -> Option<usize> {
-    // A cut at `p` needs `text[p - 1] == b'\n'`: look for newlines from `from - 1`.
-    let mut i = from.saturating_sub(1);
-    while i < text.len() {
-        let p = i + memchr::memchr(b'\n', &text[i..])? + 1;
-        if safe_cut(text, p) {
-            return Some(p);
-        }
-        i = p;
-    }
-    None
-}
-
-/// Whether every pattern splits `text` into the pieces of `text[..p]`
-/// followed by the pieces of `text[p..]` (each split on its own).
-///
-/// The rule: `text[p - 1]` is `\n`, and both the byte before it and the byte
-/// after it are ASCII graphic (`!`..=`~`), and the byte after it is not `/`.
-/// Why each condition is needed:
-/// - The pieces from `p` on do not depend on what precedes `p` (the patterns
-///   have no look-behind), provided some piece of the whole text ends at `p`.
-///   A piece ends at `p` because `text[p]` is not whitespace: no `\s` run can
-///   go on through it, and `\n` cannot start or continue a letter, number or
-///   punctuation run — except o200k's ` ?[^\s\p{L}\p{N}]+[\r\n/]*`, which
-///   takes `!\n/` as one piece: hence "not `/`".
-/// - The pieces before `p` must not change when the text ends at `p`. The
-///   patterns look at the end of the text through `\s++$` (cl100k, r50k) and
-///   `\s+(?!\S)`. With a graphic byte before the `\n`, the whitespace run at
-///   the end of the first part is the `\n` alone, which every pattern makes
-///   one piece whether the text ends there or not. Without that condition
-///   r50k splits `"a  \nb"` as `a`, `  `, `\n`, `b` but `"a  \n"` as `a`,
-///   `  \n`: the tokenizer's documented `chunk_boundary` rule (`\n` then an
-///   ASCII graphic byte) is not enough for r50k nor for o200k.
-fn safe_cut(text: &[u8], p: usize) -> bool {
-    let graphic = |b: u8| (0x21..=0x7E).contains(&b);
-    p >= 2
-        && p < text.len()
-        && text[p - 1] == b'\n'
-        && graphic(text[p - 2])
-        && graphic(text[p])
-        && text[p] != b'/'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pieces(pattern: Pattern, text: &[u8]) -> Vec<Vec<u8>> {
-        pattern.split(text).map(<[u8]>::to_vec).collect()
-    }
-
-    /// Every safe cut of texts built to stress the rule gives the same pieces
-    /// as the whole text, for every pattern.
-    #[test]
-    fn safe_cuts_preserve_pieces() {
-        let texts: [&[u8]; 6] = [
-            b"a  \nb\nc\n\nd!\n/e\nx\n/y 12\n34\r\nq\n'll\nz",
-            b"foo(1)\n}\nbar:\n  baz\n#x\n!\n?\n'\n\"\n",
-            b"The cat\nsat.\nOn the\nmat!\nWhy?\nBecause\n\xff\xfe\nok\n\xe3\x80\x80\nnext",
-            b"x\r\ny\n\tz\n w\n\x0bv\nu",
-            b"it's\nI'M\nwe've\nthey'RE\n's\n'S\n",
-            b"1234\n5678\n9\n0\n\xc2\xa0\nA\n",
-        ];
-        for pattern in [Pattern::Gpt4, Pattern::Gpt4o, Pattern::Gpt2] {
-            for text in texts {
-                let whole = pieces(pattern, text);
-                for p in 0..=text.len() {
-                    if safe_cut(text, p) {
-                        let mut cut = pieces(pattern, &text[..p]);
-                        cut.extend(pieces(pattern, &text[p..]));
-                        assert_eq!(
-                            cut,
-                            whole,
-                            "{pattern:?} cut at {p} of {:?}",
-                            String::from_utf8_lossy(text)
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// The conditions of `safe_cut` are needed: the cases its doc names do
-    /// change the pieces.
-    #[test]
-    fn unsafe_cuts_do_change_pieces() {
-        let cases: [(Pattern, &[u8], usize); 2] =
-            [(Pattern::Gpt2, b"a  \nb", 4), (Pattern::Gpt4o, b"a!\n/b", 3)];
-        for (pattern, text, p) in cases {
-            assert!(!safe_cut(text, p));
-            let mut cut = pieces(pattern, &text[..p]);
-            cut.extend(pieces(pattern, &text[p..]));
-            assert_ne!(cut, pieces(pattern, text), "{pattern:?} {text:?}");
-        }
-    }
 
     #[test]
     fn pack_keeps_bytes_and_length() {
