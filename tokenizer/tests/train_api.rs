@@ -1,13 +1,13 @@
 //! `train_bpe` and `learn_merges` at the API boundary: bad configurations,
 //! determinism across thread counts, progress reports and cancellation.
 
-mod common;
+mod train_common;
 
 use std::ops::ControlFlow;
 
-use common::{REAL_TEXT, zipf_text};
 use tokenizer::train::{BpeConfig, Observer, Silent, Stage, Stop, WordCounter, learn_merges, train_bpe};
 use tokenizer::{Error, Pattern};
+use train_common::{REAL_TEXT, zipf_text};
 
 fn config(vocab_size: usize, specials: &[&str]) -> BpeConfig {
     BpeConfig {

@@ -3,11 +3,11 @@
 //! character, invalid UTF-8, random bytes and real text; plus merge lists
 //! worked out by hand for tiny corpora.
 
-mod common;
+mod train_common;
 
-use common::{REAL_TEXT, Rng, zipf_text};
 use tokenizer::Pattern;
 use tokenizer::train::{Learned, Silent, Stop, WordCounter, learn_merges};
+use train_common::{REAL_TEXT, Rng, zipf_text};
 
 /// The naive trainer: every merge recounts all pairs of all words, takes the
 /// highest count, ties to the smallest pair `(a, b)`, and replaces the pair
