@@ -1,7 +1,8 @@
 //! Counting pre-tokenized pieces ("words") for the BPE trainer.
 //!
 //! [`WordCounter`] cuts documents with a [`Pattern`] and keeps one entry per
-//! distinct piece: its bytes (in one shared arena) and how often it occurred.
+//! distinct piece: its bytes (inline when short, in a shared arena when long)
+//! and how often it occurred.
 //! Memory therefore grows with the number of distinct pieces, not with the
 //! corpus. The counts do not depend on the order in which documents are fed,
 //! nor on how many threads count them: they are sums.
@@ -12,8 +13,8 @@
 //! Parallelism: a batch of documents is cut into work units (whole small
 //! documents, or pieces of large ones cut at [`Pattern::cut_point`]s, where
 //! the pieces on either side are those of the whole text), each rayon
-//! worker counts its units into a private table of borrowed slices, and the
-//! private tables are then folded into the arena-backed table.
+//! worker counts its units into private tables, and these are then folded
+//! into the counter's tables.
 //!
 //! Performance notes:
 //! - The global table holds pieces of up to 15 bytes by value (24 bytes an
@@ -25,7 +26,7 @@
 //! - Pieces of up to 15 bytes (nearly all of them) are counted by value,
 //!   packed in a `u128`, by the workers and in the global table: no
 //!   byte-wise hash and no `memcmp` per lookup, and folding a worker's table
-//!   into the global one needs no hashing at all. This took about 5% off a
+//!   into the global one needs no byte-wise hashing. This took about 5% off a
 //!   whole training run; pieces of up to 7 bytes in a `u64` did about as
 //!   well but left indentation runs on the slow path.
 //! - Tried and rejected: a 4096-slot direct-mapped cache of hot pieces in
