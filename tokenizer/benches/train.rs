@@ -12,8 +12,8 @@
 //! `RAYON_NUM_THREADS`. Side by side with rustbpe and Hugging Face:
 //! `scripts/bench/train.sh`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/train_common/mod.rs"]
+mod train_common;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ fn corpus() -> (String, Vec<Vec<u8>>) {
     if docs.iter().map(Vec::len).sum::<usize>() > 0 {
         return (format!("corpus-{}MB", docs.iter().map(Vec::len).sum::<usize>() >> 20), docs);
     }
-    let docs: Vec<Vec<u8>> = (0..8).map(|i| common::zipf_text(i, 1 << 20, 30_000)).collect();
+    let docs: Vec<Vec<u8>> = (0..8).map(|i| train_common::zipf_text(i, 1 << 20, 30_000)).collect();
     ("zipf-8MB".to_string(), docs)
 }
 

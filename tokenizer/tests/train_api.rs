@@ -1,13 +1,13 @@
 //! `train_bpe` and `learn_merges` at the API boundary: bad configurations,
 //! determinism across thread counts, progress reports and cancellation.
 
-mod common;
+mod train_common;
 
 use std::ops::ControlFlow;
 
-use common::{REAL_TEXT, zipf_text};
 use tokenizer::train::{BpeConfig, Observer, Silent, Stage, Stop, WordCounter, learn_merges, train_bpe};
 use tokenizer::{Error, Pattern};
+use train_common::{REAL_TEXT, zipf_text};
 
 fn config(vocab_size: usize, specials: &[&str]) -> BpeConfig {
     BpeConfig {
@@ -102,6 +102,26 @@ fn same_merges_whatever_the_thread_count() {
     assert!(first.stats.word_visits > 3 * 2048, "the corpus must exercise the parallel merge");
     for (threads, learned) in &results[1..] {
         assert!(learned.merges == first.merges, "{threads} threads learned different merges");
+    }
+}
+
+#[test]
+fn same_merges_whatever_the_thread_count_without_a_pattern() {
+    // Whole documents are words: long words, merged through linked positions.
+    let docs: Vec<Vec<u8>> = (0..4).map(|i| zipf_text(50 + i, 60_000, 3_000)).collect();
+    let mut results = Vec::new();
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let learned = pool.install(|| {
+            let mut counter = WordCounter::new(Pattern::None);
+            counter.feed_many(&docs);
+            learn_merges(&counter, 2000, 0, &mut Silent).expect("learns")
+        });
+        assert_eq!(learned.merges.len(), 2000);
+        results.push((threads, learned.merges));
+    }
+    for (threads, merges) in &results[1..] {
+        assert!(*merges == results[0].1, "{threads} threads learned different merges");
     }
 }
 

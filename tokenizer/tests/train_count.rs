@@ -2,14 +2,14 @@
 //! pieces whatever the batching, the order of documents, the thread count
 //! and the cutting of large documents; progress and cancellation.
 
-mod common;
+mod train_common;
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use common::{REAL_TEXT, zipf_text};
 use tokenizer::Pattern;
 use tokenizer::train::{Observer, Stage, WordCounter};
+use train_common::{REAL_TEXT, zipf_text};
 
 fn plain_counts(pattern: Pattern, docs: &[Vec<u8>]) -> HashMap<Vec<u8>, u64> {
     let mut counts = HashMap::new();

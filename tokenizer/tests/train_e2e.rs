@@ -3,11 +3,11 @@
 //! training words exactly as training left them, and is byte-identical
 //! whatever the thread count.
 
-mod common;
+mod train_common;
 
-use common::{REAL_TEXT, Rng, zipf_text};
 use tokenizer::train::{BpeConfig, Silent, WordCounter, learn_merges, train_bpe};
 use tokenizer::{Pattern, Tokenizer};
+use train_common::{REAL_TEXT, Rng, zipf_text};
 
 fn config(vocab_size: usize, specials: &[&str]) -> BpeConfig {
     BpeConfig {

@@ -3,11 +3,11 @@
 //! character, invalid UTF-8, random bytes and real text; plus merge lists
 //! worked out by hand for tiny corpora.
 
-mod common;
+mod train_common;
 
-use common::{REAL_TEXT, Rng};
 use tokenizer::Pattern;
 use tokenizer::train::{Learned, Silent, Stop, WordCounter, learn_merges};
+use train_common::{REAL_TEXT, Rng, zipf_text};
 
 /// The naive trainer: every merge recounts all pairs of all words, takes the
 /// highest count, ties to the smallest pair `(a, b)`, and replaces the pair
@@ -206,6 +206,32 @@ fn real_text() {
     let learned = check("real min-frequency", &counter, 10_000, 3);
     assert_eq!(learned.stats.stop, Stop::MinFrequency);
     assert!(learned.stats.last_count >= 3);
+}
+
+#[test]
+fn long_words() {
+    // Words longer than 64 symbols are merged through linked positions
+    // rather than rescanned: whole documents under Pattern::None, and long
+    // runs (overlapping "aa" + "aa", touching "abab") mixed with short words
+    // holding the same pairs.
+    let mut counter = WordCounter::new(Pattern::None);
+    counter.add(REAL_TEXT.as_bytes(), 2);
+    counter.add(&zipf_text(4, 3000, 300), 1);
+    for (unit, n) in [("a", 200), ("a", 65), ("ab", 150), ("aab", 90), ("abc", 70), ("=", 129)] {
+        counter.add(unit.repeat(n).as_bytes(), 1 + n as u64 % 3);
+    }
+    for w in ["aa", "aaa", "ab", "abab", "ba", "aab", "=="] {
+        counter.add(w.as_bytes(), 5);
+    }
+    check("long words", &counter, 1500, 0);
+
+    // cl100k pieces longer than 64 bytes: runs of spaces and punctuation.
+    let mut text = String::from(REAL_TEXT);
+    for n in [70, 100, 65, 200] {
+        text.push_str(&format!("x{}y {}\n{}\n", " ".repeat(n), "-".repeat(n), "ab".repeat(n / 2)));
+    }
+    let counter = count(Pattern::Gpt4, &[text.into_bytes()]);
+    check("long pieces", &counter, 600, 0);
 }
 
 #[test]

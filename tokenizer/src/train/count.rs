@@ -1,7 +1,8 @@
 //! Counting pre-tokenized pieces ("words") for the BPE trainer.
 //!
 //! [`WordCounter`] cuts documents with a [`Pattern`] and keeps one entry per
-//! distinct piece: its bytes (in one shared arena) and how often it occurred.
+//! distinct piece: its bytes (inline when short, in a shared arena when long)
+//! and how often it occurred.
 //! Memory therefore grows with the number of distinct pieces, not with the
 //! corpus. The counts do not depend on the order in which documents are fed,
 //! nor on how many threads count them: they are sums.
@@ -10,21 +11,24 @@
 //! merges ([`super::learn`] does).
 //!
 //! Parallelism: a batch of documents is cut into work units (whole small
-//! documents, or pieces of large ones cut at [`safe_cut`] points), each rayon
-//! worker counts its units into a private table of borrowed slices, and the
-//! private tables are then folded into the arena-backed table.
+//! documents, or pieces of large ones cut at [`Pattern::cut_point`]s, where
+//! the pieces on either side are those of the whole text), each rayon
+//! worker counts its units into private tables, and these are then folded
+//! into the counter's tables.
 //!
 //! Performance notes:
-//! - The global table is a `hashbrown::HashTable` of `(start, len, count)`
-//!   into one byte arena: about 24 bytes per distinct piece plus its bytes,
-//!   and no allocation per piece (a `HashMap<Vec<u8>, u64>` costs a heap block
-//!   per piece and twice the memory).
+//! - The global table holds pieces of up to 15 bytes by value (24 bytes an
+//!   entry) and longer ones as `(start, len, count)` into one byte arena; no
+//!   allocation per piece (a `HashMap<Vec<u8>, u64>` costs a heap block per
+//!   piece and twice the memory).
 //! - Private tables keep a long piece's hash next to the borrowed slice, so
 //!   the fold into the global table does not hash it again.
-//! - Workers count pieces of up to 15 bytes (nearly all of them) by value,
-//!   packed in a `u128`: no byte-wise hash and no `memcmp` per lookup. This
-//!   took about 5% off a whole training run; pieces of up to 7 bytes in a
-//!   `u64` did about as well but left indentation runs on the slow path.
+//! - Pieces of up to 15 bytes (nearly all of them) are counted by value,
+//!   packed in a `u128`, by the workers and in the global table: no
+//!   byte-wise hash and no `memcmp` per lookup, and folding a worker's table
+//!   into the global one needs no byte-wise hashing. This took about 5% off a
+//!   whole training run; pieces of up to 7 bytes in a `u64` did about as
+//!   well but left indentation runs on the slow path.
 //! - Tried and rejected: a 4096-slot direct-mapped cache of hot pieces in
 //!   front of a worker's table. It caught 83% of the pieces but gained
 //!   nothing measurable: the hot entries of the table stay in cache anyway,
@@ -54,7 +58,7 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     FxBuildHasher.hash_one(bytes)
 }
 
-/// One distinct piece in the arena.
+/// One distinct long piece in the arena.
 #[derive(Clone, Copy)]
 struct Entry {
     start: usize,
@@ -65,9 +69,13 @@ struct Entry {
 /// Counts distinct pre-tokenized pieces across documents.
 pub struct WordCounter {
     pattern: Pattern,
-    /// The bytes of every distinct piece, back to back.
+    /// Pieces of up to [`SHORT`] bytes, by value: the little-endian bytes of
+    /// [`pack`] (the piece, then its length in the last byte) and the count.
+    short: HashTable<([u8; 16], u64)>,
+    /// The bytes of every longer distinct piece, back to back, and their
+    /// table.
     arena: Vec<u8>,
-    table: HashTable<Entry>,
+    long: HashTable<Entry>,
     bytes_fed: u64,
     pieces: u64,
 }
@@ -75,7 +83,14 @@ pub struct WordCounter {
 impl WordCounter {
     /// A counter that splits with `pattern`.
     pub fn new(pattern: Pattern) -> WordCounter {
-        WordCounter { pattern, arena: Vec::new(), table: HashTable::new(), bytes_fed: 0, pieces: 0 }
+        WordCounter {
+            pattern,
+            short: HashTable::new(),
+            arena: Vec::new(),
+            long: HashTable::new(),
+            bytes_fed: 0,
+            pieces: 0,
+        }
     }
 
     /// The pattern the documents are split with.
@@ -131,7 +146,7 @@ impl WordCounter {
     /// Adds `count` occurrences of one piece, as if a document had produced it.
     pub fn add(&mut self, piece: &[u8], count: u64) {
         if !piece.is_empty() && count > 0 {
-            self.insert(hash_bytes(piece), piece, count);
+            self.insert(piece, count);
             self.pieces += count;
         }
     }
@@ -146,7 +161,7 @@ impl WordCounter {
             )));
         }
         for (piece, count) in other.iter() {
-            self.insert(hash_bytes(piece), piece, count);
+            self.insert(piece, count);
         }
         self.pieces += other.pieces;
         self.bytes_fed += other.bytes_fed;
@@ -155,7 +170,7 @@ impl WordCounter {
 
     /// Number of distinct pieces.
     pub fn distinct(&self) -> usize {
-        self.table.len()
+        self.short.len() + self.long.len()
     }
 
     /// Number of pieces counted (with repetition).
@@ -170,27 +185,53 @@ impl WordCounter {
 
     /// The distinct pieces and their counts, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        self.table.iter().map(|e| (&self.arena[e.start..e.start + e.len], e.count))
+        let short = self.short.iter().map(|(key, count)| (&key[..usize::from(key[15])], *count));
+        let long = self.long.iter().map(|e| (&self.arena[e.start..e.start + e.len], e.count));
+        short.chain(long)
     }
 
     /// The count of one piece (0 when it never occurred).
     pub fn get(&self, piece: &[u8]) -> u64 {
+        if piece.len() <= SHORT {
+            let v = pack(piece);
+            let key = v.to_le_bytes();
+            return self.short.find(hash_short(v), |e| e.0 == key).map_or(0, |e| e.1);
+        }
         let arena = &self.arena;
-        self.table
+        self.long
             .find(hash_bytes(piece), |e| &arena[e.start..e.start + e.len] == piece)
             .map_or(0, |e| e.count)
     }
 
-    fn insert(&mut self, hash: u64, piece: &[u8], count: u64) {
-        let WordCounter { arena, table, .. } = self;
-        if let Some(e) = table.find_mut(hash, |e| &arena[e.start..e.start + e.len] == piece) {
+    fn insert(&mut self, piece: &[u8], count: u64) {
+        if piece.len() <= SHORT {
+            let v = pack(piece);
+            self.insert_short(v, hash_short(v), count);
+        } else {
+            self.insert_long(hash_bytes(piece), piece, count);
+        }
+    }
+
+    fn insert_short(&mut self, v: u128, hash: u64, count: u64) {
+        let key = v.to_le_bytes();
+        match self.short.find_mut(hash, |e| e.0 == key) {
+            Some(e) => e.1 += count,
+            None => {
+                self.short.insert_unique(hash, (key, count), |e| hash_short(u128::from_le_bytes(e.0)));
+            }
+        }
+    }
+
+    fn insert_long(&mut self, hash: u64, piece: &[u8], count: u64) {
+        let WordCounter { arena, long, .. } = self;
+        if let Some(e) = long.find_mut(hash, |e| &arena[e.start..e.start + e.len] == piece) {
             e.count += count;
             return;
         }
         let start = arena.len();
         arena.extend_from_slice(piece);
         let arena = &*arena;
-        table.insert_unique(hash, Entry { start, len: piece.len(), count }, |e| {
+        long.insert_unique(hash, Entry { start, len: piece.len(), count }, |e| {
             hash_bytes(&arena[e.start..e.start + e.len])
         });
     }
@@ -217,13 +258,11 @@ impl WordCounter {
             .collect();
         for local in locals {
             self.pieces += local.pieces;
-            for &(packed, count) in local.short.iter() {
-                let (bytes, len) = unpack(packed);
-                let piece = &bytes[..len];
-                self.insert(hash_bytes(piece), piece, count);
+            for &(v, count) in local.short.iter() {
+                self.insert_short(v, hash_short(v), count);
             }
             for &(hash, piece, count) in local.long.iter() {
-                self.insert(hash, piece, count);
+                self.insert_long(hash, piece, count);
             }
         }
     }
@@ -244,8 +283,9 @@ fn pack(piece: &[u8]) -> u128 {
     v
 }
 
-fn unpack(v: u128) -> ([u8; 16], usize) {
-    (v.to_le_bytes(), (v >> 120) as usize)
+fn hash_short(v: u128) -> u64 {
+    use std::hash::BuildHasher;
+    FxBuildHasher.hash_one(v)
 }
 
 /// A worker's private counts. Almost all pieces are short and are counted by
@@ -262,19 +302,18 @@ struct LocalCounts<'a> {
 
 impl<'a> LocalCounts<'a> {
     fn count_unit(&mut self, pattern: Pattern, unit: &'a [u8]) {
-        use std::hash::BuildHasher;
-        for piece in pattern.split(unit) {
+        pattern.for_each_piece(unit, |piece| {
             self.pieces += 1;
             if piece.len() <= SHORT {
                 let v = pack(piece);
-                let hash = FxBuildHasher.hash_one(v);
+                let hash = hash_short(v);
                 match self.short.find_mut(hash, |e| e.0 == v) {
                     Some(e) => e.1 += 1,
                     None => {
-                        self.short.insert_unique(hash, (v, 1), |e| FxBuildHasher.hash_one(e.0));
+                        self.short.insert_unique(hash, (v, 1), |e| hash_short(e.0));
                     }
                 }
-                continue;
+                return;
             }
             let hash = hash_bytes(piece);
             match self.long.find_mut(hash, |e| e.1 == piece) {
@@ -283,24 +322,24 @@ impl<'a> LocalCounts<'a> {
                     self.long.insert_unique(hash, (hash, piece, 1), |e| e.0);
                 }
             }
-        }
+        });
     }
 }
 
 /// Cuts documents into work units of about [`UNIT_BYTES`], cutting large
-/// documents only at [`safe_cut`] points. Empty documents give no unit.
+/// documents only at [`Pattern::cut_point`]s. Empty documents give no unit.
 fn work_units<'a>(pattern: Pattern, docs: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
     let mut units = Vec::new();
     for doc in docs {
         let mut rest = doc;
-        while rest.len() > UNIT_BYTES && pattern != Pattern::None {
-            match next_safe_cut(rest, UNIT_BYTES) {
-                Some(cut) => {
+        while rest.len() > UNIT_BYTES {
+            match pattern.cut_point(rest, UNIT_BYTES) {
+                Some(cut) if cut < rest.len() => {
                     let (unit, tail) = rest.split_at(cut);
                     units.push(unit);
                     rest = tail;
                 }
-                None => break,
+                _ => break,
             }
         }
         if !rest.is_empty() {
@@ -310,109 +349,16 @@ fn work_units<'a>(pattern: Pattern, docs: impl Iterator<Item = &'a [u8]>) -> Vec
     units
 }
 
-/// The first [`safe_cut`] position `p` with `from <= p < text.len()`.
-fn next_safe_cut(text: &[u8], from: usize) -> Option<usize> {
-    // A cut at `p` needs `text[p - 1] == b'\n'`: look for newlines from `from - 1`.
-    let mut i = from.saturating_sub(1);
-    while i < text.len() {
-        let p = i + memchr::memchr(b'\n', &text[i..])? + 1;
-        if safe_cut(text, p) {
-            return Some(p);
-        }
-        i = p;
-    }
-    None
-}
-
-/// Whether every pattern splits `text` into the pieces of `text[..p]`
-/// followed by the pieces of `text[p..]` (each split on its own).
-///
-/// The rule: `text[p - 1]` is `\n`, and both the byte before it and the byte
-/// after it are ASCII graphic (`!`..=`~`), and the byte after it is not `/`.
-/// Why each condition is needed:
-/// - The pieces from `p` on do not depend on what precedes `p` (the patterns
-///   have no look-behind), provided some piece of the whole text ends at `p`.
-///   A piece ends at `p` because `text[p]` is not whitespace: no `\s` run can
-///   go on through it, and `\n` cannot start or continue a letter, number or
-///   punctuation run — except o200k's ` ?[^\s\p{L}\p{N}]+[\r\n/]*`, which
-///   takes `!\n/` as one piece: hence "not `/`".
-/// - The pieces before `p` must not change when the text ends at `p`. The
-///   patterns look at the end of the text through `\s++$` (cl100k, r50k) and
-///   `\s+(?!\S)`. With a graphic byte before the `\n`, the whitespace run at
-///   the end of the first part is the `\n` alone, which every pattern makes
-///   one piece whether the text ends there or not. Without that condition
-///   r50k splits `"a  \nb"` as `a`, `  `, `\n`, `b` but `"a  \n"` as `a`,
-///   `  \n`: the tokenizer's documented `chunk_boundary` rule (`\n` then an
-///   ASCII graphic byte) is not enough for r50k nor for o200k.
-fn safe_cut(text: &[u8], p: usize) -> bool {
-    let graphic = |b: u8| (0x21..=0x7E).contains(&b);
-    p >= 2
-        && p < text.len()
-        && text[p - 1] == b'\n'
-        && graphic(text[p - 2])
-        && graphic(text[p])
-        && text[p] != b'/'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pieces(pattern: Pattern, text: &[u8]) -> Vec<Vec<u8>> {
-        pattern.split(text).map(<[u8]>::to_vec).collect()
-    }
-
-    /// Every safe cut of texts built to stress the rule gives the same pieces
-    /// as the whole text, for every pattern.
-    #[test]
-    fn safe_cuts_preserve_pieces() {
-        let texts: [&[u8]; 6] = [
-            b"a  \nb\nc\n\nd!\n/e\nx\n/y 12\n34\r\nq\n'll\nz",
-            b"foo(1)\n}\nbar:\n  baz\n#x\n!\n?\n'\n\"\n",
-            b"The cat\nsat.\nOn the\nmat!\nWhy?\nBecause\n\xff\xfe\nok\n\xe3\x80\x80\nnext",
-            b"x\r\ny\n\tz\n w\n\x0bv\nu",
-            b"it's\nI'M\nwe've\nthey'RE\n's\n'S\n",
-            b"1234\n5678\n9\n0\n\xc2\xa0\nA\n",
-        ];
-        for pattern in [Pattern::Gpt4, Pattern::Gpt4o, Pattern::Gpt2] {
-            for text in texts {
-                let whole = pieces(pattern, text);
-                for p in 0..=text.len() {
-                    if safe_cut(text, p) {
-                        let mut cut = pieces(pattern, &text[..p]);
-                        cut.extend(pieces(pattern, &text[p..]));
-                        assert_eq!(
-                            cut,
-                            whole,
-                            "{pattern:?} cut at {p} of {:?}",
-                            String::from_utf8_lossy(text)
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// The conditions of `safe_cut` are needed: the cases its doc names do
-    /// change the pieces.
-    #[test]
-    fn unsafe_cuts_do_change_pieces() {
-        let cases: [(Pattern, &[u8], usize); 2] =
-            [(Pattern::Gpt2, b"a  \nb", 4), (Pattern::Gpt4o, b"a!\n/b", 3)];
-        for (pattern, text, p) in cases {
-            assert!(!safe_cut(text, p));
-            let mut cut = pieces(pattern, &text[..p]);
-            cut.extend(pieces(pattern, &text[p..]));
-            assert_ne!(cut, pieces(pattern, text), "{pattern:?} {text:?}");
-        }
-    }
 
     #[test]
     fn pack_keeps_bytes_and_length() {
         let pieces: [&[u8]; 7] = [b"", b"\0", b"\0\0", b"a", b"abcdefg", b"\xff\0\xfe", b"0123456789abcde"];
         for p in pieces {
-            let (bytes, len) = unpack(pack(p));
-            assert_eq!(&bytes[..len], p);
+            let bytes = pack(p).to_le_bytes();
+            assert_eq!(&bytes[..usize::from(bytes[15])], p);
         }
         assert_ne!(pack(b"\0"), pack(b"\0\0"));
     }

@@ -7,8 +7,9 @@
 //! The recipe:
 //! 1. Flatten the words: every word of two bytes or more, sorted by
 //!    decreasing count, as a small header (count, length) followed by its
-//!    symbols, all in one `Vec<u32>`. Words of one byte have no pair and play
-//!    no part.
+//!    symbols, all in one `Vec<u32>`; words longer than [`LONG_WORD`] as
+//!    linked positions instead ([`LongWords`]). Words of one byte have no
+//!    pair and play no part.
 //! 2. Count the initial pairs (byte pairs, so a dense 256×256 table) in
 //!    parallel, with the list of words each pair occurs in.
 //! 3. Repeatedly take the pair with the highest count (ties: the smaller pair,
@@ -55,6 +56,11 @@
 //!   symbols (one line instead of three arrays), words are sorted by count so
 //!   that the frequent ones, visited most, share lines, and the next words of
 //!   a step are prefetched.
+//! - Words longer than [`LONG_WORD`] symbols (documents under
+//!   `Pattern::None`, long runs) are doubly linked positions, and their
+//!   occurrence entries are positions: a merge touches only the places where
+//!   the pair is. Rescanning them, as HF and rustbpe do, made vocab 8000 on
+//!   tinyshakespeare as one word take 10.5 s; linked, 0.45 s.
 //! - Merging the words of a step runs on all rayon threads when the step has
 //!   at least [`PARALLEL_WORDS`] words; below that the fork costs more than it
 //!   saves.
@@ -72,6 +78,22 @@ use crate::{Error, Result, TokenId};
 const PARALLEL_WORDS: usize = 2048;
 /// How many words ahead of the current one to prefetch.
 const PREFETCH_AHEAD: usize = 8;
+/// Words longer than this many symbols are stored as linked positions and
+/// merged only where the pair occurs (see [`LongWords`]); shorter ones are
+/// rescanned, which is cheaper than following links while a word fits in a
+/// few cache lines.
+const LONG_WORD: usize = 64;
+/// Occurrence-list entries with this bit set are long-word positions; the
+/// others are short words' ids.
+const LONG: u32 = 1 << 31;
+/// "No position" in [`LongWords`] links.
+const NONE: u32 = u32::MAX;
+/// The symbol of a position that no longer starts a token.
+const DEAD: u32 = u32::MAX;
+/// At most this many workers merge words or count initial pairs: each holds
+/// per-token (or per-byte-pair) tables of a few MB, and beyond a handful of
+/// workers the sequential part of a step dominates anyway.
+const MAX_WORKERS: usize = 8;
 
 /// What [`learn_merges`] learned.
 #[derive(Clone, Debug)]
@@ -112,8 +134,9 @@ pub struct LearnStats {
     pub pair_updates: u64,
     /// Entries popped from the heap (stale ones included).
     pub heap_pops: u64,
-    /// Steps whose words were merged on all threads, and their word visits.
+    /// Steps whose words were merged on several threads.
     pub parallel_steps: usize,
+    /// Word visits in those steps.
     pub parallel_visits: u64,
     /// Largest number of distinct pairs alive at once.
     pub peak_pairs: usize,
@@ -194,7 +217,7 @@ fn learn(
     // one, so no more tokens than that can be created, whatever was asked.
     let max_steps = corpus.symbols - corpus.words();
     let id_cap = vocab.len() + merges.min(max_steps);
-    let workers = rayon::current_num_threads().max(1);
+    let workers = rayon::current_num_threads().clamp(1, MAX_WORKERS);
     let mut accs: Vec<StepAcc> = (0..workers).map(|_| StepAcc::new(id_cap)).collect();
     let mut todo: Vec<u32> = Vec::new();
     let mut out: Vec<(TokenId, TokenId)> = Vec::with_capacity(merges.min(max_steps));
@@ -223,43 +246,48 @@ fn learn(
         stats.last_count = count;
         let step = Step { a, b, n };
 
-        let listed = pairs.words_of(key);
-        if listed.len() >= PARALLEL_WORDS && workers > 1 {
-            // Parallel workers must get distinct words. Lists hold no repeats
-            // unless a duplicate merge happened, but the safety of the
-            // parallel merge must not rest on that argument: deduplicate.
-            // Lists are in word order unless a duplicate merge happened, and
-            // sorting a sorted list is a linear scan.
-            todo.clear();
-            todo.extend_from_slice(listed);
-            todo.sort_unstable();
-            todo.dedup();
-            stats.word_visits += todo.len() as u64;
+        // The entries that may hold the pair, each once, in order: short
+        // word ids, then long-word positions (tagged with [`LONG`]) in
+        // ascending order, as the left-to-right rule needs. Lists are in that
+        // order already unless a duplicate merge happened, and sorting a
+        // sorted list is a linear scan.
+        todo.clear();
+        todo.extend_from_slice(pairs.words_of(key));
+        todo.sort_unstable();
+        todo.dedup();
+        stats.word_visits += todo.len() as u64;
+        let (short, long) = todo.split_at(todo.partition_point(|&e| e < LONG));
+        if short.len() >= PARALLEL_WORDS && workers > 1 {
             stats.parallel_steps += 1;
-            stats.parallel_visits += todo.len() as u64;
-            let per = todo.len().div_ceil(workers);
+            stats.parallel_visits += short.len() as u64;
+            let per = short.len().div_ceil(workers);
             let shared = SharedWords::new(&mut corpus);
-            todo.par_chunks(per).zip(accs.par_iter_mut()).for_each(|(chunk, acc)| {
+            short.par_chunks(per).zip(accs.par_iter_mut()).for_each(|(chunk, acc)| {
                 for (i, &w) in chunk.iter().enumerate() {
                     if let Some(&ahead) = chunk.get(i + PREFETCH_AHEAD) {
                         shared.prefetch(ahead);
                     }
-                    // SAFETY: `todo` holds distinct word ids and the chunks
-                    // partition it, so no two workers touch the same word.
+                    // SAFETY: `short` holds distinct word ids (deduplicated
+                    // above) and the chunks partition it, so no two workers
+                    // touch the same word.
                     unsafe { shared.merge_word(w, step, acc) };
                 }
             });
         } else {
-            // A word listed twice is harmless here: the second visit finds
-            // no occurrence left.
-            stats.word_visits += listed.len() as u64;
             let acc = &mut accs[0];
-            for (i, &w) in listed.iter().enumerate() {
-                if let Some(&ahead) = listed.get(i + PREFETCH_AHEAD) {
+            for (i, &w) in short.iter().enumerate() {
+                if let Some(&ahead) = short.get(i + PREFETCH_AHEAD) {
                     corpus.prefetch(ahead);
                 }
                 corpus.merge_word(w, step, acc);
             }
+        }
+        // Long words on this thread: their positions are linked, so one
+        // word's positions must be visited in order by one worker.
+        let acc = &mut accs[0];
+        acc.last_merged = NONE;
+        for &e in long {
+            corpus.long.merge_at(e & !LONG, step, acc);
         }
         stats.pair_updates += pairs.apply(step, key, &mut accs);
         stats.peak_pairs = stats.peak_pairs.max(pairs.map.len());
@@ -349,14 +377,16 @@ impl Vocab {
 /// low and high halves, then its current length) followed by its symbols.
 const HEADER: usize = 3;
 
-/// The words being merged, flattened. A word's id is its offset in `data`,
-/// so visiting a word touches nothing but its own cache line(s).
+/// The words being merged, flattened. A short word's id is its offset in
+/// `data`, so visiting it touches nothing but its own cache line(s).
 struct Corpus {
-    /// Each word's header, then its symbols, which shrink in place as they
-    /// merge (the space they free stays unused).
+    /// Each short word's header, then its symbols, which shrink in place as
+    /// they merge (the space they free stays unused).
     data: Vec<u32>,
-    /// Every word's id (offset), in order.
+    /// Every short word's id (offset), in order.
     ids: Vec<u32>,
+    /// The words longer than [`LONG_WORD`].
+    long: LongWords,
     /// Total symbols at the start.
     symbols: usize,
 }
@@ -369,16 +399,22 @@ impl Corpus {
         let mut list: Vec<(&[u8], u64)> = words.iter().filter(|(p, _)| p.len() >= 2).collect();
         list.sort_unstable_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
         let symbols: usize = list.iter().map(|(p, _)| p.len()).sum();
-        let size = symbols + HEADER * list.len();
-        if u32::try_from(size).is_err() || list.iter().any(|(p, _)| u32::try_from(p.len()).is_err()) {
+        let (short, long): (Vec<_>, Vec<_>) = list.into_iter().partition(|(p, _)| p.len() <= LONG_WORD);
+        let size = short.iter().map(|(p, _)| HEADER + p.len()).sum::<usize>();
+        let long_size = long.iter().map(|(p, _)| p.len()).sum::<usize>();
+        if size >= LONG as usize || long_size >= LONG as usize {
             return Err(Error::Config(format!(
-                "the {} distinct pieces hold {symbols} bytes: more than the trainer's limit of 2^32 \
-                 symbols (pre-tokenize with a pattern, or train on less text)",
-                list.len()
+                "the distinct pieces hold {symbols} bytes: more than the trainer's limit of 2^31 \
+                 symbols in short or in long words (pre-tokenize with a pattern, or train on less text)"
             )));
         }
-        let mut c = Corpus { data: Vec::with_capacity(size), ids: Vec::with_capacity(list.len()), symbols };
-        for (piece, count) in list {
+        let mut c = Corpus {
+            data: Vec::with_capacity(size),
+            ids: Vec::with_capacity(short.len()),
+            long: LongWords::new(&long),
+            symbols,
+        };
+        for (piece, count) in short {
             c.ids.push(c.data.len() as u32);
             c.data.extend_from_slice(&[count as u32, (count >> 32) as u32, piece.len() as u32]);
             c.data.extend(piece.iter().map(|&b| u32::from(b)));
@@ -386,8 +422,9 @@ impl Corpus {
         Ok(c)
     }
 
+    /// Number of words (short and long).
     fn words(&self) -> usize {
-        self.ids.len()
+        self.ids.len() + self.long.counts.len()
     }
 
     /// Word `w`'s count and current symbols.
@@ -405,6 +442,87 @@ impl Corpus {
         let w_ = w as usize;
         let end = w_ + HEADER + self.data[w_ + 2] as usize;
         merge_word(&mut self.data[w_..end], step, w, acc);
+    }
+}
+
+/// Words longer than [`LONG_WORD`] symbols (a document under
+/// [`crate::Pattern::None`], a long run of one character): rescanning such a
+/// word at every merge that touches it would make training quadratic in its
+/// length, so its symbols are doubly linked positions and occurrence lists
+/// name positions, merged in place where the pair is.
+struct LongWords {
+    /// Per position: the symbol of the token starting there, or [`DEAD`].
+    sym: Vec<u32>,
+    /// Per position: the next and the previous token start in its word, or
+    /// [`NONE`].
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// Per position: its word's index in `counts`.
+    word: Vec<u32>,
+    counts: Vec<u64>,
+}
+
+impl LongWords {
+    fn new(words: &[(&[u8], u64)]) -> LongWords {
+        let n: usize = words.iter().map(|(p, _)| p.len()).sum();
+        let mut l = LongWords {
+            sym: Vec::with_capacity(n),
+            next: Vec::with_capacity(n),
+            prev: Vec::with_capacity(n),
+            word: Vec::with_capacity(n),
+            counts: Vec::with_capacity(words.len()),
+        };
+        for (i, &(piece, count)) in words.iter().enumerate() {
+            let start = l.sym.len() as u32;
+            let end = start + piece.len() as u32;
+            for (j, &byte) in piece.iter().enumerate() {
+                let p = start + j as u32;
+                l.sym.push(u32::from(byte));
+                l.next.push(if p + 1 < end { p + 1 } else { NONE });
+                l.prev.push(if p > start { p - 1 } else { NONE });
+                l.word.push(i as u32);
+            }
+            l.counts.push(count);
+        }
+        l
+    }
+
+    /// Merges `step` at position `p` if the pair still starts there,
+    /// recording the neighbouring pairs' changes exactly as
+    /// [`merge_symbols`] does. Positions of one word must come in ascending
+    /// order within a step, with `acc.last_merged` reset before the step:
+    /// that is the left-to-right rule (`a a a` merges at its first `a`, and
+    /// the second position is dead by the time it comes up).
+    fn merge_at(&mut self, p: u32, step: Step, acc: &mut StepAcc) {
+        let Step { a, b, n } = step;
+        let pi = p as usize;
+        let q = self.next[pi];
+        if self.sym[pi] != a || q == NONE || self.sym[q as usize] != b {
+            return; // a stale entry: the pair is no longer here
+        }
+        let count = self.counts[self.word[pi] as usize];
+        acc.occurrences += count;
+        let l = self.prev[pi];
+        if l != NONE {
+            if l == acc.last_merged {
+                acc.add_adjacent(count, LONG | l);
+            } else {
+                acc.add_left(self.sym[l as usize], count, LONG | l);
+            }
+        }
+        let r = self.next[q as usize];
+        if r != NONE {
+            let rn = self.next[r as usize];
+            let next_is_occurrence = self.sym[r as usize] == a && rn != NONE && self.sym[rn as usize] == b;
+            if !next_is_occurrence {
+                acc.add_right(self.sym[r as usize], count, LONG | p);
+            }
+            self.prev[r as usize] = p;
+        }
+        self.sym[pi] = n;
+        self.next[pi] = r;
+        self.sym[q as usize] = DEAD;
+        acc.last_merged = p;
     }
 }
 
@@ -519,6 +637,9 @@ struct StepAcc {
     adjacent_words: Vec<u32>,
     /// Occurrences of `(a, b)` merged, weighted by word count.
     occurrences: u64,
+    /// The long-word position merged last in this step (see
+    /// [`LongWords::merge_at`]).
+    last_merged: u32,
 }
 
 impl StepAcc {
@@ -533,6 +654,7 @@ impl StepAcc {
             adjacent: 0,
             adjacent_words: Vec::new(),
             occurrences: 0,
+            last_merged: NONE,
         }
     }
 
@@ -676,11 +798,11 @@ impl PairTable {
             count: Vec<u64>,
             words: Vec<Vec<u32>>,
         }
-        let workers = rayon::current_num_threads().max(1);
-        let per = c.words().div_ceil(workers).max(1);
+        let workers = rayon::current_num_threads().clamp(1, MAX_WORKERS);
+        let per = c.ids.len().div_ceil(workers).max(1);
         // Parts cover consecutive word ranges, so concatenating their lists
         // in order keeps each list in word order.
-        let parts: Vec<Part> = c
+        let mut parts: Vec<Part> = c
             .ids
             .par_chunks(per)
             .map(|chunk| {
@@ -696,6 +818,20 @@ impl PairTable {
                 p
             })
             .collect();
+        // Long words last: their positions, ascending.
+        let long = &c.long;
+        if !long.counts.is_empty() {
+            let mut p = Part { count: vec![0; N], words: vec![Vec::new(); N] };
+            for pos in 0..long.sym.len() {
+                let next = long.next[pos];
+                if next != NONE {
+                    let i = ((long.sym[pos] as usize) << 8) | long.sym[next as usize] as usize;
+                    p.count[i] += long.counts[long.word[pos] as usize];
+                    p.words[i].push(LONG | pos as u32);
+                }
+            }
+            parts.push(p);
+        }
         let total: usize = parts.iter().flat_map(|p| p.words.iter().map(Vec::len)).sum();
         let mut t = PairTable {
             map: FxHashMap::default(),

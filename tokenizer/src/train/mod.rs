@@ -1,12 +1,41 @@
 //! Training: the byte-level BPE trainer and the character-vocabulary builder.
 //!
-//! CONTRACT (skeleton) for callers:
-//! - [`WordCounter`]: feed it documents (`&[u8]`) one at a time; it
-//!   pre-tokenizes them (in parallel) and counts distinct pieces, so memory
-//!   grows with the number of distinct pieces, not with the corpus.
-//! - [`BpeConfig`] + [`train_bpe`]: learn merges from the counts.
-//! - [`CharCounter`] + [`train_char`]: the character vocabulary.
-//! - [`Observer`]: progress reports; returning `ControlFlow::Break` cancels.
+//! BPE training takes two steps, so that a caller can read a corpus in
+//! batches of files and show progress:
+//! 1. [`WordCounter`] pre-tokenizes documents (`&[u8]`, any bytes) with a
+//!    [`Pattern`] and counts the distinct pieces, in parallel across documents
+//!    and inside large ones ([`WordCounter::feed`], [`WordCounter::feed_many`],
+//!    [`WordCounter::feed_many_observed`]). Memory grows with the number of
+//!    distinct pieces, not with the corpus.
+//! 2. [`train_bpe`] learns the merges ([`learn_merges`], which also gives the
+//!    bare merge list and [`LearnStats`]) and builds the [`Tokenizer`].
+//!
+//! [`CharCounter`] + [`train_char`] build the character vocabulary.
+//! Long operations report through an [`Observer`]; returning
+//! `ControlFlow::Break` cancels them with [`Error::Cancelled`].
+//!
+//! What it is not: it reads no files and prints nothing; the CLI does both.
+//!
+//! ```
+//! use tokenizer::Pattern;
+//! use tokenizer::train::{BpeConfig, Silent, WordCounter, train_bpe};
+//!
+//! let mut words = WordCounter::new(Pattern::Gpt4);
+//! words.feed_many(&[b"low lower lowest".as_slice(), b"newer newest"]);
+//! let config = BpeConfig {
+//!     vocab_size: 300,
+//!     pattern: Pattern::Gpt4,
+//!     min_frequency: 2,
+//!     specials: vec!["<|endoftext|>".to_string()],
+//! };
+//! let tok = train_bpe(&config, words, &mut Silent)?;
+//! // Few pairs occur twice: training stops early, and the special token
+//! // takes the id after the last merged token.
+//! assert!(tok.vocab_size() < 300);
+//! assert_eq!(tok.special_id("<|endoftext|>"), Some(tok.vocab_size() as u32 - 1));
+//! assert_eq!(tok.decode(&tok.encode_ordinary(b"lowest newer")?)?, b"lowest newer");
+//! # Ok::<(), tokenizer::Error>(())
+//! ```
 
 use std::ops::ControlFlow;
 
