@@ -619,10 +619,10 @@ fn diverged(
     wall: &dyn Fn(f64) -> f64,
     wall_base: f64,
 ) -> Result<RunState> {
-    // The parameters in memory are still those of the last good step, but the
-    // checkpoint on disk is kept as it is: state.json only records why.
-    let kept = RunDir::new(lp.dir.root()).read_state().map(|s| s.step).unwrap_or(0);
+    // The checkpoint on disk is the last good one and stays as it is;
+    // state.json (written with it) only gains the reason.
     let mut st = lp.dir.read_state()?;
+    let kept = st.step;
     st.status = Status::Diverged;
     st.wall_s = wall(wall_base);
     st.message = Some(format!("the {what} was {value} at step {step}"));
