@@ -46,3 +46,46 @@ fn build_cli() -> Result<PathBuf, String> {
     }
     Ok(profile_dir)
 }
+
+/// Runs a binary of the `cli` package with `args`.
+pub fn run(name: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin(name)).args(args).output().expect("spawn binary")
+}
+
+/// Runs it and checks it succeeded; returns stdout.
+pub fn run_ok(name: &str, args: &[&str]) -> String {
+    let out = run(name, args);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs it and checks it failed with a one-line error on stderr that
+/// contains every needle; returns that line.
+pub fn run_err(name: &str, args: &[&str], needles: &[&str]) -> String {
+    let out = run(name, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{name} {args:?} succeeded; stderr: {err}");
+    assert!(!err.contains("panicked"), "{name} {args:?} panicked: {err}");
+    let last = err.lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with(&format!("{name}: ")), "not a one-line error: {err}");
+    for n in needles {
+        assert!(last.contains(n), "{name} {args:?}: {n:?} not in {last:?}");
+    }
+    last
+}
+
+/// A path as `&str` for command lines.
+pub fn s(p: &std::path::Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// `tests/data/tinyshakespeare.txt`.
+pub fn tinyshakespeare() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/tinyshakespeare.txt"))
+}

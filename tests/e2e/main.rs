@@ -1,5 +1,7 @@
 //! End-to-end tests: the binaries and the crates together.
 
+/// The `lm` binary: train, eval, sample, compare, experiment, bad input.
+mod lm;
 /// Token shards: tok encode / inspect / merge-manifests and the dataset reader.
 mod shards;
 /// The `tok` binary: train, tokenize, detokenize, stats, export, bad input.

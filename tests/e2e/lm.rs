@@ -1,0 +1,194 @@
+use std::path::Path;
+
+use e2e::{run_err, run_ok, s, tinyshakespeare};
+
+/// tinyshakespeare as char shards in `dir/shards`; returns that path.
+fn char_shards(dir: &Path) -> std::path::PathBuf {
+    let corpus = tinyshakespeare();
+    let char_json = dir.join("char.json");
+    run_ok("tok", &["train", s(&corpus), "--char", "-o", s(&char_json), "-q"]);
+    let shards = dir.join("shards");
+    run_ok("tok", &["encode", s(&corpus), "-t", s(&char_json), "-o", s(&shards), "-q"]);
+    shards
+}
+
+#[test]
+fn a_char_model_learns_tinyshakespeare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let run = tmp.path().join("run");
+    let r = s(&run);
+    let out = run_ok(
+        "lm",
+        &[
+            "train",
+            s(&shards),
+            "-o",
+            r,
+            "--hidden",
+            "128",
+            "--seq",
+            "64",
+            "--steps",
+            "300",
+            "--eval-every",
+            "1h",
+            "--quiet",
+        ],
+    );
+    assert!(out.contains("finished at step 300"), "{out}");
+    let eval: serde_json::Value = serde_json::from_str(&run_ok("lm", &["eval", r, "--json"])).unwrap();
+    let loss = eval["val_loss"].as_f64().unwrap();
+    eprintln!("val loss after 300 steps: {loss}");
+    // From ln(65) = 4.17 nats; measured 2.12 after these 300 steps (threshold with margin).
+    assert!(loss < 2.4, "val loss {loss} nats/token after 300 steps");
+    assert_eq!(eval["tokens"], 111_537);
+    assert_eq!(eval["chars"], 111_537);
+    let ln2 = std::f64::consts::LN_2;
+    assert!((eval["bits_per_char"].as_f64().unwrap() - loss / ln2).abs() < 1e-12);
+    // The final evaluation in state.json is the same number.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["last_eval"]["val_loss"], eval["val_loss"]);
+
+    // Samples continue the prompt, deterministically for a seed.
+    let a = run_ok("lm", &["sample", r, "--prompt", "ROMEO:", "--tokens", "200", "--seed", "3"]);
+    let b = run_ok("lm", &["sample", r, "--prompt", "ROMEO:", "--tokens", "200", "--seed", "3"]);
+    assert_eq!(a, b);
+    assert!(a.starts_with("ROMEO:") && a.chars().count() >= 200, "{a}");
+    run_err("lm", &["sample", r, "--prompt", "ROMEO: ✓"], &["--prompt", "'✓'"]);
+
+    // The table of one run, with the pretrained tokenizers' rows.
+    let table = run_ok("lm", &["compare", r, "-o", s(&tmp.path().join("report"))]);
+    assert!(table.contains("| run | 65 |"), "{table}");
+    assert!(table.contains("| o200k_base |"), "{table}");
+    for f in ["report.md", "report.json", "bpc_vs_time.svg", "bpc_vs_chars.svg", "tokens_per_char.svg"] {
+        assert!(tmp.path().join("report").join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let sh = s(&shards);
+    let run = tmp.path().join("run");
+    let r = s(&run);
+    run_err("lm", &["eval", "/no/such/run"], &["/no/such/run"]);
+    run_err("lm", &["sample", "/no/such/run"], &["/no/such/run"]);
+    run_err("lm", &["train", "/no/such/shards", "-o", r, "--steps", "1"], &["/no/such/shards"]);
+    run_err("lm", &["train", sh, "-o", r], &["--steps", "--time"]);
+    run_err(
+        "lm",
+        &["train", sh, "-o", r, "--tie", "--embed", "64", "--hidden", "32", "--steps", "1"],
+        &["--tie", "64", "32"],
+    );
+    run_err("lm", &["train", sh, "-o", r, "--resume"], &["no run to resume"]);
+
+    let small = ["--hidden", "16", "--seq", "16", "--batch", "2", "--steps", "2", "--quiet"];
+    let mut args = vec!["train", sh, "-o", r];
+    args.extend(small);
+    run_ok("lm", &args);
+    run_err("lm", &args, &["a run already exists", "--resume"]);
+
+    // Shards of another vocabulary under a finished run.
+    let bpe = tmp.path().join("bpe.json");
+    run_ok("tok", &["train", s(&tinyshakespeare()), "--vocab", "300", "-o", s(&bpe), "-q"]);
+    let bpe_shards = tmp.path().join("bpe_shards");
+    run_ok("tok", &["encode", s(&tinyshakespeare()), "-t", s(&bpe), "-o", s(&bpe_shards), "-q"]);
+    run_err("lm", &["train", s(&bpe_shards), "-o", r, "--resume"], &["vocabulary has 300 tokens", "V = 65"]);
+    run_err("lm", &["eval", r, "--shards", s(&bpe_shards)], &["tokenizer"]);
+
+    // Runs on different validation text are not compared.
+    let other_shards = tmp.path().join("other");
+    let char_json = tmp.path().join("char.json");
+    run_ok(
+        "tok",
+        &[
+            "encode",
+            s(&tinyshakespeare()),
+            "-t",
+            s(&char_json),
+            "-o",
+            s(&other_shards),
+            "--val-fraction",
+            "0.2",
+            "-q",
+        ],
+    );
+    let other = tmp.path().join("other_run");
+    let mut args = vec!["train", s(&other_shards), "-o", s(&other)];
+    args.extend(small);
+    run_ok("lm", &args);
+    run_err("lm", &["compare", r, s(&other)], &["not evaluated on the same validation text"]);
+
+    // A corrupt checkpoint is named.
+    let model = run.join("model.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    run_err("lm", &["eval", r], &["model.safetensors"]);
+    run_err("lm", &["sample", r], &["model.safetensors"]);
+}
+
+#[test]
+fn experiment_runs_every_vocabulary_and_skips_finished_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let text = std::fs::read(tinyshakespeare()).unwrap();
+    std::fs::write(corpus.join("a.txt"), &text[..120_000]).unwrap();
+    std::fs::write(corpus.join("b.txt"), &text[120_000..240_000]).unwrap();
+    let out = tmp.path().join("exp");
+    let args = [
+        "experiment",
+        s(&corpus),
+        "--vocab",
+        "char,300",
+        "-o",
+        s(&out),
+        "--steps",
+        "6",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--batch",
+        "4",
+        "--seq",
+        "16",
+        "--sample-chars",
+        "50",
+        "--quiet",
+    ];
+    let table = run_ok("lm", &args);
+    assert!(table.contains("| char | 65 |") || table.contains("| char |"), "{table}");
+    assert!(table.contains("| bpe300 | 300 |"), "{table}");
+    for f in [
+        "report.md",
+        "report.json",
+        "bpc_vs_time.svg",
+        "runs/char/sample.txt",
+        "runs/bpe300/model.safetensors",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    // Both vocabularies were scored on the same text.
+    // 10% of each 120,000-byte file, each moved forward to the next line start.
+    assert_eq!(report["val"]["bytes"], 23_974);
+    let cfg = |name: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join("runs").join(name).join("config.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(cfg("char")["data"]["val"], cfg("bpe300")["data"]["val"]);
+    // A second run finds everything done.
+    let again = e2e::run("lm", &args);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success());
+    assert!(err.contains("finished, kept") && err.contains("exists, kept"), "{err}");
+}
