@@ -28,7 +28,7 @@
 //! - `specials`: text and id of each special token, sorted by id.
 //! - `name`: what tables show; when absent, the file's stem.
 //!
-//! [`to_json`] is canonical: fixed key order, one merge / rank / character
+//! [`crate::Tokenizer::to_json`] is canonical: fixed key order, one merge / rank / character
 //! per line, so that equal tokenizers give equal bytes and
 //! [`crate::Tokenizer::content_hash`] is meaningful. Unknown keys are
 //! rejected rather than ignored, so a typo never silently changes a

@@ -15,9 +15,13 @@
 //! - [`pretok`]: the pre-tokenizers (GPT-4 / cl100k, GPT-4o / o200k, GPT-2 splits),
 //!   hand-written with the exact semantics of tiktoken's regexes.
 //! - [`bpe`]: the BPE vocabulary and encoder (tiktoken semantics: merge by rank).
+//! - [`Tokenizer`]: a vocabulary plus special tokens; encode (also in
+//!   parallel: [`Tokenizer::encode_batch`], [`Tokenizer::encode_ordinary_par`]),
+//!   decode, load and save.
+//! - [`pretrained`]: cl100k_base, o200k_base, r50k_base, p50k_base.
 //! - [`train`]: the BPE trainer and the character-vocabulary builder.
 //! - [`chars`]: the character vocabulary.
-//! - [`file`]: our JSON file format (load, validate, save atomically).
+//! - [`file`](mod@file): our JSON file format (load, validate, save atomically).
 //! - [`export`]: Hugging Face and tiktoken exports.
 //! - [`stats`]: tokens per character, bytes per token, vocabulary use.
 

@@ -91,6 +91,9 @@ impl std::fmt::Debug for Tokenizer {
     }
 }
 
+/// Special-token ids must be below this (4,194,304).
+const MAX_SPECIAL_ID: TokenId = 1 << 22;
+
 /// Checks special tokens against a vocabulary whose ids are those for which
 /// `taken` holds, and sorts them by id.
 fn check_specials(
@@ -106,8 +109,12 @@ fn check_specials(
                 "special token {text:?} has id {id}, which a vocabulary token already has"
             )));
         }
-        if *id == TokenId::MAX {
-            return Err(Error::Config(format!("special token {text:?} has id {id}, which is reserved")));
+        if *id >= MAX_SPECIAL_ID {
+            // Ids size tables (decoding, stats): a stray huge id would cost
+            // gigabytes for nothing.
+            return Err(Error::Config(format!(
+                "special token {text:?} has id {id}; ids must be below {MAX_SPECIAL_ID}"
+            )));
         }
     }
     specials.sort_by_key(|(_, id)| *id);
@@ -496,6 +503,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("\"x\" is listed twice"), "{e}");
+        let e = Tokenizer::from_bpe(bpe(), vec![("x".into(), u32::MAX)], "t").unwrap_err().to_string();
+        assert!(e.contains("ids must be below 4194304"), "{e}");
     }
 
     #[test]
