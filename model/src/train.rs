@@ -245,7 +245,7 @@ pub fn train_new(
             dir.display()
         )));
     }
-    cfg.model.validate().map_err(|e| TrainError::Invalid(e))?;
+    cfg.model.validate().map_err(TrainError::Invalid)?;
     check_shards(&cfg, shards)?;
     std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
     let tok = shards.tokenizer()?;

@@ -108,9 +108,26 @@ pub struct Comparison {
     pub references: Vec<ReferenceRow>,
     /// A sample per run under the same prompt, when the runs have one.
     pub samples: Vec<(String, String)>,
-    /// Validation bits/char over training time and characters seen, per run:
-    /// `(run, [(time_s, chars, bits_per_char)])`.
-    pub curves: Vec<(String, Vec<(f64, u64, f64)>)>,
+    /// Validation bits/char over training time and characters seen, per run.
+    pub curves: Vec<Curve>,
+}
+
+/// One run's validation curve (its evaluation lines in `metrics.jsonl`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Curve {
+    pub run: String,
+    pub points: Vec<CurvePoint>,
+}
+
+/// One evaluation of a run.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct CurvePoint {
+    /// Seconds of training (evaluation excluded).
+    pub time_s: f64,
+    /// Training characters seen.
+    pub chars: u64,
+    /// Validation bits per character (interim evaluations: on a prefix of the validation text).
+    pub bits_per_char: f64,
 }
 
 /// Embedding and head parameters: the part of the model that grows with the vocabulary.
@@ -148,13 +165,19 @@ impl Comparison {
         let samples = runs.iter().filter_map(|r| Some((r.name.clone(), r.sample.clone()?))).collect();
         let curves = runs
             .iter()
-            .map(|r| {
-                let pts = r
+            .map(|r| Curve {
+                run: r.name.clone(),
+                points: r
                     .metrics
                     .iter()
-                    .filter_map(|m| Some((m.time_s, m.chars, m.val_bits_per_char?)))
-                    .collect();
-                (r.name.clone(), pts)
+                    .filter_map(|m| {
+                        Some(CurvePoint {
+                            time_s: m.time_s,
+                            chars: m.chars,
+                            bits_per_char: m.val_bits_per_char?,
+                        })
+                    })
+                    .collect(),
             })
             .collect();
         Ok(Comparison { val, rows, references: Vec::new(), samples, curves })

@@ -16,5 +16,5 @@ mod error;
 pub mod plot;
 pub mod table;
 
-pub use compare::{Comparison, ReferenceRow, Row, RunSummary};
+pub use compare::{Comparison, Curve, CurvePoint, ReferenceRow, Row, RunSummary};
 pub use error::{Error, Result};

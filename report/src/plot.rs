@@ -141,13 +141,14 @@ fn bars(c: &Comparison, path: &Path) -> Result<String> {
 /// Writes `bpc_vs_time.svg`, `bpc_vs_chars.svg` and `tokens_per_char.svg`
 /// into `dir` (atomically); returns their paths.
 pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
-    let by_time: Vec<(String, Vec<(f64, f64)>)> =
-        c.curves.iter().map(|(n, p)| (n.clone(), p.iter().map(|&(t, _, b)| (t, b)).collect())).collect();
-    let by_chars: Vec<(String, Vec<(f64, f64)>)> = c
-        .curves
-        .iter()
-        .map(|(n, p)| (n.clone(), p.iter().map(|&(_, ch, b)| (ch as f64 / 1e6, b)).collect()))
-        .collect();
+    let series = |x: fn(&crate::compare::CurvePoint) -> f64| -> Vec<(String, Vec<(f64, f64)>)> {
+        c.curves
+            .iter()
+            .map(|k| (k.run.clone(), k.points.iter().map(|p| (x(p), p.bits_per_char)).collect()))
+            .collect()
+    };
+    let by_time = series(|p| p.time_s);
+    let by_chars = series(|p| p.chars as f64 / 1e6);
     let files = [
         (
             "bpc_vs_time.svg",

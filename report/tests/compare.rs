@@ -113,7 +113,10 @@ fn rows_carry_exact_figures() {
     assert_eq!(report::compare::measured(&e1).bits_per_char(), e1.bits_per_char);
     assert_eq!(r0.tokens_per_s, Some(1_228_800.0 / 60.0));
     assert_eq!(r0.chars_per_s, Some(4_915_200.0 / 60.0));
-    assert_eq!(c.curves[1].1, vec![(20.0, 409_600, 3.0), (40.0, 819_200, 2.5), (60.0, 1_228_800, 2.2)]);
+    let pts: Vec<(f64, u64, f64)> =
+        c.curves[1].points.iter().map(|p| (p.time_s, p.chars, p.bits_per_char)).collect();
+    assert_eq!(c.curves[1].run, "bpe2k");
+    assert_eq!(pts, vec![(20.0, 409_600, 3.0), (40.0, 819_200, 2.5), (60.0, 1_228_800, 2.2)]);
     let md = report::table::markdown(&c);
     assert!(md.contains("| bpe2k | 2048 |"), "{md}");
     assert!(md.contains(&format!("**{:.4}**", e1.bits_per_char)), "{md}");
