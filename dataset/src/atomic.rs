@@ -60,9 +60,7 @@ impl Drop for TempFile {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically (`tokenizer::file::replace_file`).
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = TempFile::create(path)?;
-    tmp.file().write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.commit()
+    tokenizer::file::replace_file(path, |w| w.write_all(bytes)).map_err(|e| Error::io(path, e))
 }

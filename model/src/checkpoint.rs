@@ -23,10 +23,8 @@
 //! trainer's) or the tokenizer copy (the CLI's).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
@@ -171,38 +169,11 @@ fn write_safetensors(
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it
-/// over `path`: readers see the old file or the new one, never half of one.
+/// Writes `bytes` atomically (`tokenizer::file::replace_file`); errors name
+/// the destination, the file the user asked for.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| Error::Io { path: p, source }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp =
-        dir.join(format!(".{name}.{}-{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
-    // Errors name the destination: that is the file the user asked for.
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(io(path))?;
-        f.write_all(bytes).map_err(io(path))?;
-        f.sync_all().map_err(io(path))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io(path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return result;
-    }
-    // Make the rename itself durable; not every platform can sync a directory.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    tokenizer::file::replace_file(path, |w| w.write_all(bytes))
+        .map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
 // ----------------------------------------------------------------------------

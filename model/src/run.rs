@@ -268,17 +268,10 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunEr
         .map_err(|e| RunError::Invalid { path: path.to_path_buf(), reason: format!("not a valid file: {e}") })
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed, then renamed over `path`.
+/// Writes `bytes` to `path` atomically (`tokenizer::file::replace_file`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let io = |source| RunError::Io { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
+    tokenizer::file::replace_file(path, |w| w.write_all(bytes))
+        .map_err(|source| RunError::Io { path: path.to_path_buf(), source })
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.

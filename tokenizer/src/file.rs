@@ -258,11 +258,23 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
+    replace_file(path, write).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}
+
+/// The one atomic-write routine of the workspace (the other crates wrap its
+/// `io::Error` in their own error types): `write` fills a hidden temporary
+/// file in `path`'s directory, which is synced and renamed over `path`, and
+/// the rename is made durable by syncing the directory. Readers see the old
+/// file or the new one, never a partial one; on error the temporary file is
+/// removed.
+pub fn replace_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
     let file_name = path.file_name().ok_or_else(|| {
-        io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path (no file name)"))
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path (no file name)")
     })?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -285,7 +297,11 @@ pub fn write_atomic_with(
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
+        return Err(e);
+    }
+    // Make the rename itself durable; not every platform can sync a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
     Ok(())
 }
