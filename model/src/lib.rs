@@ -10,6 +10,21 @@
 //! PyTorch's names, so a checkpoint loads into `torch.nn.LSTM` unchanged.
 //!
 //! What it is not: it never prints; training reports through a callback.
+//!
+//! Module map, in the order to read them:
+//! - [`config`], [`params`]: the model's shape and the flat parameter layout.
+//! - [`reference`](mod@reference): the clean scalar model (f32 and f64), forward and backward
+//!   side by side: the oracle every fast path and PyTorch fixture is checked
+//!   against.
+//! - [`kernels`]: SIMD kernels (AVX-512, AVX2+FMA, scalar) behind one run-time
+//!   dispatch: GEMM, fused LSTM/RNN cells, softmax cross-entropy, AdamW.
+//! - [`fast`]: the training workspace (`Workspace`: forward, backward and
+//!   evaluation of a B x T batch) and the batch-1 `Stepper` for sampling.
+//! - [`optim`]: AdamW, gradient norms and clipping, the learning-rate schedule.
+//! - [`checkpoint`]: safetensors files with PyTorch's names.
+//! - [`sample`]: temperature and top-k sampling over any [`sample::Stepper`].
+//! - [`run`], [`train`]: the run directory and the training loop (budget,
+//!   evaluation, checkpoints, resume, the NaN stop).
 
 pub mod checkpoint;
 pub mod config;
