@@ -32,7 +32,7 @@ pub struct Args {
     /// Vocabularies: `char` and BPE sizes (byte tokens included).
     #[arg(long, value_delimiter = ',', default_value = "char,512,2048,8000")]
     pub vocab: Vec<String>,
-    /// Output directory (default: experiments/<corpus name>).
+    /// Output directory (default: experiments/NAME, NAME being the first corpus path's name).
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// Fraction of each file (its tail) held out for validation, the same for every vocabulary.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use dataset::{ShardSet, Split};
 
-/// Join the partial manifests (manifest_p<i>.json) of `tok encode --part i/N` runs into manifest.json.
+/// Join the partial manifests (manifest_p{i}.json) of `tok encode --part i/N` runs into manifest.json.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The shard directory holding every part's shards and partial manifest.
