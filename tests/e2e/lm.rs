@@ -195,4 +195,13 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success());
     assert!(err.contains("finished, kept") && err.contains("exists, kept"), "{err}");
+    // A changed corpus invalidates everything made from it.
+    std::fs::write(corpus.join("b.txt"), &text[120_000..250_000]).unwrap();
+    let third = e2e::run("lm", &args);
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(third.status.success(), "{err}");
+    assert!(err.contains("the corpus changed") && !err.contains("kept"), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["val"]["bytes"], 24_985);
 }

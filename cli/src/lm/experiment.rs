@@ -117,6 +117,20 @@ pub fn run(mut args: Args) -> Result<()> {
     args.output = Some(out.clone());
     let docs = dataset::corpus::list_files(&args.corpus)?;
     let corpus_bytes = dataset::corpus::total_bytes(&docs);
+    // What the outputs were made from: a different corpus invalidates them all.
+    let stamp = out.join("experiment.json");
+    let fingerprint = corpus_fingerprint(&docs);
+    let previous: Option<serde_json::Value> =
+        std::fs::read(&stamp).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(p) = previous
+        && p["corpus"] != fingerprint
+        && !args.force
+    {
+        eprintln!("experiment: the corpus changed since {} was written: redoing every step", stamp.display());
+        args.force = true;
+    }
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+    model::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint }))?;
     eprintln!(
         "experiment: {} files, {} bytes; vocabularies {}; {} per run; output {}",
         docs.len(),
@@ -152,6 +166,21 @@ pub fn run(mut args: Args) -> Result<()> {
     print!("{}", report::table::markdown(&c));
     println!("\nwrote {}/report.md, report.json and 3 SVG plots", out.display());
     Ok(())
+}
+
+/// The corpus as the experiment saw it: files (paths and sizes) and a hash of that list.
+fn corpus_fingerprint(docs: &[dataset::corpus::Document]) -> serde_json::Value {
+    let mut h = blake3::Hasher::new();
+    for d in docs {
+        h.update(d.path.as_os_str().as_encoded_bytes());
+        h.update(&[0]);
+        h.update(&d.len.to_le_bytes());
+    }
+    serde_json::json!({
+        "files": docs.len(),
+        "bytes": dataset::corpus::total_bytes(docs),
+        "listing_hash": h.finalize().to_hex().to_string(),
+    })
 }
 
 fn describe(b: &model::run::Budget) -> String {
