@@ -53,9 +53,24 @@ fn main() {
     let gf = r.gflops();
     // CPU-time rate: what the run would do if it had its cores to itself.
     let cpu_gf = r.cpu_secs.map(|c| r.gflops() * r.secs / c * threads as f64);
+    let p = &r.profile;
+    let ms = |x: f64| 1e3 * x / steps as f64;
+    let phases = format!(
+        "{{\"load\":{:.2},\"pack\":{:.2},\"fwd_proj\":{:.2},\"fwd_loop\":{:.2},\"head\":{:.2},\"bwd_loop\":{:.2},\"bwd_gemm\":{:.2},\"bwd_pack\":{:.2},\"bwd_dx\":{:.2},\"other\":{:.2}}}",
+        ms(p.load),
+        ms(p.pack),
+        ms(p.fwd_proj),
+        ms(p.fwd_loop),
+        ms(p.head),
+        ms(p.bwd_loop),
+        ms(p.bwd_gemm),
+        ms(p.bwd_pack),
+        ms(p.bwd_dx),
+        ms(p.other)
+    );
     if json {
         println!(
-            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"peak_rss_mib\":{rss:.1},\"final_loss\":{}}}",
+            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases}}}",
             Kernels::detect().isa().name(),
             cfg.vocab,
             cfg.hidden,

@@ -2,9 +2,10 @@
 //! blocking experiments (`TOKLAB_GEMM_BLOCK=MC,KC`); the criterion
 //! comparison with other crates is `benches/gemm.rs`.
 //!
-//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at]`
+//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp]`
 //! (`rows`: the per-time-step path with A row-major in place; `at`: A
-//! stored transposed, as dG^T in the weight gradients.)
+//! stored transposed, as dG^T in the weight gradients; `grp`: A in the
+//! grouped layout the backward writes dG^T in, read with no packing.)
 
 use model::kernels::{Isa, Kernels, PackedB, gemm};
 use std::time::Instant;
@@ -19,18 +20,22 @@ fn main() {
     let isa = Isa::from_name(args.get(4).map(|s| s.as_str()).unwrap_or("avx512")).unwrap();
     let rows = args.get(5).is_some_and(|s| s == "rows");
     let at = args.get(5).is_some_and(|s| s == "at");
+    let grp = args.get(5).is_some_and(|s| s == "grp");
     let kern = Kernels::get(isa).unwrap();
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
     let mut c = vec![0.0f32; m * n];
     let mut pb = PackedB::new();
     pb.pack(kern, k, n, &b, n, 1);
+    let ag = if grp { Some(gemm::group_a(kern, m, k, &a, 1, m)) } else { None };
     let reps = (2e10 / (2.0 * (m * n * k) as f64)).max(3.0) as usize;
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
         for _ in 0..reps {
-            if rows {
+            if let Some((ga, gs)) = &ag {
+                gemm::gemm_a_grouped(kern, m, ga.as_slice(), *gs, &pb, &mut c, n, false);
+            } else if rows {
                 gemm::gemm_rows(kern, m, &a, k, &pb, &mut c, n, false);
             } else {
                 if at {
@@ -42,9 +47,12 @@ fn main() {
         }
         best = best.min(t.elapsed().as_secs_f64() / reps as f64);
     }
+    let threads = if rows { 1 } else { rayon::current_num_threads() };
+    let peak = (0..3).map(|_| model::kernels::fma_peak_gflops(threads, 100).0).fold(0.0, f64::max);
+    let gf = 2.0 * (m * n * k) as f64 / best / 1e9;
     println!(
-        "{m}x{k}x{n} {isa:?} rows={rows}: {:.3} ms, {:.1} GFLOP/s",
+        "{m}x{k}x{n} {isa:?} rows={rows} at={at} threads={threads}: {:.3} ms, {gf:.1} GFLOP/s = {:.1}% of {peak:.1}",
         best * 1e3,
-        2.0 * (m * n * k) as f64 / best / 1e9
+        100.0 * gf / peak
     );
 }

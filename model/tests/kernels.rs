@@ -14,7 +14,7 @@
 //! - Fused cells, softmax cross-entropy, AdamW, sums of squares: within a
 //!   few f32 ulps (relative 1e-5, absolute 1e-6) of the f64 formulas.
 
-use model::kernels::gemm::{gemm, gemm_prepacked, gemm_rows};
+use model::kernels::gemm::{gemm, gemm_a_grouped, gemm_prepacked, gemm_rows, group_a};
 use model::kernels::{Isa, Kernels, PackedB};
 use model::optim::{AdamWConfig, AdamWScalars, adamw_update};
 use model::rng::Rng;
@@ -421,6 +421,16 @@ fn gemm_vs_f64_odd_shapes() {
                         assert_eq!(c[i * ldc + j], c0[i * ldc + j]);
                     }
                 }
+                // A in the grouped layout of the weight gradients (read with
+                // no packing, one microkernel call over all of k): the same bits.
+                let (ga, gs) = group_a(k, m, kk, &a, ars, acs);
+                let mut c3 = c0.clone();
+                gemm_a_grouped(k, m, ga.as_slice(), gs, &scratch, &mut c3, ldc, acc);
+                assert!(
+                    c.iter().zip(&c3).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{:?} {m}x{n}x{kk} a_t={a_t}: gemm_a_grouped differs from gemm",
+                    k.isa()
+                );
                 // The per-time-step path (A row-major in place) gives the same bits
                 // as the packed path: every element is the same FMA sequence.
                 if !a_t {
@@ -455,6 +465,16 @@ fn gemm_is_bit_identical_across_thread_counts() {
         let one = run(1);
         assert_eq!(one, run(2), "{:?}", k.isa());
         assert_eq!(one, run(3), "{:?}", k.isa());
+        let (ga, gs) = group_a(k, m, kk, &a, 1, m);
+        let grouped = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut c = vec![0.0f32; m * n];
+            pool.install(|| gemm_a_grouped(k, m, ga.as_slice(), gs, &pb, &mut c, n, false));
+            c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(one, grouped(1), "{:?}: grouped A", k.isa());
+        assert_eq!(one, grouped(2), "{:?}: grouped A", k.isa());
+        assert_eq!(one, grouped(3), "{:?}: grouped A", k.isa());
     }
 }
 

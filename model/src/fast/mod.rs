@@ -44,7 +44,9 @@ mod steps;
 use rayon::prelude::*;
 
 use crate::config::Cell;
-use crate::kernels::gemm::{ARef, IndexMap, SendPtr, gemm_packed_raw, gemm_rows_panels};
+use crate::kernels::gemm::{
+    ARef, IndexMap, SendPtr, gemm_grouped_a, gemm_packed_raw, gemm_rows_panels, rows_to_grouped,
+};
 use crate::kernels::{AlignedBuf, Isa, Kernels, PackedB, UNIT_BLOCK};
 use crate::params::ParamLayout;
 
@@ -141,8 +143,15 @@ pub struct Workspace {
     valid: Vec<bool>,
     /// Embedded inputs `[N, E]`.
     x0: AlignedBuf,
-    /// dL/dh of the layer being back-propagated, then its dX [N, max(E, H)].
+    /// dL/dh of the layer being back-propagated `[N, H]`.
     dh: AlignedBuf,
+    /// dX of the layer being back-propagated `[N, in]` (swapped with `dh`
+    /// after each layer: it is the dL/dh of the layer below).
+    dx: AlignedBuf,
+    /// dG of the layer being back-propagated, transposed and packed for
+    /// the weight-gradient GEMMs (`gemm_grouped_a`): gate column j at
+    /// position p is at `[(j / MR) * N * MR + p * MR + j % MR]`.
+    dgt: AlignedBuf,
     /// Carried dL/dc `[B, H]`.
     dc: AlignedBuf,
     /// Bias gradient accumulator `[GH]`, permuted.
@@ -200,7 +209,11 @@ impl Workspace {
         assert!(batch > 0 && seq > 0, "Workspace: batch ({batch}) and seq ({seq}) must be positive");
         // Time-loop tasks own whole B panels: their first column (G*32*task
         // forward, 32*task backward) must be a multiple of the panel width.
-        assert!(TASK_UNITS % kern.nr == 0, "Workspace: panel width {} does not divide {TASK_UNITS}", kern.nr);
+        assert!(
+            TASK_UNITS.is_multiple_of(kern.nr),
+            "Workspace: panel width {} does not divide {TASK_UNITS}",
+            kern.nr
+        );
         let n = batch * seq;
         let (h, gh, e, v) = (cfg.hidden, cfg.gates() * cfg.hidden, cfg.embed, cfg.vocab);
         let lstm = cfg.cell == Cell::Lstm;
@@ -227,6 +240,8 @@ impl Workspace {
             valid: vec![true; n],
             x0: AlignedBuf::zeros(n * e),
             dh: AlignedBuf::zeros(n * e.max(h)),
+            dx: AlignedBuf::zeros(n * e.max(h)),
+            dgt: AlignedBuf::zeros(gh.div_ceil(kern.mr) * kern.mr * n),
             dc: AlignedBuf::zeros(batch * h),
             db: AlignedBuf::zeros(gh),
             logits: AlignedBuf::zeros(chunk * v),
@@ -274,6 +289,8 @@ impl Workspace {
     pub fn bytes(&self) -> usize {
         let mut b = self.x0.capacity_bytes()
             + self.dh.capacity_bytes()
+            + self.dx.capacity_bytes()
+            + self.dgt.capacity_bytes()
             + self.dc.capacity_bytes()
             + self.db.capacity_bytes()
             + self.logits.capacity_bytes()
@@ -442,7 +459,6 @@ impl Workspace {
     fn forward_layers(&mut self, _params: &[f32]) {
         let cfg = *self.layout.config();
         let (bsz, t_len) = (self.batch, self.seq);
-        let n = bsz * t_len;
         let (h, g) = (cfg.hidden, cfg.gates());
         let gh = g * h;
         let kern = self.kern;
@@ -451,15 +467,11 @@ impl Workspace {
             let inp = cfg.layer_input(k);
             let (below, rest) = self.layers.split_at_mut(k);
             let layer = &mut rest[0];
-            let x: *const f32 = if k == 0 { self.x0.as_ptr() } else { below[k - 1].h.as_ptr() };
-            // Input projection for all T steps at once.
+            let x = SendPtr(if k == 0 { self.x0.as_mut_ptr() } else { below[k - 1].h.as_mut_ptr() });
             let t0 = std::time::Instant::now();
-            let a = ARef { ptr: x, rs: inp, cs: 1, map: IndexMap::Identity };
-            // SAFETY: X is [N, in]; gates is [N, GH] matching w_ih_t's N.
-            unsafe { gemm_packed_raw(kern, n, a, &layer.w_ih_t, layer.gates.as_mut_ptr(), gh, false, true) };
-            self.profile.fwd_proj += t0.elapsed().as_secs_f64();
-            let t0 = std::time::Instant::now();
-            // The recurrence.
+            // The recurrence, with the input projection of step t computed
+            // by the same task just before h_{t-1} W_hh^T.
+            let w_ih_t = &layer.w_ih_t;
             let gates = SendPtr(layer.gates.as_mut_ptr());
             let cs = SendPtr(layer.c.as_mut_ptr());
             let tcs = SendPtr(layer.tc.as_mut_ptr());
@@ -479,10 +491,13 @@ impl Workspace {
                 // multiple of the panel width, see TASK_UNITS).
                 unsafe {
                     let grow = gates.get().add(t * bsz * gh);
+                    let nr = kern.nr;
+                    let (p0, p1) = (c0 / nr, c1.div_ceil(nr));
+                    let xt = x.get().add(t * bsz * inp) as *const f32;
+                    gemm_rows_panels(kern, bsz, xt, inp, w_ih_t, p0, p1, grow, gh, false);
                     if t > 0 {
                         let hp = hs.get().add((t - 1) * bsz * h);
-                        let nr = kern.nr;
-                        gemm_rows_panels(kern, bsz, hp, h, w_hh_t, c0 / nr, c1.div_ceil(nr), grow, gh, true);
+                        gemm_rows_panels(kern, bsz, hp, h, w_hh_t, p0, p1, grow, gh, true);
                     }
                     // The fused cell, one call per gate block for all B rows.
                     let r0 = t * bsz;
@@ -642,14 +657,59 @@ impl Workspace {
             let tcs = SendPtr(layer.tc.as_mut_ptr());
             let hs = SendPtr(layer.h.as_mut_ptr());
             let dh = SendPtr(self.dh.as_mut_ptr());
+            let dxs = SendPtr(self.dx.as_mut_ptr());
+            let dgts = SendPtr(self.dgt.as_mut_ptr());
             let dc = SendPtr(self.dc.as_mut_ptr());
             let db = SendPtr(self.db.as_mut_ptr());
-            let w_hh = &layer.w_hh;
-            let ntasks = h.div_ceil(TASK_UNITS);
+            let (w_hh, w_ih) = (&layer.w_hh, &layer.w_ih);
+            // Tasks of a step: `nh` of dh_t (TASK_UNITS units each, with
+            // their cell) and `nx` of dX_{t+1} = dG_{t+1} W_ih (TASK_UNITS
+            // columns each), interleaved so both threads' home ranges get
+            // both kinds. Step T (t = -1) only computes dX_0.
+            let nh = h.div_ceil(TASK_UNITS);
+            let nx = inp.div_ceil(TASK_UNITS);
+            let both = nh.min(nx);
+            let ntasks = nh + nx;
+            let kind = move |i: usize| -> (bool, usize) {
+                if i < 2 * both { (i.is_multiple_of(2), i / 2) } else { (nh > nx, both + (i - 2 * both)) }
+            };
             let cell = cfg.cell;
             let step = move |s: usize, task: usize| {
+                let nr = kern.nr;
+                let (is_dh, j) = kind(task);
+                if !is_dh {
+                    // dX_{t+1}, t = T-1-s: rows (T-s) of dX.
+                    if s == 0 {
+                        return;
+                    }
+                    let r = t_len - s;
+                    let c0 = j * TASK_UNITS;
+                    let c1 = (c0 + TASK_UNITS).min(inp);
+                    // SAFETY: this task alone writes dX rows r*B.., columns
+                    // c0..c1 (c0 a multiple of the panel width); it reads
+                    // dG_r, complete since the previous step's barrier and
+                    // not written again.
+                    unsafe {
+                        gemm_rows_panels(
+                            kern,
+                            bsz,
+                            gates.get().add(r * bsz * gh),
+                            gh,
+                            w_ih,
+                            c0 / nr,
+                            c1.div_ceil(nr),
+                            dxs.get().add(r * bsz * inp),
+                            inp,
+                            false,
+                        );
+                    }
+                    return;
+                }
+                if s == t_len {
+                    return;
+                }
                 let t = t_len - 1 - s;
-                let u0 = task * TASK_UNITS;
+                let u0 = j * TASK_UNITS;
                 let u1 = (u0 + TASK_UNITS).min(h);
                 // SAFETY: this task alone writes dh columns u0..u1 of rows
                 // t*B.., gate columns g*u0..g*u1 of rows t*B.., dc/db of its
@@ -659,7 +719,6 @@ impl Workspace {
                     let dht = dh.get().add(t * bsz * h);
                     if t + 1 < t_len {
                         let dg_next = gates.get().add((t + 1) * bsz * gh);
-                        let nr = kern.nr;
                         gemm_rows_panels(
                             kern,
                             bsz,
@@ -715,9 +774,23 @@ impl Workspace {
                         }
                         u += w;
                     }
+                    // dG_t^T for the weight gradients.
+                    let mr = kern.mr;
+                    rows_to_grouped(
+                        gates.get().add(r0 * gh),
+                        gh,
+                        bsz,
+                        g * u0,
+                        g * u1,
+                        dgts.get(),
+                        n * mr,
+                        mr,
+                        r0,
+                    );
                 }
             };
-            self.sync.run(threads, t_len, ntasks, &step);
+            self.sync.run(threads, t_len + 1, ntasks, &step);
+            std::mem::swap(&mut self.dh, &mut self.dx);
             self.profile.bwd_loop += t0.elapsed().as_secs_f64();
             let t0 = std::time::Instant::now();
 
@@ -729,16 +802,12 @@ impl Workspace {
                 grads[off.b_hh + r] = d;
             }
             let x: *const f32 = if k == 0 { self.x0.as_ptr() } else { below[k - 1].h.as_ptr() };
-            let dgt = |skip: usize| ARef {
-                ptr: layer.gates.as_ptr().wrapping_add(skip * gh),
-                rs: 1,
-                cs: gh,
-                map: IndexMap::GateCol { g, h },
-            };
-            // SAFETY (all three GEMMs): operands are the [N, GH] gates, the
-            // [N, H] outputs, the [N, in] inputs and [GH, in]/[GH, H]
-            // gradient tensors inside grads, with the shapes stated.
-            let id = IndexMap::Identity;
+            let (mr, id) = (kern.mr, IndexMap::Identity);
+            let cmap = IndexMap::GateRow { g, h };
+            // SAFETY (both GEMMs): dgt holds dG^T grouped by MR with group
+            // stride N*MR (written by the loop above for every position);
+            // h is [N, H], X [N, in]; dW_hh [GH, H] and dW_ih [GH, in] lie
+            // inside grads; cmap sends gate columns < GH to rows < GH.
             unsafe {
                 // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
                 let dw_hh = grads.as_mut_ptr().add(off.w_hh);
@@ -746,7 +815,8 @@ impl Workspace {
                     let tp = std::time::Instant::now();
                     self.act.pack_raw(kern, n - bsz, h, layer.h.as_ptr(), h, 1, id, id);
                     self.profile.bwd_pack += tp.elapsed().as_secs_f64();
-                    gemm_packed_raw(kern, gh, dgt(bsz), &self.act, dw_hh, h, false, true);
+                    let a = self.dgt.as_ptr().add(bsz * mr);
+                    gemm_grouped_a(kern, gh, a, n * mr, &self.act, dw_hh, h, cmap, false);
                 } else {
                     std::ptr::write_bytes(dw_hh, 0, gh * h);
                 }
@@ -755,12 +825,7 @@ impl Workspace {
                 self.act.pack_raw(kern, n, inp, x, inp, 1, id, id);
                 self.profile.bwd_pack += tp.elapsed().as_secs_f64();
                 let dw_ih = grads.as_mut_ptr().add(off.w_ih);
-                gemm_packed_raw(kern, gh, dgt(0), &self.act, dw_ih, inp, false, true);
-                // dX = dG W_ih (into dh: layer k's dh is consumed).
-                let tp = std::time::Instant::now();
-                let a = ARef { ptr: layer.gates.as_ptr(), rs: gh, cs: 1, map: id };
-                gemm_packed_raw(kern, n, a, &layer.w_ih, self.dh.as_mut_ptr(), inp, false, true);
-                self.profile.bwd_dx += tp.elapsed().as_secs_f64();
+                gemm_grouped_a(kern, gh, self.dgt.as_ptr(), n * mr, &self.act, dw_ih, inp, cmap, false);
             }
             self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
         }

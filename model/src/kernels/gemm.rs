@@ -86,12 +86,6 @@ pub(crate) enum IndexMap {
         g: usize,
         h: usize,
     },
-    /// The inverse: `i` is PyTorch's gate row, the source is its permuted
-    /// column `gate_col(i / h, i % h, g, h)`.
-    GateCol {
-        g: usize,
-        h: usize,
-    },
 }
 
 impl IndexMap {
@@ -100,7 +94,6 @@ impl IndexMap {
         match self {
             IndexMap::Identity => i,
             IndexMap::GateRow { g, h } => crate::kernels::gate_row(i, g, h),
-            IndexMap::GateCol { g, h } => crate::kernels::gate_col(i / h, i % h, g, h),
         }
     }
 }
@@ -475,6 +468,193 @@ pub(crate) unsafe fn gemm_packed_raw(
     }
 }
 
+/// Depth of one microkernel call in [`gemm_grouped_a`].
+const GROUPED_KC: usize = 8192;
+
+/// `C (+)= A . B` where A (m x k) is stored already packed for the
+/// microkernel over its whole depth: row i, depth p at
+/// `a[(i / MR) * a_gs + p * MR + i % MR]` (rows beyond m zero). This is how
+/// the backward writes dG^T for the weight gradients, so those GEMMs read
+/// their transposed operand with no packing at all. Row i of A is row
+/// `cmap(i)` of C (the permuted gate layout back to PyTorch's rows); a tile
+/// whose rows are not consecutive in C, or partial, goes through a scratch
+/// tile. Parallel over output tiles like [`gemm_packed_raw`], K never split.
+///
+/// # Safety
+/// A readable as described for i < ceil(m/MR)*MR, p < b.k(); C writable at
+/// rows cmap(i) (i < m) for b.n() columns with leading dimension `ldc`.
+pub(crate) unsafe fn gemm_grouped_a(
+    kern: &Kernels,
+    m: usize,
+    a: *const f32,
+    a_gs: usize,
+    b: &PackedB,
+    c: *mut f32,
+    ldc: usize,
+    cmap: IndexMap,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
+    let (mr, nr) = (kern.mr, kern.nr);
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                // SAFETY: C row cmap(i) is writable for n floats.
+                unsafe { std::ptr::write_bytes(c.add(cmap.get(i) * ldc), 0, n) };
+            }
+        }
+        return;
+    }
+    // A needs no packing buffer here, so one microkernel call runs over the
+    // whole depth (up to GROUPED_KC): C is loaded and stored once per tile
+    // and the A and B streams are long enough for the prefetchers (dW at
+    // 2048x4096x512 on 2 threads: 191 GFLOP/s with KC 512, 209-218 with
+    // KC 4096). Rows per task: two tiles.
+    let (mc, kcb) = block_override().unwrap_or((2 * mr, GROUPED_KC));
+    // Tiles start on A's groups of MR rows.
+    let mc = (mc / mr).max(1) * mr;
+    let panels = b.panels();
+    let tiles_m = m.div_ceil(mc);
+    let threads = rayon::current_num_threads();
+    let want = 4 * threads;
+    let tiles_n = if tiles_m >= want { 1 } else { want.div_ceil(tiles_m).min(panels) };
+    let ppt = panels.div_ceil(tiles_n);
+    let tiles_n = panels.div_ceil(ppt);
+    let c = SendPtr(c);
+    let a = SendPtr(a as *mut f32);
+    let task = |t: usize| {
+        let (tm, tn) = (t / tiles_n, t % tiles_n);
+        let i0 = tm * mc;
+        let rows = mc.min(m - i0);
+        let (p0, p1) = (tn * ppt, ((tn + 1) * ppt).min(panels));
+        let mut pc = 0;
+        while pc < k {
+            let kc = kcb.min(k - pc);
+            let acc = accumulate || pc > 0;
+            for jp in p0..p1 {
+                let cols = nr.min(n - jp * nr);
+                // SAFETY: panel jp exists; pc + kc <= k.
+                let bp = unsafe { b.panel_ptr(jp).add(pc * nr) };
+                for ir in (0..rows).step_by(mr) {
+                    let i = i0 + ir;
+                    let tr = mr.min(m - i);
+                    let r0 = cmap.get(i);
+                    let direct = tr == mr && cols == nr && (1..mr).all(|r| cmap.get(i + r) == r0 + r);
+                    // SAFETY: A tile i/mr at depth pc holds kc*mr floats
+                    // (caller's contract; i is a multiple of mr since mc is);
+                    // this task alone writes C rows cmap(i..i+tr), columns of
+                    // panels p0..p1.
+                    unsafe {
+                        let ap = a.get().add((i / mr) * a_gs + pc * mr) as *const f32;
+                        let cp = c.get().add(jp * nr);
+                        if direct {
+                            (kern.ukernel_packed)(kc, ap, bp, cp.add(r0 * ldc), ldc, acc);
+                        } else {
+                            let mut tile = Tile([0.0; TILE_MAX]);
+                            let tp = tile.0.as_mut_ptr();
+                            if acc {
+                                for r in 0..tr {
+                                    std::ptr::copy_nonoverlapping(
+                                        cp.add(cmap.get(i + r) * ldc),
+                                        tp.add(r * nr),
+                                        cols,
+                                    );
+                                }
+                            }
+                            (kern.ukernel_packed)(kc, ap, bp, tp, nr, acc);
+                            for r in 0..tr {
+                                std::ptr::copy_nonoverlapping(
+                                    tp.add(r * nr),
+                                    cp.add(cmap.get(i + r) * ldc),
+                                    cols,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            pc += kc;
+        }
+    };
+    let ntasks = tiles_m * tiles_n;
+    let flops = 2.0 * m as f64 * n as f64 * k as f64;
+    if ntasks > 1 && flops > 4e6 && threads > 1 {
+        (0..ntasks).into_par_iter().for_each(task);
+    } else {
+        (0..ntasks).for_each(task);
+    }
+}
+
+/// Copies `rows` rows (positions p0..p0+rows) of columns c0..c1 of the
+/// row-major `src` (leading dimension `lds`; `src` points at row p0, column
+/// 0) into the grouped layout of [`gemm_grouped_a`]: element (c, p) at
+/// `dst[(c / mr) * gs + p * mr + c % mr]`.
+///
+/// # Safety
+/// The source rows and columns are readable; every destination address is
+/// writable and not concurrently accessed.
+pub(crate) unsafe fn rows_to_grouped(
+    src: *const f32,
+    lds: usize,
+    rows: usize,
+    c0: usize,
+    c1: usize,
+    dst: *mut f32,
+    gs: usize,
+    mr: usize,
+    p0: usize,
+) {
+    let mut c = c0;
+    while c < c1 {
+        let grp = c / mr;
+        let (lo, hi) = (c - grp * mr, mr.min(c1 - grp * mr));
+        // SAFETY: caller's contract; group grp's rows p0..p0+rows.
+        unsafe {
+            let d = dst.add(grp * gs + p0 * mr);
+            let s = src.add(grp * mr);
+            if mr == 8 && lo == 0 && hi == 8 {
+                // One group of 8: rows contiguous in dst.
+                #[cfg(target_arch = "x86_64")]
+                if (d as usize).is_multiple_of(16) {
+                    // Streaming stores: dst is read back only after the
+                    // whole time loop, far beyond the caches, so skip the
+                    // read-for-ownership of every destination line.
+                    use std::arch::x86_64::{_mm_loadu_ps, _mm_stream_ps};
+                    for r in 0..rows {
+                        let (sp, dp) = (s.add(r * lds), d.add(r * 8));
+                        _mm_stream_ps(dp, _mm_loadu_ps(sp));
+                        _mm_stream_ps(dp.add(4), _mm_loadu_ps(sp.add(4)));
+                    }
+                    c = grp * mr + hi;
+                    continue;
+                }
+                for r in 0..rows {
+                    let v = std::ptr::read_unaligned(s.add(r * lds) as *const [f32; 8]);
+                    std::ptr::write_unaligned(d.add(r * 8) as *mut [f32; 8], v);
+                }
+            } else {
+                for r in 0..rows {
+                    for q in lo..hi {
+                        *d.add(r * mr + q) = *s.add(r * lds + q);
+                    }
+                }
+            }
+        }
+        c = grp * mr + hi;
+    }
+    // Order the streaming stores before whatever publishes them (the time
+    // loop's barrier is a release/acquire pair, which does not cover them).
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a fence has no memory-safety preconditions.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
+}
+
 /// The per-time-step GEMM of one task, on the calling thread:
 /// `C[m x cols(p0..p1)] (+)= A[m x k] . B[:, panels p0..p1]` with A
 /// row-major in place (`lda`). `c` points at column 0 of row 0 of the full C.
@@ -516,7 +696,7 @@ pub(crate) unsafe fn gemm_rows_panels(
         let cols = nr.min(n - jp * nr);
         let mut pc = 0;
         while pc < k {
-            let kc = kern.kc.min(k - pc);
+            let kc = block_override().map_or(kern.kc, |b| b.1).min(k - pc);
             let acc = accumulate || pc > 0;
             // SAFETY: panel jp, depth pc..pc+kc exist in the packing; the
             // row/column ranges below stay inside the caller's A and C.
@@ -693,4 +873,56 @@ pub fn gemm_rows(
     assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "gemm_rows: C too small");
     // SAFETY: bounds checked above.
     unsafe { gemm_rows_panels(kern, m, a.as_ptr(), lda, b, 0, b.panels(), c.as_mut_ptr(), ldc, accumulate) }
+}
+
+/// Lays out A (m x k, element (i, p) at `a[i*rs + p*cs]`) as the grouped
+/// operand of [`gemm_a_grouped`]: row i, depth p at
+/// `[(i / MR) * k * MR + p * MR + i % MR]` with MR the kernels' tile rows,
+/// rows beyond m zero. Returns the buffer and its group stride (k * MR).
+///
+/// # Panics
+/// If an element index falls outside `a`.
+pub fn group_a(kern: &Kernels, m: usize, k: usize, a: &[f32], rs: usize, cs: usize) -> (AlignedBuf, usize) {
+    let mr = kern.mr;
+    let mut out = AlignedBuf::zeros(m.div_ceil(mr) * mr * k);
+    let o = out.as_mut_slice();
+    for i in 0..m {
+        for p in 0..k {
+            o[(i / mr) * k * mr + p * mr + i % mr] = a[i * rs + p * cs];
+        }
+    }
+    (out, k * mr)
+}
+
+/// `C (+)= A . B` with A in the grouped layout of [`group_a`] (group stride
+/// `a_gs`) and B packed: the weight-gradient path of the trainer, which
+/// reads dG^T this way with no packing. Parallel over output tiles;
+/// bit-identical to [`gemm_prepacked`] on the same operands.
+///
+/// # Panics
+/// If `a` or `c` is too small or `b` was packed for another ISA.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_a_grouped(
+    kern: &Kernels,
+    m: usize,
+    a: &[f32],
+    a_gs: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
+    assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "gemm_a_grouped: C too small");
+    let groups = m.div_ceil(kern.mr);
+    assert!(a_gs >= k * kern.mr, "gemm_a_grouped: group stride {a_gs} < k * MR");
+    assert!((groups - 1) * a_gs + k * kern.mr <= a.len(), "gemm_a_grouped: A too small");
+    // SAFETY: bounds checked above.
+    unsafe {
+        gemm_grouped_a(kern, m, a.as_ptr(), a_gs, b, c.as_mut_ptr(), ldc, IndexMap::Identity, accumulate)
+    }
 }
