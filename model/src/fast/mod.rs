@@ -45,7 +45,8 @@ use rayon::prelude::*;
 
 use crate::config::Cell;
 use crate::kernels::gemm::{
-    ARef, IndexMap, SendPtr, gemm_grouped_a, gemm_packed_raw, gemm_rows_panels, rows_to_grouped,
+    ARef, BRef, IndexMap, SendPtr, gemm_grouped_a, gemm_packed_raw, gemm_rows_panels, rows_to_grouped,
+    rows_to_panels,
 };
 use crate::kernels::{AlignedBuf, Isa, Kernels, PackedB, UNIT_BLOCK};
 use crate::params::ParamLayout;
@@ -79,6 +80,9 @@ struct Layer {
     tc: AlignedBuf,
     /// `[N, H]` outputs.
     h: AlignedBuf,
+    /// The outputs again as B panels for the weight gradients (see
+    /// `Workspace::panels`), written by the forward cell's task.
+    hp: AlignedBuf,
 }
 
 /// Seconds spent per phase since the last reset (forward_backward and
@@ -143,6 +147,10 @@ pub struct Workspace {
     valid: Vec<bool>,
     /// Embedded inputs `[N, E]`.
     x0: AlignedBuf,
+    /// The embedded inputs as B panels (see `Workspace::panels`).
+    x0p: AlignedBuf,
+    /// Whether the current call needs the panels (forward_backward).
+    train: bool,
     /// dL/dh of the layer being back-propagated `[N, H]`.
     dh: AlignedBuf,
     /// dX of the layer being back-propagated `[N, in]` (swapped with `dh`
@@ -166,8 +174,6 @@ pub struct Workspace {
     head_wt: PackedB,
     /// W_head, K = V, N = H (backward only).
     head_w: PackedB,
-    /// Packing of activation operands (X, h, h chunk) of the weight GEMMs.
-    act: PackedB,
     sync: StepSync,
 }
 
@@ -224,6 +230,7 @@ impl Workspace {
                 c: AlignedBuf::zeros(if lstm { n * h } else { 0 }),
                 tc: AlignedBuf::zeros(if lstm { n * h } else { 0 }),
                 h: AlignedBuf::zeros(n * h),
+                hp: AlignedBuf::zeros(h.div_ceil(kern.nr) * kern.nr * n),
                 ..Layer::default()
             })
             .collect();
@@ -239,6 +246,8 @@ impl Workspace {
             targets: vec![0; n],
             valid: vec![true; n],
             x0: AlignedBuf::zeros(n * e),
+            x0p: AlignedBuf::zeros(e.div_ceil(kern.nr) * kern.nr * n),
+            train: false,
             dh: AlignedBuf::zeros(n * e.max(h)),
             dx: AlignedBuf::zeros(n * e.max(h)),
             dgt: AlignedBuf::zeros(gh.div_ceil(kern.mr) * kern.mr * n),
@@ -249,7 +258,6 @@ impl Workspace {
             row_loss: vec![0.0; n],
             head_wt: PackedB::new(),
             head_w: PackedB::new(),
-            act: PackedB::new(),
             sync: StepSync::new(),
         }
     }
@@ -288,6 +296,7 @@ impl Workspace {
     /// weights).
     pub fn bytes(&self) -> usize {
         let mut b = self.x0.capacity_bytes()
+            + self.x0p.capacity_bytes()
             + self.dh.capacity_bytes()
             + self.dx.capacity_bytes()
             + self.dgt.capacity_bytes()
@@ -303,12 +312,13 @@ impl Workspace {
                 + l.c.capacity_bytes()
                 + l.tc.capacity_bytes()
                 + l.h.capacity_bytes()
+                + l.hp.capacity_bytes()
                 + l.w_ih_t.bytes()
                 + l.w_hh_t.bytes()
                 + l.w_hh.bytes()
                 + l.w_ih.bytes();
         }
-        b + self.head_wt.bytes() + self.head_w.bytes() + self.act.bytes()
+        b + self.head_wt.bytes() + self.head_w.bytes()
     }
 
     /// Forward + backward of one B x T batch from zero state (`inputs` and
@@ -329,6 +339,7 @@ impl Workspace {
         let n = self.batch * self.seq;
         assert_eq!(grads.len(), self.layout.len(), "forward_backward: grads length");
         let t = std::time::Instant::now();
+        self.train = true;
         self.load_batch(params, inputs, targets, None);
         zero_padding_and_embedding(&self.layout, grads);
         self.profile.load += t.elapsed().as_secs_f64();
@@ -360,6 +371,7 @@ impl Workspace {
     ) -> (f64, usize) {
         assert_eq!(lens.len(), self.batch, "forward_loss: lens must have B entries");
         let t = std::time::Instant::now();
+        self.train = false;
         self.load_batch(params, inputs, targets, Some(lens));
         self.profile.load += t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
@@ -403,10 +415,20 @@ impl Workspace {
         let e = cfg.embed;
         let emb = &params[self.layout.embedding()..self.layout.embedding() + cfg.vocab * e];
         let tokens = &self.tokens;
+        let (nr, train) = (self.kern.nr, self.train);
+        let x0p = SendPtr(self.x0p.as_mut_ptr());
         self.x0.as_mut_slice().par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
             for (i, row) in rows.chunks_mut(e).enumerate() {
                 let tok = tokens[ci * 64 + i] as usize;
                 row.copy_from_slice(&emb[tok * e..tok * e + e]);
+            }
+            if train {
+                // SAFETY: this task alone writes rows ci*64.. of the panels;
+                // x0p holds ceil(E/NR) panels of N rows.
+                unsafe {
+                    let nrows = rows.len() / e;
+                    rows_to_panels(rows.as_ptr(), e, nrows, 0, e, x0p.get(), n * nr, nr, ci * 64);
+                }
             }
         });
     }
@@ -459,6 +481,7 @@ impl Workspace {
     fn forward_layers(&mut self, _params: &[f32]) {
         let cfg = *self.layout.config();
         let (bsz, t_len) = (self.batch, self.seq);
+        let n = bsz * t_len;
         let (h, g) = (cfg.hidden, cfg.gates());
         let gh = g * h;
         let kern = self.kern;
@@ -476,6 +499,8 @@ impl Workspace {
             let cs = SendPtr(layer.c.as_mut_ptr());
             let tcs = SendPtr(layer.tc.as_mut_ptr());
             let hs = SendPtr(layer.h.as_mut_ptr());
+            let hps = SendPtr(layer.hp.as_mut_ptr());
+            let train = self.train;
             let bias = SendPtr(layer.bias.as_mut_ptr());
             let w_hh_t = &layer.w_hh_t;
             let ntasks = h.div_ceil(TASK_UNITS);
@@ -539,6 +564,11 @@ impl Workspace {
                         }
                         u += w;
                     }
+                    if train {
+                        // h_t as B panels for the weight gradients (u0 is a
+                        // multiple of NR; this task alone writes its units).
+                        rows_to_panels(hs.get().add(r0 * h), h, bsz, u0, u1, hps.get(), n * nr, nr, r0);
+                    }
                 }
             };
             self.sync.run(threads, t_len, ntasks, &step);
@@ -566,7 +596,7 @@ impl Workspace {
             let tp = std::time::Instant::now();
             // SAFETY: rows r0..r0+rows of the top layer's h [N, H]; logits
             // holds chunk*V >= rows*V floats.
-            unsafe { gemm_packed_raw(kern, rows, a, &self.head_wt, logits, v, false, true) };
+            unsafe { gemm_packed_raw(kern, rows, a, self.head_wt.as_bref(), logits, v, false, true) };
             self.profile.head_logits += tp.elapsed().as_secs_f64();
             let tp = std::time::Instant::now();
             let targets = &self.targets[r0..r0 + rows];
@@ -601,17 +631,19 @@ impl Workspace {
         let cfg = *self.layout.config();
         let (h, v) = (cfg.hidden, cfg.vocab);
         let kern = self.kern;
-        let top = self.layers.last().map(|l| l.h.as_ptr()).unwrap_or(std::ptr::null());
+        let n = self.batch * self.seq;
+        let top = self.layers.last().expect("at least one layer");
+        let hc = panels(&top.hp, n, kern.nr, h, r0, rows);
         let first = r0 == 0;
         let tp = std::time::Instant::now();
-        // dW_head (+)= dlogits^T . h_chunk: A = dlogits^T (V x rows).
-        // SAFETY: h rows r0..r0+rows exist; logits holds rows*V; the head
-        // weight gradient is [V, H] inside grads.
+        // dW_head (+)= dlogits^T . h_chunk: A = dlogits^T (V x rows), B the
+        // chunk's rows of the top layer's h panels.
+        // SAFETY: logits holds rows*V; the head weight gradient is [V, H]
+        // inside grads.
         unsafe {
-            self.act.pack_raw(kern, rows, h, top.add(r0 * h), h, 1, IndexMap::Identity, IndexMap::Identity);
             let a = ARef { ptr: self.logits.as_ptr(), rs: 1, cs: v, map: IndexMap::Identity };
             let dw = grads.as_mut_ptr().add(self.layout.head_weight());
-            gemm_packed_raw(kern, v, a, &self.act, dw, h, !first, true);
+            gemm_packed_raw(kern, v, a, hc, dw, h, !first, true);
         }
         // db_head (+)= column sums, in row order, parallel over columns.
         let hb = self.layout.head_bias();
@@ -630,7 +662,16 @@ impl Workspace {
         let a = ARef { ptr: self.logits.as_ptr(), rs: v, cs: 1, map: IndexMap::Identity };
         // SAFETY: dh holds N*H >= (r0+rows)*H floats; logits rows*V.
         unsafe {
-            gemm_packed_raw(kern, rows, a, &self.head_w, self.dh.as_mut_ptr().add(r0 * h), h, false, true)
+            gemm_packed_raw(
+                kern,
+                rows,
+                a,
+                self.head_w.as_bref(),
+                self.dh.as_mut_ptr().add(r0 * h),
+                h,
+                false,
+                true,
+            )
         };
     }
 
@@ -801,31 +842,22 @@ impl Workspace {
                 grads[off.b_ih + r] = d;
                 grads[off.b_hh + r] = d;
             }
-            let x: *const f32 = if k == 0 { self.x0.as_ptr() } else { below[k - 1].h.as_ptr() };
-            let (mr, id) = (kern.mr, IndexMap::Identity);
+            let (mr, nr) = (kern.mr, kern.nr);
             let cmap = IndexMap::GateRow { g, h };
             // SAFETY (both GEMMs): dgt holds dG^T grouped by MR with group
             // stride N*MR (written by the loop above for every position);
             // h is [N, H], X [N, in]; dW_hh [GH, H] and dW_ih [GH, in] lie
             // inside grads; cmap sends gate columns < GH to rows < GH.
+            let xp = panels(if k == 0 { &self.x0p } else { &below[k - 1].hp }, n, nr, inp, 0, n);
+            let hprev = panels(&layer.hp, n, nr, h, 0, n - bsz);
             unsafe {
                 // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
                 let dw_hh = grads.as_mut_ptr().add(off.w_hh);
-                if t_len > 1 {
-                    let tp = std::time::Instant::now();
-                    self.act.pack_raw(kern, n - bsz, h, layer.h.as_ptr(), h, 1, id, id);
-                    self.profile.bwd_pack += tp.elapsed().as_secs_f64();
-                    let a = self.dgt.as_ptr().add(bsz * mr);
-                    gemm_grouped_a(kern, gh, a, n * mr, &self.act, dw_hh, h, cmap, false);
-                } else {
-                    std::ptr::write_bytes(dw_hh, 0, gh * h);
-                }
+                let a = self.dgt.as_ptr().add(bsz * mr);
+                gemm_grouped_a(kern, gh, a, n * mr, hprev, dw_hh, h, cmap, false);
                 // dW_ih = dG^T X.
-                let tp = std::time::Instant::now();
-                self.act.pack_raw(kern, n, inp, x, inp, 1, id, id);
-                self.profile.bwd_pack += tp.elapsed().as_secs_f64();
                 let dw_ih = grads.as_mut_ptr().add(off.w_ih);
-                gemm_grouped_a(kern, gh, self.dgt.as_ptr(), n * mr, &self.act, dw_ih, inp, cmap, false);
+                gemm_grouped_a(kern, gh, self.dgt.as_ptr(), n * mr, xp, dw_ih, inp, cmap, false);
             }
             self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
         }
@@ -934,3 +966,11 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // cell (would remove the 5 ms activation packing); a narrower edge
 // microkernel for N = 65 (the V=65 head wastes 1/3 of its last panel);
 // packing h of layer 0 once for both weight gradients that read it.
+
+/// Activations `[N, w]` (position-major) kept as B panels of the weight
+/// gradients: `buf` holds ceil(w/NR) panels of `n` rows, element (p, j) at
+/// `[(j / NR) * n * NR + p * NR + j % NR]`; this views rows `r0..r0+rows`.
+fn panels(buf: &AlignedBuf, n: usize, nr: usize, w: usize, r0: usize, rows: usize) -> BRef {
+    assert!(buf.len() >= w.div_ceil(nr) * nr * n && r0 + rows <= n, "panels: view out of range");
+    BRef { ptr: buf.as_ptr().wrapping_add(r0 * nr), k: rows, n: w, ps: n * nr }
+}

@@ -246,6 +246,31 @@ impl PackedB {
     }
 }
 
+/// A B operand laid out as [`PackedB`]'s panels (the kernels' NR wide, row
+/// `i` of a panel at offset `i*NR`) whose panels sit `ps` floats apart: a
+/// whole packing, or a row range of panels written in place (the fast
+/// path's activations, `ps` = N*NR, viewed from some row with fewer rows).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BRef {
+    pub ptr: *const f32,
+    pub k: usize,
+    pub n: usize,
+    pub ps: usize,
+}
+
+// SAFETY: a read-only view; the GEMMs only read through it, and their
+// callers keep the panels alive and unwritten for the call.
+unsafe impl Send for BRef {}
+// SAFETY: as above.
+unsafe impl Sync for BRef {}
+
+impl PackedB {
+    /// The whole packing as a [`BRef`].
+    pub(crate) fn as_bref(&self) -> BRef {
+        BRef { ptr: self.buf.as_ptr(), k: self.k, n: self.n, ps: self.k * self.nr }
+    }
+}
+
 /// An A operand: element (i, k) at `ptr[map(i)*rs + k*cs]`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ARef {
@@ -371,23 +396,22 @@ unsafe fn pack_a_tile(a: ARef, i0: usize, rows: usize, p0: usize, kc: usize, mr:
 /// problem is large enough and `parallel` is set.
 ///
 /// # Safety
-/// A readable for (m, b.k()), C writable for m rows of b.n() columns with
-/// leading dimension `ldc`; `b` packed for `kern`.
+/// A readable for (m, b.k), C writable for m rows of b.n columns with
+/// leading dimension `ldc`; `b`'s panels readable and packed for `kern`.
 pub(crate) unsafe fn gemm_packed_raw(
     kern: &Kernels,
     m: usize,
     a: ARef,
-    b: &PackedB,
+    b: BRef,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
     parallel: bool,
 ) {
-    let (k, n) = (b.k(), b.n());
+    let (k, n) = (b.k, b.n);
     if m == 0 || n == 0 {
         return;
     }
-    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
     if k == 0 {
         if !accumulate {
             for i in 0..m {
@@ -399,7 +423,7 @@ pub(crate) unsafe fn gemm_packed_raw(
     }
     let mr = kern.mr;
     let (mc, kcb) = block_override().unwrap_or((kern.mc, kern.kc));
-    let panels = b.panels();
+    let panels = n.div_ceil(kern.nr);
     let tiles_m = m.div_ceil(mc);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
     // Enough tasks for balance; a task spans all panels unless rows are few.
@@ -410,6 +434,8 @@ pub(crate) unsafe fn gemm_packed_raw(
     let c = SendPtr(c);
     let a_ptr = SendPtr(a.ptr as *mut f32);
     let task = |t: usize| {
+        // The whole view (a closure would capture only its pointer field).
+        let b: BRef = b;
         let (tm, tn) = (t / tiles_n, t % tiles_n);
         let i0 = tm * mc;
         let rows = mc.min(m - i0);
@@ -435,7 +461,7 @@ pub(crate) unsafe fn gemm_packed_raw(
                 for jp in p0..p1 {
                     let cols = kern.nr.min(n - jp * kern.nr);
                     // SAFETY: panel jp exists; pc + kc <= k.
-                    let bp = unsafe { b.panel_ptr(jp).add(pc * kern.nr) };
+                    let bp = unsafe { b.ptr.add(jp * b.ps + pc * kern.nr) };
                     for (ti, ir) in (0..rows).step_by(mr).enumerate() {
                         // SAFETY: this task alone writes C rows i0..i0+rows,
                         // columns of panels p0..p1 (tiles are disjoint).
@@ -481,24 +507,24 @@ const GROUPED_KC: usize = 8192;
 /// tile. Parallel over output tiles like [`gemm_packed_raw`], K never split.
 ///
 /// # Safety
-/// A readable as described for i < ceil(m/MR)*MR, p < b.k(); C writable at
-/// rows cmap(i) (i < m) for b.n() columns with leading dimension `ldc`.
+/// A readable as described for i < ceil(m/MR)*MR, p < b.k; every panel
+/// of `b` readable for b.k rows (panels packed for `kern`); C writable at
+/// rows cmap(i) (i < m) for b.n columns with leading dimension `ldc`.
 pub(crate) unsafe fn gemm_grouped_a(
     kern: &Kernels,
     m: usize,
     a: *const f32,
     a_gs: usize,
-    b: &PackedB,
+    b: BRef,
     c: *mut f32,
     ldc: usize,
     cmap: IndexMap,
     accumulate: bool,
 ) {
-    let (k, n) = (b.k(), b.n());
+    let (k, n) = (b.k, b.n);
     if m == 0 || n == 0 {
         return;
     }
-    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
     let (mr, nr) = (kern.mr, kern.nr);
     if k == 0 {
         if !accumulate {
@@ -517,7 +543,7 @@ pub(crate) unsafe fn gemm_grouped_a(
     let (mc, kcb) = block_override().unwrap_or((2 * mr, GROUPED_KC));
     // Tiles start on A's groups of MR rows.
     let mc = (mc / mr).max(1) * mr;
-    let panels = b.panels();
+    let panels = n.div_ceil(nr);
     let tiles_m = m.div_ceil(mc);
     let threads = rayon::current_num_threads();
     let want = 4 * threads;
@@ -527,6 +553,8 @@ pub(crate) unsafe fn gemm_grouped_a(
     let c = SendPtr(c);
     let a = SendPtr(a as *mut f32);
     let task = |t: usize| {
+        // The whole view (a closure would capture only its pointer field).
+        let b: BRef = b;
         let (tm, tn) = (t / tiles_n, t % tiles_n);
         let i0 = tm * mc;
         let rows = mc.min(m - i0);
@@ -538,7 +566,7 @@ pub(crate) unsafe fn gemm_grouped_a(
             for jp in p0..p1 {
                 let cols = nr.min(n - jp * nr);
                 // SAFETY: panel jp exists; pc + kc <= k.
-                let bp = unsafe { b.panel_ptr(jp).add(pc * nr) };
+                let bp = unsafe { b.ptr.add(jp * b.ps + pc * nr) };
                 for ir in (0..rows).step_by(mr) {
                     let i = i0 + ir;
                     let tr = mr.min(m - i);
@@ -587,6 +615,61 @@ pub(crate) unsafe fn gemm_grouped_a(
     } else {
         (0..ntasks).for_each(task);
     }
+}
+
+/// Copies `rows` rows (positions p0..p0+rows) of columns c0..c1 (c0 a
+/// multiple of `nr`) of the row-major `src` (leading dimension `lds`, `src`
+/// at row p0, column 0) into B panels of width `nr` whose panels are `ps`
+/// floats apart: element (p, c) at `dst[(c / nr) * ps + p * nr + c % nr]`
+/// (a [`BRef`] of the activations). Streaming stores where aligned: the
+/// panels are read back only by the weight-gradient GEMMs, much later.
+///
+/// # Safety
+/// The source rows and columns are readable; every destination address is
+/// writable and not concurrently accessed.
+pub(crate) unsafe fn rows_to_panels(
+    src: *const f32,
+    lds: usize,
+    rows: usize,
+    c0: usize,
+    c1: usize,
+    dst: *mut f32,
+    ps: usize,
+    nr: usize,
+    p0: usize,
+) {
+    debug_assert!(c0.is_multiple_of(nr));
+    let mut c = c0;
+    while c < c1 {
+        let q = c / nr;
+        let w = nr.min(c1 - c);
+        // SAFETY: caller's contract; panel q, rows p0..p0+rows.
+        unsafe {
+            let d = dst.add(q * ps + p0 * nr);
+            let s = src.add(c);
+            #[cfg(target_arch = "x86_64")]
+            if w.is_multiple_of(4) && (d as usize).is_multiple_of(16) && (nr * 4).is_multiple_of(16) {
+                use std::arch::x86_64::{_mm_loadu_ps, _mm_stream_ps};
+                for r in 0..rows {
+                    let (sp, dp) = (s.add(r * lds), d.add(r * nr));
+                    for v in (0..w).step_by(4) {
+                        _mm_stream_ps(dp.add(v), _mm_loadu_ps(sp.add(v)));
+                    }
+                }
+                c += nr;
+                continue;
+            }
+            for r in 0..rows {
+                std::ptr::copy_nonoverlapping(s.add(r * lds), d.add(r * nr), w);
+            }
+        }
+        c += nr;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a fence has no memory-safety preconditions.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
 }
 
 /// Copies `rows` rows (positions p0..p0+rows) of columns c0..c1 of the
@@ -845,8 +928,9 @@ pub fn gemm_prepacked(
         );
     }
     let aref = ARef { ptr: a.as_ptr(), rs: a_rs, cs: a_cs, map: IndexMap::Identity };
-    // SAFETY: bounds checked above; b is a complete packing.
-    unsafe { gemm_packed_raw(kern, m, aref, b, c.as_mut_ptr(), ldc, accumulate, true) }
+    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
+    // SAFETY: bounds checked above; b is a complete packing for kern.
+    unsafe { gemm_packed_raw(kern, m, aref, b.as_bref(), c.as_mut_ptr(), ldc, accumulate, true) }
 }
 
 /// `C[m x n] (+)= A . B[:, ..]` single-threaded with A row-major in place
@@ -921,8 +1005,18 @@ pub fn gemm_a_grouped(
     let groups = m.div_ceil(kern.mr);
     assert!(a_gs >= k * kern.mr, "gemm_a_grouped: group stride {a_gs} < k * MR");
     assert!((groups - 1) * a_gs + k * kern.mr <= a.len(), "gemm_a_grouped: A too small");
-    // SAFETY: bounds checked above.
+    // SAFETY: bounds checked above; b is a complete packing for kern.
     unsafe {
-        gemm_grouped_a(kern, m, a.as_ptr(), a_gs, b, c.as_mut_ptr(), ldc, IndexMap::Identity, accumulate)
+        gemm_grouped_a(
+            kern,
+            m,
+            a.as_ptr(),
+            a_gs,
+            b.as_bref(),
+            c.as_mut_ptr(),
+            ldc,
+            IndexMap::Identity,
+            accumulate,
+        )
     }
 }
