@@ -2,10 +2,11 @@
 //! blocking experiments (`TOKLAB_GEMM_BLOCK=MC,KC`); the criterion
 //! comparison with other crates is `benches/gemm.rs`.
 //!
-//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp]`
+//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp|rg]`
 //! (`rows`: the per-time-step path with A row-major in place; `at`: A
 //! stored transposed, as dG^T in the weight gradients; `grp`: A in the
-//! grouped layout the backward writes dG^T in, read with no packing.)
+//! grouped layout the backward writes dG^T in, read with no packing; `rg`:
+//! A in row groups of NR, as the head reads the activation panels.)
 
 use model::kernels::{Isa, Kernels, PackedB, gemm};
 use std::time::Instant;
@@ -21,27 +22,37 @@ fn main() {
     let rows = args.get(5).is_some_and(|s| s == "rows");
     let at = args.get(5).is_some_and(|s| s == "at");
     let grp = args.get(5).is_some_and(|s| s == "grp");
+    let rg = args.get(5).is_some_and(|s| s == "rg");
     let kern = Kernels::get(isa).unwrap();
-    let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+    // AlignedBuf (huge pages, as the trainer's buffers) rather than Vec:
+    // with 4 KiB pages, C rows 32 KiB apart make the timing vary by 10%.
+    let mut a = model::kernels::AlignedBuf::zeros(m * k);
+    a.as_mut_slice().iter_mut().enumerate().for_each(|(i, x)| *x = (i % 7) as f32 * 0.1);
+    let a = a.as_slice();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
-    let mut c = vec![0.0f32; m * n];
+    let mut cbuf = model::kernels::AlignedBuf::zeros(m * n);
+    let c = cbuf.as_mut_slice();
     let mut pb = PackedB::new();
     pb.pack(kern, k, n, &b, n, 1);
-    let ag = if grp { Some(gemm::group_a(kern, m, k, &a, 1, m)) } else { None };
+    let ag = if grp { Some(gemm::group_a(kern, m, k, a, 1, m)) } else { None };
+    let gw = std::env::var("GW").ok().and_then(|v| v.parse().ok()).unwrap_or(kern.tile().1);
+    let agr = if rg { Some(gemm::group_rows(m, k, gw, a, k, 1)) } else { None };
     let reps = (2e10 / (2.0 * (m * n * k) as f64)).max(3.0) as usize;
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
         for _ in 0..reps {
-            if let Some((ga, gs)) = &ag {
-                gemm::gemm_a_grouped(kern, m, ga.as_slice(), *gs, &pb, &mut c, n, false);
+            if let Some((ra, rgs)) = &agr {
+                gemm::gemm_rows_g(kern, m, ra.as_slice(), gw, *rgs, &pb, c, n, false);
+            } else if let Some((ga, gs)) = &ag {
+                gemm::gemm_a_grouped(kern, m, ga.as_slice(), *gs, &pb, c, n, false);
             } else if rows {
-                gemm::gemm_rows(kern, m, &a, k, &pb, &mut c, n, false);
+                gemm::gemm_rows(kern, m, a, k, &pb, c, n, false);
             } else {
                 if at {
-                    gemm::gemm_prepacked(kern, m, &a, 1, m, &pb, &mut c, n, false);
+                    gemm::gemm_prepacked(kern, m, a, 1, m, &pb, c, n, false);
                 } else {
-                    gemm::gemm_prepacked(kern, m, &a, k, 1, &pb, &mut c, n, false);
+                    gemm::gemm_prepacked(kern, m, a, k, 1, &pb, c, n, false);
                 }
             }
         }

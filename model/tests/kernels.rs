@@ -14,7 +14,9 @@
 //! - Fused cells, softmax cross-entropy, AdamW, sums of squares: within a
 //!   few f32 ulps (relative 1e-5, absolute 1e-6) of the f64 formulas.
 
-use model::kernels::gemm::{gemm, gemm_a_grouped, gemm_prepacked, gemm_rows, group_a};
+use model::kernels::gemm::{
+    gemm, gemm_a_grouped, gemm_prepacked, gemm_rows, gemm_rows_g, group_a, group_rows,
+};
 use model::kernels::{Isa, Kernels, PackedB};
 use model::optim::{AdamWConfig, AdamWScalars, adamw_update};
 use model::rng::Rng;
@@ -431,6 +433,18 @@ fn gemm_vs_f64_odd_shapes() {
                     "{:?} {m}x{n}x{kk} a_t={a_t}: gemm_a_grouped differs from gemm",
                     k.isa()
                 );
+                // A in row groups (the head's activation panels and grouped
+                // dlogits, read in place), for a few group widths: the same bits.
+                for gw in [1, 3, k.tile().0, k.tile().1, 64] {
+                    let (ra, rgs) = group_rows(m, kk, gw, &a, ars, acs);
+                    let mut c4 = c0.clone();
+                    gemm_rows_g(k, m, ra.as_slice(), gw, rgs, &scratch, &mut c4, ldc, acc);
+                    assert!(
+                        c.iter().zip(&c4).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{:?} {m}x{n}x{kk} a_t={a_t} gw={gw}: gemm_rows_g differs from gemm",
+                        k.isa()
+                    );
+                }
                 // The per-time-step path (A row-major in place) gives the same bits
                 // as the packed path: every element is the same FMA sequence.
                 if !a_t {
@@ -475,6 +489,16 @@ fn gemm_is_bit_identical_across_thread_counts() {
         assert_eq!(one, grouped(1), "{:?}: grouped A", k.isa());
         assert_eq!(one, grouped(2), "{:?}: grouped A", k.isa());
         assert_eq!(one, grouped(3), "{:?}: grouped A", k.isa());
+        let (ra, rgs) = group_rows(m, kk, k.tile().1, &a, 1, m);
+        let rows_g = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut c = vec![0.0f32; m * n];
+            pool.install(|| gemm_rows_g(k, m, ra.as_slice(), k.tile().1, rgs, &pb, &mut c, n, false));
+            c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(one, rows_g(1), "{:?}: A in row groups", k.isa());
+        assert_eq!(one, rows_g(2), "{:?}: A in row groups", k.isa());
+        assert_eq!(one, rows_g(3), "{:?}: A in row groups", k.isa());
     }
 }
 

@@ -45,7 +45,7 @@ use rayon::prelude::*;
 
 use crate::config::Cell;
 use crate::kernels::gemm::{
-    ARef, BRef, IndexMap, SendPtr, gemm_grouped_a, gemm_packed_raw, gemm_rows_panels, rows_to_grouped,
+    AGroups, BRef, IndexMap, SendPtr, gemm_grouped_a, gemm_rows_grouped, gemm_rows_panels, rows_to_grouped,
     rows_to_panels,
 };
 use crate::kernels::{AlignedBuf, Isa, Kernels, PackedB, UNIT_BLOCK};
@@ -166,6 +166,11 @@ pub struct Workspace {
     db: AlignedBuf,
     /// Logits / dlogits of one chunk `[chunk, V]`.
     logits: AlignedBuf,
+    /// The chunk's dlogits again, grouped by MR columns (vocabulary
+    /// entries): entry j of row r at `[(j / MR) * chunk * MR + r * MR + j %
+    /// MR]`. dW_head reads it as its A (dlogits^T) and dh as A in row
+    /// groups, both in place.
+    dlg: AlignedBuf,
     /// Positions per head chunk.
     chunk: usize,
     /// Per-position loss `[N]`.
@@ -254,6 +259,7 @@ impl Workspace {
             dc: AlignedBuf::zeros(batch * h),
             db: AlignedBuf::zeros(gh),
             logits: AlignedBuf::zeros(chunk * v),
+            dlg: AlignedBuf::zeros(v.div_ceil(kern.mr) * kern.mr * chunk),
             chunk,
             row_loss: vec![0.0; n],
             head_wt: PackedB::new(),
@@ -303,6 +309,7 @@ impl Workspace {
             + self.dc.capacity_bytes()
             + self.db.capacity_bytes()
             + self.logits.capacity_bytes()
+            + self.dlg.capacity_bytes()
             + self.row_loss.capacity() * 8
             + self.tokens.capacity() * 8
             + self.valid.capacity();
@@ -500,7 +507,6 @@ impl Workspace {
             let tcs = SendPtr(layer.tc.as_mut_ptr());
             let hs = SendPtr(layer.h.as_mut_ptr());
             let hps = SendPtr(layer.hp.as_mut_ptr());
-            let train = self.train;
             let bias = SendPtr(layer.bias.as_mut_ptr());
             let w_hh_t = &layer.w_hh_t;
             let ntasks = h.div_ceil(TASK_UNITS);
@@ -564,11 +570,10 @@ impl Workspace {
                         }
                         u += w;
                     }
-                    if train {
-                        // h_t as B panels for the weight gradients (u0 is a
-                        // multiple of NR; this task alone writes its units).
-                        rows_to_panels(hs.get().add(r0 * h), h, bsz, u0, u1, hps.get(), n * nr, nr, r0);
-                    }
+                    // h_t as B panels, for the weight gradients and the head
+                    // (u0 is a multiple of NR; this task alone writes its
+                    // units).
+                    rows_to_panels(hs.get().add(r0 * h), h, bsz, u0, u1, hps.get(), n * nr, nr, r0);
                 }
             };
             self.sync.run(threads, t_len, ntasks, &step);
@@ -582,9 +587,11 @@ impl Workspace {
     fn head(&mut self, params: &[f32], mut grads: Option<&mut [f32]>) -> f64 {
         let cfg = *self.layout.config();
         let n = self.batch * self.seq;
-        let (h, v) = (cfg.hidden, cfg.vocab);
+        let v = cfg.vocab;
         let kern = self.kern;
-        let top = self.layers.last().map(|l| l.h.as_ptr()).unwrap_or(std::ptr::null());
+        let top = self.layers.last().expect("at least one layer").hp.as_ptr();
+        let (mr, nr, chunk) = (kern.mr, kern.nr, self.chunk);
+        let dlg = SendPtr(self.dlg.as_mut_ptr());
         let bias = &params[self.layout.head_bias()..self.layout.head_bias() + v];
         let scale = 1.0 / n as f32;
         let want_grad = grads.is_some();
@@ -592,11 +599,12 @@ impl Workspace {
         while r0 < n {
             let rows = self.chunk.min(n - r0);
             let logits = self.logits.as_mut_ptr();
-            let a = ARef { ptr: top.wrapping_add(r0 * h), rs: h, cs: 1, map: IndexMap::Identity };
+            // A: rows r0.. of the top layer's h panels, read in place.
+            let a = AGroups { ptr: top.wrapping_add(r0 * nr), gw: nr, gs: n * nr };
             let tp = std::time::Instant::now();
-            // SAFETY: rows r0..r0+rows of the top layer's h [N, H]; logits
-            // holds chunk*V >= rows*V floats.
-            unsafe { gemm_packed_raw(kern, rows, a, self.head_wt.as_bref(), logits, v, false, true) };
+            // SAFETY: the panels hold N rows of H (written by the forward);
+            // logits holds chunk*V >= rows*V floats.
+            unsafe { gemm_rows_grouped(kern, rows, a, self.head_wt.as_bref(), logits, v, false) };
             self.profile.head_logits += tp.elapsed().as_secs_f64();
             let tp = std::time::Instant::now();
             let targets = &self.targets[r0..r0 + rows];
@@ -615,6 +623,24 @@ impl Workspace {
                         } else {
                             0.0
                         };
+                    }
+                    if want_grad {
+                        // SAFETY: this task alone writes rows ci*16.. of
+                        // the grouped dlogits (chunk rows per group).
+                        unsafe {
+                            let nrows = zs.len() / v;
+                            rows_to_grouped(
+                                zs.as_ptr(),
+                                v,
+                                nrows,
+                                0,
+                                v,
+                                dlg.get(),
+                                chunk * mr,
+                                mr,
+                                ci * ROWS_PER_TASK,
+                            );
+                        }
                     }
                 });
             self.profile.head_softmax += tp.elapsed().as_secs_f64();
@@ -636,14 +662,15 @@ impl Workspace {
         let hc = panels(&top.hp, n, kern.nr, h, r0, rows);
         let first = r0 == 0;
         let tp = std::time::Instant::now();
-        // dW_head (+)= dlogits^T . h_chunk: A = dlogits^T (V x rows), B the
-        // chunk's rows of the top layer's h panels.
-        // SAFETY: logits holds rows*V; the head weight gradient is [V, H]
-        // inside grads.
+        // dW_head (+)= dlogits^T . h_chunk: A = the grouped dlogits
+        // (dlogits^T already packed), B the chunk's rows of the top layer's
+        // h panels.
+        // SAFETY: dlg holds ceil(V/MR) groups of chunk >= rows rows; the
+        // head weight gradient is [V, H] inside grads.
         unsafe {
-            let a = ARef { ptr: self.logits.as_ptr(), rs: 1, cs: v, map: IndexMap::Identity };
             let dw = grads.as_mut_ptr().add(self.layout.head_weight());
-            gemm_packed_raw(kern, v, a, hc, dw, h, !first, true);
+            let a_gs = self.chunk * kern.mr;
+            gemm_grouped_a(kern, v, self.dlg.as_ptr(), a_gs, hc, dw, h, IndexMap::Identity, !first);
         }
         // db_head (+)= column sums, in row order, parallel over columns.
         let hb = self.layout.head_bias();
@@ -658,11 +685,12 @@ impl Workspace {
             }
         });
         self.profile.head_dw += tp.elapsed().as_secs_f64();
-        // dh[chunk] = dlogits . W_head.
-        let a = ARef { ptr: self.logits.as_ptr(), rs: v, cs: 1, map: IndexMap::Identity };
-        // SAFETY: dh holds N*H >= (r0+rows)*H floats; logits rows*V.
+        // dh[chunk] = dlogits . W_head, A = the grouped dlogits in row
+        // groups of MR vocabulary entries.
+        let a = AGroups { ptr: self.dlg.as_ptr(), gw: kern.mr, gs: self.chunk * kern.mr };
+        // SAFETY: dh holds N*H >= (r0+rows)*H floats; dlg as above.
         unsafe {
-            gemm_packed_raw(
+            gemm_rows_grouped(
                 kern,
                 rows,
                 a,
@@ -670,7 +698,6 @@ impl Workspace {
                 self.dh.as_mut_ptr().add(r0 * h),
                 h,
                 false,
-                true,
             )
         };
     }

@@ -57,6 +57,7 @@ impl Isa {
 /// Raw entry points; see `generic.rs` for each kernel's contract.
 pub(crate) type UkernelPacked = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, bool);
 pub(crate) type UkernelRows = unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, bool);
+pub(crate) type UkernelRowsG = unsafe fn(usize, *const f32, usize, usize, *const f32, *mut f32, usize, bool);
 pub(crate) type GemvPanel = unsafe fn(usize, *const f32, *const f32, *mut f32, bool);
 pub(crate) type LstmFwdRows =
     unsafe fn(usize, usize, *mut f32, usize, *const f32, *const f32, *mut f32, *mut f32, *mut f32, usize);
@@ -88,6 +89,7 @@ pub struct Kernels {
     pub(crate) kc: usize,
     pub(crate) ukernel_packed: UkernelPacked,
     pub(crate) ukernel_rows: UkernelRows,
+    pub(crate) ukernel_rows_g: UkernelRowsG,
     pub(crate) gemv_panel: GemvPanel,
     pub(crate) lstm_fwd_rows: LstmFwdRows,
     pub(crate) lstm_bwd_rows: LstmBwdRows,

@@ -617,6 +617,199 @@ pub(crate) unsafe fn gemm_grouped_a(
     }
 }
 
+/// An A operand in row groups (see `generic::ukernel_rows_g`): element
+/// (i, k) at `ptr[(k / gw) * gs + i * gw + k % gw]`. The activation panels
+/// (gw = NR, gs = N*NR) and the grouped dlogits (gw = MR) are read this way
+/// in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AGroups {
+    pub ptr: *const f32,
+    pub gw: usize,
+    pub gs: usize,
+}
+
+// SAFETY: a read-only view (see `BRef`).
+unsafe impl Send for AGroups {}
+// SAFETY: as above.
+unsafe impl Sync for AGroups {}
+
+/// B panels per task of [`gemm_rows_grouped`]: a KC x 8*NR block of B
+/// (512 KiB for AVX-512) stays in L2 while the task's rows stream past it.
+const ROWS_GROUPED_PANELS: usize = 8;
+
+/// `C (+)= A . B` with A in row groups, read in place ([`AGroups`]), and B
+/// in panels: the head's logits (A = the top layer's activation panels) and
+/// dh (A = grouped dlogits). Tasks are (panel block, row block) pairs,
+/// panel block outermost, so consecutive tasks of a thread reuse the same
+/// block of B from L2; each A tile is used for the whole panel block while
+/// it is in L1. Parallel; K never split; the FMA sequence of every element
+/// is that of the other drivers (bit-identical results).
+///
+/// # Safety
+/// A readable for rows 0..m and depths 0..b.k as described; B's panels
+/// readable for b.k rows; C writable for m rows of b.n columns at `ldc`.
+pub(crate) unsafe fn gemm_rows_grouped(
+    kern: &Kernels,
+    m: usize,
+    a: AGroups,
+    b: BRef,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k, b.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                // SAFETY: C row i is writable for n floats.
+                unsafe { std::ptr::write_bytes(c.add(i * ldc), 0, n) };
+            }
+        }
+        return;
+    }
+    let (mr, nr, gw) = (kern.mr, kern.nr, a.gw);
+    let panels = n.div_ceil(nr);
+    let threads = rayon::current_num_threads();
+    // Two orders. Short K (the logits, K = H): B-stationary, a block of
+    // ROWS_GROUPED_PANELS panels stays in L2 while every row tile of the
+    // task passes over it (B is too large to stream once per row tile).
+    // Long K (dh, K = V): A-stationary like `gemm_grouped_a`, one call over
+    // the whole depth per tile, the task's A tiles in L2 and B streaming
+    // (fewer C round trips, long prefetch streams).
+    let long_k = k > 2 * kern.kc;
+    let (kcb, pb, mc) = if long_k {
+        let (omc, okc) = block_override().unwrap_or((2 * mr, GROUPED_KC));
+        (okc.min(k).div_ceil(gw) * gw, panels, (omc / mr).max(1) * mr)
+    } else {
+        let pb = std::env::var("TOKLAB_PB").ok().and_then(|v| v.parse().ok()).unwrap_or(ROWS_GROUPED_PANELS);
+        let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
+        // KC in whole groups, so every microkernel call starts a group.
+        let kcb = (block_override().map_or(kern.kc, |o| o.1) / gw).max(1) * gw;
+        (kcb, pb, m.div_ceil(mr).div_ceil(want_m).max(1) * mr)
+    };
+    let tiles_n = panels.div_ceil(pb);
+    let tiles_m = m.div_ceil(mc);
+    let c = SendPtr(c);
+    let task = |t: usize| {
+        let (a, b): (AGroups, BRef) = (a, b);
+        let (tn, tm) = (t / tiles_m, t % tiles_m);
+        let i0 = tm * mc;
+        let rows = mc.min(m - i0);
+        let p0 = tn * pb;
+        let p1 = (p0 + pb).min(panels);
+        let mut pc = 0;
+        while pc < k {
+            let kc = kcb.min(k - pc);
+            let acc = accumulate || pc > 0;
+            let ag = a.ptr.wrapping_add((pc / gw) * a.gs);
+            let order: &mut dyn Iterator<Item = (usize, usize)> = if long_k {
+                &mut (p0..p1).flat_map(|jp| (0..rows).step_by(mr).map(move |ir| (ir, jp)))
+            } else {
+                &mut (0..rows).step_by(mr).flat_map(|ir| (p0..p1).map(move |jp| (ir, jp)))
+            };
+            for (ir, jp) in order {
+                let i = i0 + ir;
+                {
+                    let cols = nr.min(n - jp * nr);
+                    // SAFETY: panel jp, depths pc..pc+kc, rows i.. of A and
+                    // C exist (caller's contract); this task alone writes C
+                    // rows i0..i0+rows of panels p0..p1.
+                    unsafe {
+                        let bp = b.ptr.add(jp * b.ps + pc * nr);
+                        let cp = c.get().add(jp * nr);
+                        if i + mr <= m && cols == nr {
+                            (kern.ukernel_rows_g)(
+                                kc,
+                                ag.add(i * gw),
+                                gw,
+                                a.gs,
+                                bp,
+                                cp.add(i * ldc),
+                                ldc,
+                                acc,
+                            );
+                        } else {
+                            rows_g_edge(kern, m, i, kc, ag, gw, a.gs, bp, cp, ldc, cols, acc);
+                        }
+                    }
+                }
+            }
+            pc += kc;
+        }
+    };
+    let ntasks = tiles_m * tiles_n;
+    let flops = 2.0 * m as f64 * n as f64 * k as f64;
+    if ntasks > 1 && flops > 4e6 && threads > 1 {
+        (0..ntasks).into_par_iter().for_each(task);
+    } else {
+        (0..ntasks).for_each(task);
+    }
+}
+
+/// An edge tile of [`gemm_rows_grouped`] (rows `i..min(i+mr, m)`, `cols`
+/// columns) through a scratch tile. With m >= mr the kernel reads the rows
+/// `m-mr..m` in place and only rows `i..` are kept (the others are neither
+/// loaded from C nor stored, so no other task's rows are touched); with
+/// m < mr, A is copied into a zero-padded packed tile.
+///
+/// # Safety
+/// As [`gemm_rows_grouped`]; `ag` is A at this depth block, `c` the panel's
+/// column 0 of row 0.
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_g_edge(
+    kern: &Kernels,
+    m: usize,
+    i: usize,
+    kc: usize,
+    ag: *const f32,
+    gw: usize,
+    gs: usize,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    acc: bool,
+) {
+    let (mr, nr) = (kern.mr, kern.nr);
+    let mut t = Tile([0.0; TILE_MAX]);
+    let tp = t.0.as_mut_ptr();
+    let rows = mr.min(m - i);
+    // SAFETY: rows r0..r0+mr (or 0..m) of A and rows i..i+rows of C are
+    // inside the caller's operands; the tile holds mr*nr floats.
+    unsafe {
+        let r0 = if m >= mr { (m - mr).min(i) } else { 0 };
+        if acc {
+            for r in i..i + rows {
+                std::ptr::copy_nonoverlapping(c.add(r * ldc), tp.add((r - r0) * nr), cols);
+            }
+        }
+        if m >= mr {
+            (kern.ukernel_rows_g)(kc, ag.add(r0 * gw), gw, gs, bp, tp, nr, acc);
+        } else {
+            APACK.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                if buf.len() < mr * kc {
+                    buf.resize(mr * kc);
+                }
+                let pa = buf.as_mut_ptr();
+                for kk in 0..kc {
+                    let src = ag.add((kk / gw) * gs + kk % gw);
+                    for r in 0..mr {
+                        *pa.add(kk * mr + r) = if r < m { *src.add(r * gw) } else { 0.0 };
+                    }
+                }
+                (kern.ukernel_packed)(kc, pa, bp, tp, nr, acc);
+            });
+        }
+        for r in i..i + rows {
+            std::ptr::copy_nonoverlapping(tp.add((r - r0) * nr), c.add(r * ldc), cols);
+        }
+    }
+}
+
 /// Copies `rows` rows (positions p0..p0+rows) of columns c0..c1 (c0 a
 /// multiple of `nr`) of the row-major `src` (leading dimension `lds`, `src`
 /// at row p0, column 0) into B panels of width `nr` whose panels are `ps`
@@ -1019,4 +1212,59 @@ pub fn gemm_a_grouped(
             accumulate,
         )
     }
+}
+
+/// Lays out A (m x k, element (i, p) at `a[i*rs + p*cs]`) in row groups of
+/// `gw` depths for [`gemm_rows_g`]: element (i, p) at
+/// `[(p / gw) * m * gw + i * gw + p % gw]`. Returns the buffer and its group
+/// stride (m * gw).
+///
+/// # Panics
+/// If an element index falls outside `a` or `gw` is 0.
+pub fn group_rows(m: usize, k: usize, gw: usize, a: &[f32], rs: usize, cs: usize) -> (AlignedBuf, usize) {
+    assert!(gw > 0, "group_rows: group width 0");
+    let mut out = AlignedBuf::zeros(k.div_ceil(gw) * m * gw);
+    let o = out.as_mut_slice();
+    for i in 0..m {
+        for p in 0..k {
+            o[(p / gw) * m * gw + i * gw + p % gw] = a[i * rs + p * cs];
+        }
+    }
+    (out, m * gw)
+}
+
+/// `C (+)= A . B` with A in row groups of `gw` (the layout of
+/// [`group_rows`], group stride `gs`) read in place and B packed: the
+/// driver of the trainer's head GEMMs. Parallel; bit-identical to
+/// [`gemm_prepacked`] on the same operands.
+///
+/// # Panics
+/// If `a` or `c` is too small, `gw` is 0 or `b` was packed for another ISA.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_rows_g(
+    kern: &Kernels,
+    m: usize,
+    a: &[f32],
+    gw: usize,
+    gs: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (k, n) = (b.k(), b.n());
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(gw > 0, "gemm_rows_g: group width 0");
+    assert_eq!(b.nr(), kern.nr, "PackedB packed for another ISA");
+    assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "gemm_rows_g: C too small");
+    if k > 0 {
+        let groups = k.div_ceil(gw);
+        assert!(gs >= m * gw, "gemm_rows_g: group stride {gs} < m * gw");
+        assert!((groups - 1) * gs + m * gw <= a.len(), "gemm_rows_g: A too small");
+    }
+    let ag = AGroups { ptr: a.as_ptr(), gw, gs };
+    // SAFETY: bounds checked above (the last group's rows end within a).
+    unsafe { gemm_rows_grouped(kern, m, ag, b.as_bref(), c.as_mut_ptr(), ldc, accumulate) }
 }

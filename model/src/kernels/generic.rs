@@ -607,6 +607,57 @@ pub(crate) unsafe fn ukernel_rows<V: Simd, const MR: usize, const NV: usize>(
     }
 }
 
+/// A in row groups: element (r, k) at `a[(k / gw) * gs + r * gw + k % gw]`
+/// (the fast path's activation panels and grouped dlogits, read in place:
+/// within a group of `gw` depths the MR rows are `gw` floats apart).
+#[inline(always)]
+pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const f32,
+    gw: usize,
+    gs: usize,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let l = V::LANES;
+    let mut acc = [[V::zero(); NV]; MR];
+    if accumulate {
+        for (r, row) in acc.iter_mut().enumerate() {
+            for (v, x) in row.iter_mut().enumerate() {
+                *x = V::load(c.add(r * ldc + v * l));
+            }
+        }
+    }
+    let mut b = b;
+    let mut ag = a;
+    let mut k0 = 0;
+    while k0 < kc {
+        let len = gw.min(kc - k0);
+        for k in 0..len {
+            let mut bv = [V::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = V::load(b.add(v * l));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = V::splat(*ag.add(r * gw + k));
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = av.mul_add(bv[v], *x);
+                }
+            }
+            b = b.add(NV * l);
+        }
+        ag = ag.add(gs);
+        k0 += len;
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, x) in row.iter().enumerate() {
+            x.store(c.add(r * ldc + v * l));
+        }
+    }
+}
+
 /// GEMV against one packed panel: `y[NR] (+)= x[k] . B[k x NR]`.
 /// Four k-interleaved accumulator sets hide the FMA latency; they are summed
 /// in a fixed order at the end.

@@ -39,6 +39,16 @@ macro_rules! instantiate_kernels {
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
+        pub(crate) unsafe fn ukernel_rows_g(
+            kc: usize, a: *const f32, gw: usize, gs: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe { g::ukernel_rows_g::<$V, $mr, $nv>(kc, a, gw, gs, b, c, ldc, acc) }
+        }
+
+        $(#[$attr])*
+        /// # Safety
+        /// See `instantiate_kernels!`.
         pub(crate) unsafe fn gemv_panel(k: usize, x: *const f32, b: *const f32, y: *mut f32, acc: bool) {
             // SAFETY: forwarded contract.
             unsafe { g::gemv_panel::<$V, $nv>(k, x, b, y, acc) }
@@ -158,6 +168,7 @@ macro_rules! instantiate_kernels {
             kc: $kc,
             ukernel_packed,
             ukernel_rows,
+            ukernel_rows_g,
             gemv_panel,
             lstm_fwd_rows,
             lstm_bwd_rows,
