@@ -35,7 +35,7 @@ fn main() {
     let mut pb = PackedB::new();
     pb.pack(kern, k, n, &b, n, 1);
     let ag = if grp { Some(gemm::group_a(kern, m, k, a, 1, m)) } else { None };
-    let gw = std::env::var("GW").ok().and_then(|v| v.parse().ok()).unwrap_or(kern.tile().1);
+    let gw = kern.tile().1;
     let agr = if rg { Some(gemm::group_rows(m, k, gw, a, k, 1)) } else { None };
     let reps = (2e10 / (2.0 * (m * n * k) as f64)).max(3.0) as usize;
     let mut best = f64::MAX;

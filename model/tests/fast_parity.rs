@@ -10,12 +10,47 @@
 //! Also: bit-identical results for 1 and 2 threads, and `forward_loss` on
 //! full rows equal to `forward_backward`'s loss times the count.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell as FlagCell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use model::fast::{Stepper, Workspace};
 use model::kernels::Isa;
 use model::{Cell, ModelConfig, ParamLayout};
 use safetensors::{Dtype, SafeTensors};
+
+/// Counts heap allocations made by threads that opted in (the pool of
+/// `step_loop_does_not_allocate`), so tests running alongside on other
+/// threads do not disturb the count.
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTED: FlagCell<bool> = const { FlagCell::new(false) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; the
+// counter is a relaxed atomic and the flag a const thread-local (neither
+// allocates).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTED.try_with(|c| c.get()).unwrap_or(false) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lstm").join(name);
@@ -343,4 +378,90 @@ fn fast_path_matches_f64_reference() {
             }
         }
     }
+}
+
+/// Degenerate batch shapes against the f64 reference: one step (no
+/// recurrence, an empty dW_hh sum), one row (fewer rows than any GEMM
+/// tile), and B*T below the tile height, on every ISA, with the tolerances
+/// of `fast_path_matches_f64_reference`.
+#[test]
+fn edge_shapes_match_f64_reference() {
+    use model::reference::Reference;
+    for cell in [Cell::Lstm, Cell::Rnn] {
+        let cfg = ModelConfig { cell, vocab: 37, embed: 24, hidden: 40, layers: 2, tie: false };
+        let layout = ParamLayout::new(&cfg);
+        let params = layout.init(9);
+        let p64: Vec<f64> = params.iter().map(|&x| x as f64).collect();
+        for (b, t) in [(1, 1), (4, 1), (1, 5), (3, 2), (9, 3)] {
+            let mut rng = model::rng::Rng::new((b * 100 + t) as u64);
+            let inputs: Vec<u32> = (0..b * t).map(|_| rng.below(37) as u32).collect();
+            let targets: Vec<u32> = (0..b * t).map(|_| rng.below(37) as u32).collect();
+            let mut g64 = vec![0.0f64; layout.len()];
+            let mut r = Reference::<f64>::new(&layout, b, t).unwrap();
+            let l64 = r.forward_backward(&p64, &mut g64, &inputs, &targets).unwrap();
+            for isa in Isa::available() {
+                let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+                let mut g = vec![f32::NAN; layout.len()];
+                let l = ws.forward_backward(&params, &mut g, &inputs, &targets) as f64;
+                assert!(
+                    (l - l64).abs() <= 1e-5 * l64.abs(),
+                    "{cell:?} B={b} T={t} {isa:?}: loss {l} vs f64 {l64}"
+                );
+                for s in layout.specs() {
+                    let scale = g64[s.range()].iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-30);
+                    for i in s.range() {
+                        assert!(
+                            (g[i] as f64 - g64[i]).abs() <= 2e-5 * scale,
+                            "{cell:?} B={b} T={t} {isa:?} {}[{}]: {} vs f64 {}",
+                            s.name,
+                            i - s.offset,
+                            g[i],
+                            g64[i]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Nothing allocates per time step: after a warm-up call, forward_backward
+/// and forward_loss make the same number of allocations for T = 4 and
+/// T = 40 (the few that remain are rayon's per-call job boxes of the time
+/// loops, independent of T), on a 2-thread pool whose threads are counted.
+#[test]
+fn step_loop_does_not_allocate() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| COUNTED.with(|c| c.set(true)))
+        .build()
+        .unwrap();
+    let cfg = ModelConfig { cell: Cell::Lstm, vocab: 37, embed: 48, hidden: 64, layers: 2, tie: false };
+    let layout = ParamLayout::new(&cfg);
+    let params = layout.init(4);
+    let count = |t: usize| -> usize {
+        pool.install(|| {
+            // B >= every ISA's tile height: fewer rows would route the step
+            // GEMMs through a thread-local scratch tile, allocated on a
+            // thread's first use, which may fall after the warm-up.
+            let b = 8;
+            let mut rng = model::rng::Rng::new(t as u64);
+            let x: Vec<u32> = (0..b * t).map(|_| rng.below(37) as u32).collect();
+            let y: Vec<u32> = (0..b * t).map(|_| rng.below(37) as u32).collect();
+            let lens = vec![t; b];
+            let mut ws = Workspace::new(&layout, b, t);
+            let mut g = layout.zeros();
+            ws.forward_backward(&params, &mut g, &x, &y);
+            ws.forward_loss(&params, &x, &y, &lens);
+            let before = ALLOCS.load(Ordering::Relaxed);
+            for _ in 0..3 {
+                ws.forward_backward(&params, &mut g, &x, &y);
+                ws.forward_loss(&params, &x, &y, &lens);
+            }
+            ALLOCS.load(Ordering::Relaxed) - before
+        })
+    };
+    let (short, long) = (count(4), count(40));
+    assert_eq!(short, long, "allocations grow with T: {short} for T=4, {long} for T=40");
+    assert!(short <= 3 * 16, "{short} allocations in 3 forward_backward + forward_loss calls");
 }

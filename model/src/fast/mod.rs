@@ -18,18 +18,26 @@
 //!    their gate columns permuted into unit blocks (`kernels::gate_col`), so
 //!    one block of 16 units has its i, f, g, o gates side by side; W_hh and
 //!    W_ih with permuted rows for the backward.
-//! 2. Forward, per layer: one GEMM `gates = X W_ih^T` for all T steps; then
-//!    per step and per task of 32 units: `gates_t += h_{t-1} W_hh^T` for the
-//!    task's gate columns, and the fused cell kernel (bias, sigmoid/tanh,
-//!    c and h) on the same columns. One barrier per step (`steps.rs`).
+//! 2. Forward, per layer, per step and per task of 32 units: `gates_t =
+//!    x_t W_ih^T + h_{t-1} W_hh^T` for the task's gate columns (the input
+//!    projection is part of the step, so its result never goes to memory
+//!    and back), then the fused cell kernel (bias, sigmoid/tanh, c and h) on
+//!    the same columns, then the task's units of h_t are also written as B
+//!    panels (`hp`, see `panels`) for the weight gradients and the head. One
+//!    barrier per step (`steps.rs`).
 //! 3. Head, in chunks of positions so the N x V logits never exist whole:
-//!    logits GEMM -> fused softmax cross-entropy (loss, dlogits in place) ->
-//!    `dW_head += dlogits^T h`, `db_head += colsum`, `dh = dlogits W_head`.
-//! 4. Backward, per layer from the top: per step and task, `dh_t += dG_{t+1}
-//!    W_hh` for the task's units, then the fused backward cell (dG_t in
-//!    place of the gates, dc carried, bias gradient accumulated); after the
-//!    loop, three large GEMMs: dW_hh = dG[1..]^T h[..T-1], dW_ih = dG^T X,
-//!    dX = dG W_ih (the next layer's dh, or the embedding's scatter-add).
+//!    logits GEMM (A = the top layer's h panels, read in place) -> fused
+//!    softmax cross-entropy (loss, dlogits in place, then copied grouped by
+//!    MR into `dlg`) -> `dW_head += dlogits^T h` and `dh = dlogits W_head`
+//!    (both read `dlg` in place), `db_head += colsum`.
+//! 4. Backward, per layer from the top, per step: tasks of 32 units compute
+//!    `dh_t += dG_{t+1} W_hh`, run the fused backward cell (dG_t in place of
+//!    the gates, dc carried, bias gradient accumulated) and copy dG_t^T
+//!    grouped by MR into `dgt`; interleaved tasks of 32 columns compute
+//!    `dX_{t+1} = dG_{t+1} W_ih` (the next layer's dh, or the embedding's
+//!    scatter-add). After the loop, two GEMMs with no packing at all:
+//!    dW_hh = dG[1..]^T h[..T-1] and dW_ih = dG^T X, A = `dgt` and B = the
+//!    activation panels.
 //!
 //! Every reduction has a fixed order and no GEMM splits its K dimension
 //! across threads, so the loss and gradients are bit-identical for any
@@ -149,7 +157,9 @@ pub struct Workspace {
     x0: AlignedBuf,
     /// The embedded inputs as B panels (see `Workspace::panels`).
     x0p: AlignedBuf,
-    /// Whether the current call needs the panels (forward_backward).
+    /// Whether the current call needs `x0p` (forward_backward; the
+    /// activation panels of the layers are always written, the head reads
+    /// them).
     train: bool,
     /// dL/dh of the layer being back-propagated `[N, H]`.
     dh: AlignedBuf,

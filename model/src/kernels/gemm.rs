@@ -3,16 +3,30 @@
 //! - B is packed into column panels of NR (the microkernel's width), each
 //!   panel holding all k rows contiguously (`PackedB`, zero-padded past n).
 //!   Weights are packed once per optimizer step and reused by every call
-//!   (`crate::fast` never repacks them inside the time loop).
-//! - A is either packed per (MC x KC) block into an MR-interleaved
-//!   thread-local buffer (large GEMMs: any strides, optional row
-//!   permutation) or read in place, row-major (the per-time-step GEMMs, whose
-//!   A is a B x H activation that every thread shares).
-//! - The microkernel keeps an MR x NR tile in registers over a KC-deep slice.
-//! - Threads (rayon) split the output into (MC rows x panel range) tiles;
-//!   the K reduction is never split, and every element is accumulated in
-//!   the same order (KC blocks in order, k in order within), so the result is
-//!   bit-identical for any thread count and any tiling.
+//!   (`crate::fast` never repacks them inside the time loop). A `BRef`
+//!   views panels in place with their own panel stride: the trainer writes
+//!   its activations in this layout as it computes them, so the weight
+//!   gradients and the head use them as B with no packing.
+//! - A comes in four forms, one driver each:
+//!   - any strides (optional row permutation), packed per (MC x KC) block
+//!     into an MR-interleaved thread-local buffer: `gemm_packed_raw`, the
+//!     general entry behind [`gemm`] and [`gemm_prepacked`];
+//!   - row-major in place: `gemm_rows_panels`, the per-time-step GEMMs,
+//!     whose A is a B x K activation every thread shares;
+//!   - already MR-interleaved over its whole depth ("grouped", see
+//!     [`group_a`]): `gemm_grouped_a`, the weight gradients (the backward
+//!     writes dG^T this way) and dW_head;
+//!   - in row groups (`AGroups`, see [`group_rows`]): `gemm_rows_grouped`,
+//!     the head's logits (A = activation panels) and dh (A = grouped
+//!     dlogits).
+//! - The microkernels keep an MR x NR tile in registers over a KC-deep slice
+//!   (`generic::ukernel_packed`, `ukernel_rows`, `ukernel_rows_g`).
+//! - Threads (rayon) split the output into (rows x panel range) tiles; the K
+//!   reduction is never split, and every element is accumulated in the same
+//!   order (k in order; C is stored and reloaded unchanged between KC
+//!   blocks), so the result is bit-identical for any thread count, tiling,
+//!   driver and A layout (`tests/kernels.rs` checks the drivers against
+//!   each other bit for bit).
 //!
 //! Performance notes:
 //! - Edge tiles (rows < MR or columns < NR) run the full microkernel on a
@@ -23,10 +37,24 @@
 //!   work saves. If M is not a multiple of MR the last tile is shifted up to
 //!   end at row M (recomputing a few rows into a scratch tile) so it can still
 //!   read A in place.
-//! - Blocking (AVX-512, tile 8 x 32): KC = 512, MC = 64. KC 256 -> 512 gave
-//!   ~5% on the K = 512 and K = 4096 shapes (fewer C reloads; the 64 KiB B
-//!   sub-panel streams from L2 fine at one load per 8 FMAs); MC 64-128 were
-//!   within noise. `TOKLAB_GEMM_BLOCK=MC,KC` overrides both for tuning.
+//! - Blocking (AVX-512, tile 8 x 32): KC = 512, MC = 64 for the packed-A
+//!   driver. KC 256 -> 512 gave ~5% on the K = 512 and K = 4096 shapes
+//!   (fewer C reloads; the 64 KiB B sub-panel streams from L2 fine at one
+//!   load per 8 FMAs); MC 64-128 were within noise. `TOKLAB_GEMM_BLOCK=MC,KC`
+//!   overrides the blocking of every driver for tuning.
+//! - A read in place changes the best blocking: with no A buffer to fill,
+//!   `gemm_grouped_a` runs one microkernel call over the whole depth (K up
+//!   to 8192) on tiles of 2 x MR rows. Weight gradient 2048x4096x512 on 2
+//!   threads (`examples/gemm_probe`, GFLOP/s): A = dG^T packed per block
+//!   191; grouped A, KC 512: 191-192; grouped A, KC 4096: 209-218. The
+//!   transposed packing alone was 12% of the old dW time (`perf`: a memcpy
+//!   call per 32 bytes read with an 8 KiB stride).
+//! - `gemm_rows_grouped` (head): for short K (logits, K = H) a task owns 8
+//!   panels (a 512 KiB block of B stays in L2 while its rows pass over it):
+//!   V=8000 logits 1048x512x8000 201-210 -> 212-221 GFLOP/s; 2, 4 or 8
+//!   panels are alike, 16 lose 6%. For long K (dh, K = V) one call per tile
+//!   over the whole depth: 1048x8000x512 189-195 -> 199-212 GFLOP/s; (MC,
+//!   KC) in {16..128} x {1024..8192} all within noise.
 //! - Kept our own kernel over the crates: `cargo bench -p model --bench gemm`
 //!   on 2 Zen 4 cores (GFLOP/s, criterion median, raised priority):
 //!
@@ -684,7 +712,7 @@ pub(crate) unsafe fn gemm_rows_grouped(
         let (omc, okc) = block_override().unwrap_or((2 * mr, GROUPED_KC));
         (okc.min(k).div_ceil(gw) * gw, panels, (omc / mr).max(1) * mr)
     } else {
-        let pb = std::env::var("TOKLAB_PB").ok().and_then(|v| v.parse().ok()).unwrap_or(ROWS_GROUPED_PANELS);
+        let pb = ROWS_GROUPED_PANELS;
         let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
         // KC in whole groups, so every microkernel call starts a group.
         let kcb = (block_override().map_or(kern.kc, |o| o.1) / gw).max(1) * gw;
