@@ -4,13 +4,16 @@
 //!
 //! "toklab" uses a B packed once outside the timing (the trainer packs
 //! weights once per optimizer step and reuses them for every call);
+//! "toklab A in place" also has A already in the layout the trainer writes
+//! it in (dG^T grouped by MR for the weight gradients, activation panels
+//! for the head), so nothing is packed inside the timing;
 //! "toklab+pack" packs B inside the timing, as the two crates do. All on
 //! the same number of threads (TOKLAB_BENCH_THREADS, default 2).
 //!
 //! `cargo bench -p model --bench gemm`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use model::kernels::gemm::{gemm, gemm_prepacked};
+use model::kernels::gemm::{gemm, gemm_a_grouped, gemm_prepacked, gemm_rows_g, group_a, group_rows};
 use model::kernels::{Kernels, PackedB};
 use model::rng::Rng;
 
@@ -78,6 +81,22 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("toklab", kern.isa().name()), |bch| {
             bch.iter(|| gemm_prepacked(kern, m, &a, ars, acs, &packed, &mut cbuf, n, false))
         });
+        // The trainer's own layouts, A read in place with no packing: dG^T
+        // and dlogits^T grouped by MR (`gemm_a_grouped`), activations in
+        // row groups of NR (`gemm_rows_g`). Not for the per-step shapes,
+        // which run through the single-threaded per-task path.
+        if s.a_t {
+            let (ga, gs) = group_a(kern, m, k, &a, ars, acs);
+            g.bench_function(BenchmarkId::new("toklab A in place", kern.isa().name()), |bch| {
+                bch.iter(|| gemm_a_grouped(kern, m, ga.as_slice(), gs, &packed, &mut cbuf, n, false))
+            });
+        } else if m > 32 {
+            let gw = kern.tile().1;
+            let (ra, rgs) = group_rows(m, k, gw, &a, ars, acs);
+            g.bench_function(BenchmarkId::new("toklab A in place", kern.isa().name()), |bch| {
+                bch.iter(|| gemm_rows_g(kern, m, ra.as_slice(), gw, rgs, &packed, &mut cbuf, n, false))
+            });
+        }
         let mut scratch = PackedB::new();
         g.bench_function(BenchmarkId::new("toklab+pack", kern.isa().name()), |bch| {
             bch.iter(|| gemm(kern, m, n, k, &a, ars, acs, &b, brs, bcs, &mut cbuf, n, false, &mut scratch))
