@@ -5,7 +5,7 @@
 #   2. encoding with o200k_base and cl100k_base on the ~26 MB corpus, 1 and 2 threads, against
 #      tiktoken-rs and Python tiktoken (MB/s; scripts/bench/encode.sh).
 # The Python tools are installed from PyPI into target/bench-venv. Environment: RUNS, THREADS,
-# SHARED, BENCH_CORPUS (see the two scripts).
+# TINY, BENCH_CORPUS (see the two scripts); the corpus is built by scripts/bench/make-corpus.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 "$here/bench/train.sh"

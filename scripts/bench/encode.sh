@@ -9,9 +9,8 @@
 #
 # Environment:
 #   RUNS           runs per tool, vocabulary and thread count (default 5)
-#   SHARED         the shared directory (default ../shared beside the repo)
 #   BENCH_CORPUS   the benchmark corpus directory; built with
-#                  $SHARED/bench/make-corpus.sh when missing
+#                  scripts/bench/make-corpus.sh when missing
 #                  (default /work/bench-corpus if it exists, else
 #                  ~/.cache/bench-corpus)
 #
@@ -27,7 +26,6 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
 runs="${RUNS:-5}"
-shared="${SHARED:-$root/../shared}"
 if [ -n "${BENCH_CORPUS:-}" ]; then
   corpus="$BENCH_CORPUS"
 elif [ -d /work/bench-corpus ]; then
@@ -37,7 +35,7 @@ else
 fi
 if [ ! -d "$corpus" ]; then
   echo "building the benchmark corpus in $corpus" >&2
-  bash "$shared/bench/make-corpus.sh" "$corpus" >&2
+  "$root/scripts/bench/make-corpus.sh" "$corpus" >&2
 fi
 
 venv="$root/target/bench-venv"

@@ -9,10 +9,9 @@
 # Environment:
 #   RUNS           runs per tool and case (median reported; default 5)
 #   THREADS        threads for every tool (default 2)
-#   SHARED         the shared directory (default ../shared beside the repo)
-#   TINY           tinyshakespeare.txt (default $SHARED/data/tinyshakespeare.txt)
+#   TINY           tinyshakespeare.txt (default tests/data/tinyshakespeare.txt)
 #   BENCH_CORPUS   the benchmark corpus directory, built by
-#                  $SHARED/bench/make-corpus.sh when missing
+#                  scripts/bench/make-corpus.sh when missing
 #                  (default ~/.cache/bench-corpus)
 #   CASES          override the cases: "name:vocab:path ..." (space separated)
 #
@@ -24,8 +23,7 @@ cd "$root"
 
 runs="${RUNS:-5}"
 threads="${THREADS:-2}"
-shared="${SHARED:-$root/../shared}"
-tiny="${TINY:-$shared/data/tinyshakespeare.txt}"
+tiny="${TINY:-$root/tests/data/tinyshakespeare.txt}"
 corpus="${BENCH_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/bench-corpus}"
 
 venv="$root/target/bench-venv"
@@ -37,10 +35,9 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tokenizers, ru
 fi
 
 if [ -z "${CASES:-}" ]; then
-  [ -f "$tiny" ] || { echo "missing $tiny (set TINY or SHARED)" >&2; exit 1; }
+  [ -f "$tiny" ] || { echo "missing $tiny (set TINY)" >&2; exit 1; }
   if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
-    [ -x "$shared/bench/make-corpus.sh" ] || { echo "missing $corpus and $shared/bench/make-corpus.sh" >&2; exit 1; }
-    "$shared/bench/make-corpus.sh" "$corpus" >&2
+    "$root/scripts/bench/make-corpus.sh" "$corpus" >&2
   fi
   CASES="tinyshakespeare:8000:$tiny corpus26mb:32000:$corpus"
 fi

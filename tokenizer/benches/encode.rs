@@ -2,7 +2,7 @@
 //! with `o200k_base` and `cl100k_base`.
 //!
 //! Input: the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-//! `/work/bench-corpus`, built by `../shared/bench/make-corpus.sh`), every
+//! `/work/bench-corpus`, built by `scripts/bench/make-corpus.sh`), every
 //! file one document; without it, 4 MB of generated English-like text.
 //! Before timing, both encoders run on every document and the ids are
 //! compared, so no speed is reported for a wrong answer.

@@ -2,7 +2,7 @@
 //! regexes in `fancy-regex` (the engine tiktoken and tiktoken-rs use).
 //!
 //! Inputs: the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-//! `/work/bench-corpus`, built by `make-corpus.sh`), one input per top-level
+//! `/work/bench-corpus`, built by `scripts/bench/make-corpus.sh`), one input per top-level
 //! directory (`en`, `code`, ...: its files concatenated in sorted order), plus
 //! generated multilingual text. Without the corpus, generated English-like
 //! text stands in. `TOKLAB_PRETOK_BENCH_BYTES` caps each input (default: no

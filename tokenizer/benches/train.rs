@@ -2,7 +2,7 @@
 //! included) and learning merges (`learn_merges`, the merge loop) separately.
 //!
 //! Input: the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-//! `/work/bench-corpus`, built by `make-corpus.sh`), every file one document;
+//! `/work/bench-corpus`, built by `scripts/bench/make-corpus.sh`), every file one document;
 //! without it, 8 MB of generated Zipf-distributed text stands in.
 //! `TOKLAB_TRAIN_BENCH_MERGES` sets the merge counts (default `8000,31744`,
 //! i.e. vocabularies of 8256 and 32000).

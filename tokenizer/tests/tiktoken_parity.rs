@@ -233,7 +233,7 @@ proptest! {
 }
 
 /// Every file of the benchmark corpus (built by
-/// `../shared/bench/make-corpus.sh`), when present: run with
+/// `scripts/bench/make-corpus.sh`), when present: run with
 /// `cargo test -p tokenizer --release --test tiktoken_parity -- --ignored`.
 #[test]
 #[ignore]

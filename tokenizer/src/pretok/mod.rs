@@ -116,7 +116,7 @@
 //!
 //! # Performance notes
 //!
-//! Measured on the 26 MB benchmark corpus (`make-corpus.sh`: `en/` 11 MB of
+//! Measured on the 26 MB benchmark corpus (`scripts/bench/make-corpus.sh`: `en/` 11 MB of
 //! Shakespeare and Milton, `code/` 14 MB of Python, `tiny/` 1 MB), single
 //! thread, as thread CPU time (best of 8) on a loaded 2-core VM, against
 //! `fancy-regex` 0.20 on the same text; MB/s, `split` / `for_each_piece`:
