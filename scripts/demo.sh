@@ -14,7 +14,7 @@ scripts/fetch-corpus.sh
 cargo build --release --quiet -p cli
 exec ./target/release/lm experiment data/shakespeare \
   --vocab char,512,2048,8000 \
-  --budget 100s --eval-every 20s \
-  --hidden 512 --layers 2 --seq 128 --batch 32 --lr 2e-3 --warmup 50 \
+  --budget 90s --eval-every 30s --eval-bytes 64K \
+  --hidden 256 --layers 2 --seq 128 --batch 32 --lr 2e-3 --warmup 50 \
   --prompt "ROMEO:" --sample-chars 400 \
   -o experiments/shakespeare "$@"

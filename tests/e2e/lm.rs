@@ -139,9 +139,13 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
     std::fs::write(corpus.join("a.txt"), &text[..120_000]).unwrap();
     std::fs::write(corpus.join("b.txt"), &text[120_000..240_000]).unwrap();
     let out = tmp.path().join("exp");
+    // `scripts/demo.sh` appends the user's flags after its own: a repeated
+    // flag takes its last value (here --hidden 64, then 16).
     let args = [
         "experiment",
         s(&corpus),
+        "--hidden",
+        "64",
         "--vocab",
         "char,300",
         "-o",
@@ -186,6 +190,7 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
         .unwrap()
     };
     let (a, b) = (cfg("char"), cfg("bpe300"));
+    assert_eq!(a["model"]["hidden"], 16);
     for key in ["bytes", "chars", "text_hash"] {
         assert_eq!(a["data"]["val"][key], b["data"]["val"][key], "{key}");
     }

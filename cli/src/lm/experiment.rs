@@ -22,9 +22,12 @@ use crate::Threads;
 
 /// Train and compare a character vocabulary and BPE vocabularies on one corpus.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:
+#[command(
+    args_override_self = true,
+    after_help = "Examples:
   lm experiment data/shakespeare --vocab char,512,2048,8000 --budget 2m -o experiments/shakespeare
-  lm experiment corpus/ --vocab char,1024,4096 --tokens 5M --hidden 256")]
+  lm experiment corpus/ --vocab char,1024,4096 --tokens 5M --hidden 256"
+)]
 pub struct Args {
     /// Corpus files or directories.
     #[arg(required = true, value_name = "CORPUS")]
