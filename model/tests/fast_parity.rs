@@ -465,3 +465,41 @@ fn step_loop_does_not_allocate() {
     assert_eq!(short, long, "allocations grow with T: {short} for T=4, {long} for T=40");
     assert!(short <= 3 * 16, "{short} allocations in 3 forward_backward + forward_loss calls");
 }
+
+/// The head at a BPE-sized vocabulary against the f64 reference, on every
+/// ISA, same tolerances as above: V = 5003 sends the logits, dW_head and dh
+/// GEMMs down their long-K and many-panel paths, which V = 37 never reaches,
+/// and B*T = 1803 positions split the head into two chunks (the workspace
+/// holds 2^23 floats of logits: 1676 rows at this V), so dW_head accumulates
+/// across chunks and the second chunk is a partial one.
+#[test]
+fn fast_path_matches_f64_reference_at_large_vocab() {
+    use model::reference::Reference;
+    let v = 5003;
+    let cfg = ModelConfig { cell: Cell::Lstm, vocab: v, embed: 24, hidden: 40, layers: 2, tie: false };
+    let layout = ParamLayout::new(&cfg);
+    let params = layout.init(13);
+    let (b, t) = (3, 601);
+    let mut rng = model::rng::Rng::new(17);
+    let inputs: Vec<u32> = (0..b * t).map(|_| rng.below(v as u64) as u32).collect();
+    let targets: Vec<u32> = (0..b * t).map(|_| rng.below(v as u64) as u32).collect();
+    let p64: Vec<f64> = params.iter().map(|&x| x as f64).collect();
+    let mut g64 = vec![0.0f64; layout.len()];
+    let mut r = Reference::<f64>::new(&layout, b, t).unwrap();
+    let l64 = r.forward_backward(&p64, &mut g64, &inputs, &targets).unwrap();
+    for isa in Isa::available() {
+        let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+        let mut g = layout.zeros();
+        let l = ws.forward_backward(&params, &mut g, &inputs, &targets) as f64;
+        assert!((l - l64).abs() <= 1e-5 * l64.abs(), "{isa:?}: loss {l} vs f64 {l64}");
+        for s in layout.specs() {
+            let scale = g64[s.range()].iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-30);
+            let worst = s.range().map(|i| (g[i] as f64 - g64[i]).abs()).fold(0.0f64, f64::max);
+            assert!(
+                worst <= 2e-5 * scale,
+                "{isa:?} {}: max |diff| {worst} vs largest element {scale}",
+                s.name
+            );
+        }
+    }
+}
