@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cargo build --release --quiet -p cli --bin tok --manifest-path "$root/Cargo.toml"
 tok="${CARGO_TARGET_DIR:-$root/target}/release/tok"
 # The bytes tok encodes: regular files, hidden entries skipped (as the corpus walker does).
-bytes=$(find "$corpus" -name '.*' -prune -o -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+bytes=$(find "$corpus" -name '.*' -prune -o -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 args=()
