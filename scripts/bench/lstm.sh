@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side training throughput: our fast LSTM path
-# (model/examples/bench_train.rs) against PyTorch's nn.LSTM on CPU
+# (model/examples/bench_lstm_train.rs) against PyTorch's nn.LSTM on CPU
 # (scripts/bench/pytorch_lstm.py) on the same configurations, optimizer
 # (Adam lr 2e-3, clip 1.0) and thread count.
 #
@@ -48,8 +48,8 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 echo "building the benchmark (release)..." >&2
-cargo build --release --quiet -p model --example bench_train --manifest-path "$ROOT/Cargo.toml"
-BENCH="$ROOT/target/release/examples/bench_train"
+cargo build --release --quiet -p model --example bench_lstm_train --manifest-path "$ROOT/Cargo.toml"
+BENCH="$ROOT/target/release/examples/bench_lstm_train"
 PY="$VENV/bin/python"
 PYSCRIPT="$ROOT/scripts/bench/pytorch_lstm.py"
 
@@ -115,7 +115,7 @@ for i in range(n):
                  t, tg, tg / peak * 100, max(r["time_v_rss_mib"] for r in torch),
                  statistics.median(ratios), min(ratios), max(ratios), peak))
 print(f"threads={ours[0]['threads']}, steps per run={ours[0]['steps']}, runs per cell={len(ours)} (median; ratio range over interleaved pairs)")
-print(f"FMA peak measured by bench_train on the same threads (best of all runs): {peak:.1f} GFLOP/s")
+print(f"FMA peak measured by bench_lstm_train on the same threads (best of all runs): {peak:.1f} GFLOP/s")
 print()
 print("| config | ours tok/s | ours GFLOP/s | ours % peak | ours RSS MiB | PyTorch tok/s | PyTorch GFLOP/s | PyTorch % peak | PyTorch RSS MiB | speed-up (min-max) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

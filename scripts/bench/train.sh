@@ -16,7 +16,7 @@
 #   CASES          override the cases: "name:vocab:path ..." (space separated)
 #
 # PyPI `tokenizers` and `rustbpe` are installed into target/bench-venv (reused
-# when present). Ours is tokenizer/examples/bench_train.rs, built in release.
+# when present). Ours is tokenizer/examples/bench_bpe_train.rs, built in release.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -42,8 +42,8 @@ if [ -z "${CASES:-}" ]; then
   CASES="tinyshakespeare:8000:$tiny corpus26mb:32000:$corpus"
 fi
 
-echo "building bench_train (release)" >&2
-cargo build -q --release -p tokenizer --example bench_train
+echo "building bench_bpe_train (release)" >&2
+cargo build -q --release -p tokenizer --example bench_bpe_train
 
 export RAYON_NUM_THREADS="$threads"      # ours and rustbpe
 export RAYON_RS_NUM_THREADS="$threads"   # HF tokenizers

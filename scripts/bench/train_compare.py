@@ -4,7 +4,7 @@
 Usage: train_compare.py --runs N --outdir DIR CASE...
 where CASE is `corpus_name:vocab:path`. For each case it runs, round-robin
 (so that drift in machine speed hits every tool alike), N times:
-  ours     target/release/examples/bench_train PATH --vocab V
+  ours     target/release/examples/bench_bpe_train PATH --vocab V
   rustbpe  train_ref.py rustbpe --vocab V PATH
   hf       train_ref.py hf --vocab V PATH
 each under `/usr/bin/time -f '%e %M'` (wall seconds, peak RSS KiB). The
@@ -23,7 +23,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-OURS = os.path.join(ROOT, "target", "release", "examples", "bench_train")
+OURS = os.path.join(ROOT, "target", "release", "examples", "bench_bpe_train")
 PY = os.path.join(ROOT, "target", "bench-venv", "bin", "python")
 REF = os.path.join(HERE, "train_ref.py")
 

@@ -5,7 +5,7 @@ Usage: train_ref.py {rustbpe,hf} --vocab N --out TOKENS.hex PATH...
 
 PATHs are files or directories, walked recursively in sorted order; each file
 is one document (decoded as UTF-8, which the benchmark corpora are), exactly as
-our `bench_train` example feeds them. The pre-tokenizer is cl100k's split
+our `bench_bpe_train` example feeds them. The pre-tokenizer is cl100k's split
 (`Pattern::Gpt4`): tiktoken's pattern for rustbpe (fancy-regex, like ours), and
 its classic non-possessive spelling for HF, whose regex engine misreads the
 possessive `\\p{N}{1,3}+` (see research notes §9).

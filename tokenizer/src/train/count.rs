@@ -34,7 +34,7 @@
 //!   nothing measurable: the hot entries of the table stay in cache anyway,
 //!   and the remaining misses are the rare pieces.
 //! - Counting costs roughly twice the pre-tokenizer alone (measure with
-//!   `bench_train --split-time`); see `scripts/bench/train.sh`.
+//!   `bench_bpe_train --split-time`); see `scripts/bench/train.sh`.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};

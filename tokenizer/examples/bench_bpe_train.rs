@@ -1,7 +1,7 @@
 //! Trains BPE merges on files and reports where the time went; used by
 //! `scripts/bench/train.sh` to compare with rustbpe and Hugging Face.
 //!
-//! Usage: `bench_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex] [--repeat N] [--split-time]`
+//! Usage: `bench_bpe_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex] [--repeat N] [--split-time]`
 //! PATHs are files or directories (walked recursively in sorted order); each
 //! file is one document. `--out` writes the bytes of every learned token, one
 //! hex line per token in id order (ids 256..), for comparison with other
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if paths.is_empty() || vocab < 256 {
-        return Err("usage: bench_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex]".into());
+        return Err("usage: bench_bpe_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex]".into());
     }
     let t0 = Instant::now();
     let mut files = Vec::new();

@@ -1,7 +1,7 @@
 //! Training throughput of the fast path for one configuration.
 //!
 //! ```text
-//! cargo run --release -p model --example bench_train -- \
+//! cargo run --release -p model --example bench_lstm_train -- \
 //!     --vocab 65 --hidden 512 --embed 512 --layers 2 --seq 128 --batch 32 \
 //!     --steps 10 --warmup 2 --threads 2 [--cell rnn] [--tie] [--json]
 //! ```
