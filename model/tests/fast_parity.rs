@@ -426,9 +426,10 @@ fn edge_shapes_match_f64_reference() {
 }
 
 /// Nothing allocates per time step: after a warm-up call, forward_backward
-/// and forward_loss make the same number of allocations for T = 4 and
-/// T = 40 (the few that remain are rayon's per-call job boxes of the time
-/// loops, independent of T), on a 2-thread pool whose threads are counted.
+/// and forward_loss make as many allocations for T = 4 as for T = 40, give
+/// or take a few (what remains are rayon's per-call job boxes of the time
+/// loops, whose number depends on scheduling, not on T), on a 2-thread pool
+/// whose threads are counted.
 #[test]
 fn step_loop_does_not_allocate() {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -462,7 +463,10 @@ fn step_loop_does_not_allocate() {
         })
     };
     let (short, long) = (count(4), count(40));
-    assert_eq!(short, long, "allocations grow with T: {short} for T=4, {long} for T=40");
+    // One allocation per time step would add 3 x 2 x 36 = 216 for T=40.
+    // The job boxes vary by a few with scheduling (a job run inline or
+    // stolen), so the two counts may differ by up to 8, no more.
+    assert!(long.abs_diff(short) <= 8, "allocations grow with T: {short} for T=4, {long} for T=40");
     assert!(short <= 3 * 16, "{short} allocations in 3 forward_backward + forward_loss calls");
 }
 
