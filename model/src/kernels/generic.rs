@@ -524,6 +524,58 @@ pub(crate) unsafe fn add<V: Simd>(n: usize, y: *mut f32, x: *const f32) {
 // acc = c (or 0); acc = fma(a_k, b_k, acc) for k = 0, 1, ..., which is what
 // makes the result independent of how the caller tiles M and N.
 
+/// The C tile's starting accumulators: C's MR x NR block, or zeros.
+#[inline(always)]
+unsafe fn tile_load<V: Simd, const MR: usize, const NV: usize>(
+    c: *const f32,
+    ldc: usize,
+    accumulate: bool,
+) -> [[V; NV]; MR] {
+    let mut acc = [[V::zero(); NV]; MR];
+    if accumulate {
+        for (r, row) in acc.iter_mut().enumerate() {
+            for (v, x) in row.iter_mut().enumerate() {
+                *x = V::load(c.add(r * ldc + v * V::LANES));
+            }
+        }
+    }
+    acc
+}
+
+/// One depth step: `acc[r] = fma(a(r), B row, acc[r])` for every row r, with
+/// the B row (NR floats) at `b`.
+#[inline(always)]
+unsafe fn tile_step<V: Simd, const MR: usize, const NV: usize>(
+    acc: &mut [[V; NV]; MR],
+    b: *const f32,
+    a: impl Fn(usize) -> f32,
+) {
+    let mut bv = [V::zero(); NV];
+    for (v, x) in bv.iter_mut().enumerate() {
+        *x = V::load(b.add(v * V::LANES));
+    }
+    for (r, row) in acc.iter_mut().enumerate() {
+        let av = V::splat(a(r));
+        for (v, x) in row.iter_mut().enumerate() {
+            *x = av.mul_add(bv[v], *x);
+        }
+    }
+}
+
+/// Writes the accumulators back to C's MR x NR block.
+#[inline(always)]
+unsafe fn tile_store<V: Simd, const MR: usize, const NV: usize>(
+    acc: &[[V; NV]; MR],
+    c: *mut f32,
+    ldc: usize,
+) {
+    for (r, row) in acc.iter().enumerate() {
+        for (v, x) in row.iter().enumerate() {
+            x.store(c.add(r * ldc + v * V::LANES));
+        }
+    }
+}
+
 /// A packed: MR-interleaved, element (r, k) at `a[k*MR + r]`.
 #[inline(always)]
 pub(crate) unsafe fn ukernel_packed<V: Simd, const MR: usize, const NV: usize>(
@@ -534,36 +586,12 @@ pub(crate) unsafe fn ukernel_packed<V: Simd, const MR: usize, const NV: usize>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let l = V::LANES;
-    let mut acc = [[V::zero(); NV]; MR];
-    if accumulate {
-        for (r, row) in acc.iter_mut().enumerate() {
-            for (v, x) in row.iter_mut().enumerate() {
-                *x = V::load(c.add(r * ldc + v * l));
-            }
-        }
+    let mut acc = tile_load::<V, MR, NV>(c, ldc, accumulate);
+    for k in 0..kc {
+        let ak = a.add(k * MR);
+        tile_step(&mut acc, b.add(k * NV * V::LANES), |r| *ak.add(r));
     }
-    let mut a = a;
-    let mut b = b;
-    for _ in 0..kc {
-        let mut bv = [V::zero(); NV];
-        for (v, x) in bv.iter_mut().enumerate() {
-            *x = V::load(b.add(v * l));
-        }
-        for (r, row) in acc.iter_mut().enumerate() {
-            let av = V::splat(*a.add(r));
-            for (v, x) in row.iter_mut().enumerate() {
-                *x = av.mul_add(bv[v], *x);
-            }
-        }
-        a = a.add(MR);
-        b = b.add(NV * l);
-    }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, x) in row.iter().enumerate() {
-            x.store(c.add(r * ldc + v * l));
-        }
-    }
+    tile_store(&acc, c, ldc);
 }
 
 /// A row-major, unpacked: element (r, k) at `a[r*lda + k]`.
@@ -577,34 +605,11 @@ pub(crate) unsafe fn ukernel_rows<V: Simd, const MR: usize, const NV: usize>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let l = V::LANES;
-    let mut acc = [[V::zero(); NV]; MR];
-    if accumulate {
-        for (r, row) in acc.iter_mut().enumerate() {
-            for (v, x) in row.iter_mut().enumerate() {
-                *x = V::load(c.add(r * ldc + v * l));
-            }
-        }
-    }
-    let mut b = b;
+    let mut acc = tile_load::<V, MR, NV>(c, ldc, accumulate);
     for k in 0..kc {
-        let mut bv = [V::zero(); NV];
-        for (v, x) in bv.iter_mut().enumerate() {
-            *x = V::load(b.add(v * l));
-        }
-        for (r, row) in acc.iter_mut().enumerate() {
-            let av = V::splat(*a.add(r * lda + k));
-            for (v, x) in row.iter_mut().enumerate() {
-                *x = av.mul_add(bv[v], *x);
-            }
-        }
-        b = b.add(NV * l);
+        tile_step(&mut acc, b.add(k * NV * V::LANES), |r| *a.add(r * lda + k));
     }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, x) in row.iter().enumerate() {
-            x.store(c.add(r * ldc + v * l));
-        }
-    }
+    tile_store(&acc, c, ldc);
 }
 
 /// A in row groups: element (r, k) at `a[(k / gw) * gs + r * gw + k % gw]`
@@ -621,41 +626,20 @@ pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let l = V::LANES;
-    let mut acc = [[V::zero(); NV]; MR];
-    if accumulate {
-        for (r, row) in acc.iter_mut().enumerate() {
-            for (v, x) in row.iter_mut().enumerate() {
-                *x = V::load(c.add(r * ldc + v * l));
-            }
-        }
-    }
+    let mut acc = tile_load::<V, MR, NV>(c, ldc, accumulate);
     let mut b = b;
     let mut ag = a;
     let mut k0 = 0;
     while k0 < kc {
         let len = gw.min(kc - k0);
         for k in 0..len {
-            let mut bv = [V::zero(); NV];
-            for (v, x) in bv.iter_mut().enumerate() {
-                *x = V::load(b.add(v * l));
-            }
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = V::splat(*ag.add(r * gw + k));
-                for (v, x) in row.iter_mut().enumerate() {
-                    *x = av.mul_add(bv[v], *x);
-                }
-            }
-            b = b.add(NV * l);
+            tile_step(&mut acc, b, |r| *ag.add(r * gw + k));
+            b = b.add(NV * V::LANES);
         }
         ag = ag.add(gs);
         k0 += len;
     }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, x) in row.iter().enumerate() {
-            x.store(c.add(r * ldc + v * l));
-        }
-    }
+    tile_store(&acc, c, ldc);
 }
 
 /// GEMV against one packed panel: `y[NR] (+)= x[k] . B[k x NR]`.
