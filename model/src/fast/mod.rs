@@ -981,8 +981,8 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // | V=65 E=H=256 L=2 | 29,112 | 79% | 19,536 | 1.51x | 126 / 844 MiB |
 // | V=8000 E=H=512 L=2 | 4,183 | 89% | 3,038 | 1.38x | 512 / 1,590 MiB |
 //
-// An earlier run (before the microkernels shared their tile code) gave 86% / 81% / 83%: the machine is
-// shared, quote ranges.
+// An earlier run (before the microkernels shared their tile code) gave
+// 86% / 81% / 83%: the machine is shared, quote ranges.
 //
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
