@@ -24,22 +24,10 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokenizer::Pattern;
 
+/// The files under `dir` in the order `tok` reads a corpus; none when it is missing.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    dataset::corpus::list_files(&[dir])
+        .map_or_else(|_| Vec::new(), |d| d.into_iter().map(|d| d.path).collect())
 }
 
 /// A deterministic text mixing English, code and other scripts.

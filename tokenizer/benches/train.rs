@@ -16,31 +16,17 @@
 mod train_common;
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokenizer::Pattern;
 use tokenizer::train::{Silent, WordCounter, learn_merges};
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 fn corpus() -> (String, Vec<Vec<u8>>) {
     let dir = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
-    let mut files = Vec::new();
-    files_under(Path::new(&dir), &mut files);
-    let docs: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(f).ok()).collect();
+    let files = dataset::corpus::list_files(&[Path::new(&dir)]).unwrap_or_default();
+    let docs: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(&f.path).ok()).collect();
     if docs.iter().map(Vec::len).sum::<usize>() > 0 {
         return (format!("corpus-{}MB", docs.iter().map(Vec::len).sum::<usize>() >> 20), docs);
     }

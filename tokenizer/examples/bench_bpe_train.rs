@@ -8,25 +8,11 @@
 //! trainers. The report goes to stderr as `key=value` lines.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use tokenizer::Pattern;
 use tokenizer::train::{Observer, Stage, WordCounter, learn_merges};
-
-fn walk(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if path.is_dir() {
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-        entries.sort();
-        for e in entries {
-            walk(&e, out)?;
-        }
-    } else {
-        out.push(path.to_path_buf());
-    }
-    Ok(())
-}
 
 struct Quiet;
 impl Observer for Quiet {
@@ -56,11 +42,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: bench_bpe_train PATH... --vocab N [--pattern gpt4] [--out tokens.hex]".into());
     }
     let t0 = Instant::now();
-    let mut files = Vec::new();
-    for p in &paths {
-        walk(p, &mut files)?;
-    }
-    let docs: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    // The corpus as `tok train` reads it.
+    let files = dataset::corpus::list_files(&paths)?;
+    let docs: Vec<Vec<u8>> =
+        files.iter().map(|f| dataset::corpus::read(&f.path)).collect::<Result<_, _>>()?;
     let read = t0.elapsed();
 
     if split_only {

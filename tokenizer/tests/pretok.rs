@@ -839,20 +839,9 @@ fn generated_text_with_broken_bytes_matches_the_reference() {
 #[ignore = "needs the benchmark corpus; slow"]
 fn benchmark_corpus_matches_the_reference() {
     let root = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
-    let mut files = Vec::new();
-    let mut dirs = vec![std::path::PathBuf::from(&root)];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    // The corpus as `tok` reads it (none when the directory is missing).
+    let files: Vec<std::path::PathBuf> = dataset::corpus::list_files(&[&root])
+        .map_or_else(|_| Vec::new(), |d| d.into_iter().map(|d| d.path).collect());
     assert!(!files.is_empty(), "no files under {root}");
     let mut bytes = 0;
     for path in &files {

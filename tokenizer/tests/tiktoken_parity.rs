@@ -239,20 +239,13 @@ proptest! {
 #[ignore]
 fn bench_corpus_matches_tiktoken() {
     let root = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
-    let mut files = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from(&root)];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() { stack.push(p) } else { files.push(p) }
-        }
-    }
+    // The corpus as `tok` reads it (none when the directory is missing).
+    let files: Vec<std::path::PathBuf> = dataset::corpus::list_files(&[&root])
+        .map_or_else(|_| Vec::new(), |d| d.into_iter().map(|d| d.path).collect());
     if files.is_empty() {
         eprintln!("NOTICE: no benchmark corpus at {root}; nothing compared");
         return;
     }
-    files.sort();
     let (mut n, mut bytes) = (0, 0);
     for f in &files {
         let data = std::fs::read(f).unwrap();
