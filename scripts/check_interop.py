@@ -156,31 +156,21 @@ def main():
                 except Unencodable as e:
                     print(f"skip {spec} {path}: {e}")
                     continue
-                got = hf.encode(text, add_special_tokens=False).ids
-                checks += 1
-                if got != ours_all:
-                    failures += 1
-                    i = first_difference(got, ours_all)
-                    print(
-                        f"MISMATCH hf {spec} {path}: {len(got)} vs {len(ours_all)} ids, first difference at "
-                        f"{i}: hf {got[i:i + 5]} ours {ours_all[i:i + 5]}"
-                    )
-                elif not args.quiet:
-                    print(f"ok hf {spec} {path} ({len(got)} ids)")
-                if enc is None:
-                    continue
-                ours = our_ids(args.tok, spec, path, False)
-                for label, theirs, want in [
-                    ("tiktoken", enc.encode_ordinary(text), ours),
-                    ("tiktoken+specials", enc.encode(text, allowed_special="all"), ours_all),
-                ]:
+                comparisons = [("hf", hf.encode(text, add_special_tokens=False).ids, ours_all)]
+                if enc is not None:
+                    ours = our_ids(args.tok, spec, path, False)
+                    comparisons += [
+                        ("tiktoken", enc.encode_ordinary(text), ours),
+                        ("tiktoken+specials", enc.encode(text, allowed_special="all"), ours_all),
+                    ]
+                for label, theirs, want in comparisons:
                     checks += 1
                     if theirs != want:
                         failures += 1
                         i = first_difference(theirs, want)
                         print(
                             f"MISMATCH {label} {spec} {path}: {len(theirs)} vs {len(want)} ids, first difference "
-                            f"at {i}: theirs {theirs[i:i + 5]} ours {want[i:i + 5]}"
+                            f"at {i}: {label} {theirs[i:i + 5]} ours {want[i:i + 5]}"
                         )
                     elif not args.quiet:
                         print(f"ok {label} {spec} {path} ({len(theirs)} ids)")
