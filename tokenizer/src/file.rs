@@ -56,10 +56,11 @@ pub const VERSION: u64 = 1;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
-    #[allow(dead_code)]
-    format: String,
-    #[allow(dead_code)]
-    version: u64,
+    // Checked on the envelope before this struct is read.
+    #[serde(rename = "format")]
+    _format: serde::de::IgnoredAny,
+    #[serde(rename = "version")]
+    _version: serde::de::IgnoredAny,
     kind: String,
     name: Option<String>,
     pattern: Option<String>,
@@ -174,6 +175,8 @@ pub(crate) fn from_json(json: &str, origin: &str) -> Result<Tokenizer> {
         }
         None => return Err(bad(origin, "the \"version\" key is missing")),
     }
+    // Parsed again from the text, not from `value`: serde_json gives line and
+    // column only when it reads text, and the messages point there.
     let raw: RawFile = serde_json::from_str(json).map_err(|e| bad(origin, e.to_string()))?;
     let specials: Vec<(String, TokenId)> = raw.specials.into_iter().map(|s| (s.text, s.id)).collect();
     let name = match raw.name {
