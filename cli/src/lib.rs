@@ -65,6 +65,7 @@ pub fn finish(prog: &str, result: anyhow::Result<()>) -> ExitCode {
         }
         if matches!(cause.downcast_ref::<tokenizer::Error>(), Some(tokenizer::Error::Cancelled))
             || matches!(cause.downcast_ref::<dataset::Error>(), Some(dataset::Error::Cancelled))
+            || matches!(cause.downcast_ref::<trainer::TrainError>(), Some(trainer::TrainError::Cancelled))
         {
             eprintln!("{prog}: cancelled");
             return ExitCode::from(EXIT_INTERRUPTED);
@@ -137,10 +138,7 @@ pub fn write_output(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
     match path {
-        Some(p) => {
-            tokenizer::file::write_atomic_with(p, |w| write(w))?;
-            Ok(())
-        }
+        Some(p) => atomicfile::replace_file(p, |w| write(w)).with_context(|| p.display().to_string()),
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -251,43 +249,93 @@ impl Drop for TrainProgress {
     }
 }
 
-/// Loads a tokenizer named by `--tokenizer` (a file or a pretrained name).
-pub fn load_tokenizer(spec: &str) -> anyhow::Result<tokenizer::Tokenizer> {
-    Ok(tokenizer::Tokenizer::load(spec)?)
+/// What `--tokenizer` takes, in every command's help.
+pub const TOKENIZER_HELP: &str =
+    "A tokenizer file from `tok train`, or a pretrained name (cl100k_base, o200k_base, r50k_base, p50k_base)";
+
+/// The `--tokenizer` flag, flattened into each subcommand that reads one.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TokenizerArg {
+    #[arg(long = "tokenizer", short = 't', value_name = "FILE|NAME", help = TOKENIZER_HELP)]
+    pub spec: String,
 }
 
-/// Reads the corpus documents in batches of about `batch_bytes`, calling `f`
-/// with each batch (file names and contents), in corpus order. Errors name
-/// the file.
-pub fn for_each_batch(
-    docs: &[dataset::corpus::Document],
-    batch_bytes: u64,
-    mut f: impl FnMut(&[PathBuf], &[Vec<u8>]) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut names = Vec::new();
-    let mut texts = Vec::new();
-    let mut size = 0u64;
-    for d in docs {
-        let text = std::fs::read(&d.path).with_context(|| d.path.display().to_string())?;
-        size += text.len() as u64;
-        names.push(d.path.clone());
-        texts.push(text);
-        if size >= batch_bytes {
-            f(&names, &texts)?;
-            names.clear();
-            texts.clear();
-            size = 0;
-        }
+impl TokenizerArg {
+    /// Loads it (a pretrained name wins over a file of the same name).
+    pub fn load(&self) -> anyhow::Result<tokenizer::Tokenizer> {
+        Ok(tokenizer::Tokenizer::load(&self.spec)?)
     }
-    if !texts.is_empty() {
-        f(&names, &texts)?;
+
+    /// Where it came from, as a manifest records it.
+    pub fn source(&self) -> dataset::TokenizerSource {
+        dataset::TokenizerSource::from_spec(&self.spec)
     }
-    Ok(())
+}
+
+/// `123`, `100M`, `1.5G`, `64k`: a count with an optional decimal suffix.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (&t[..], 1.0),
+    };
+    let bad = || format!("bad count {s:?}: expected a number with an optional K, M or G suffix, e.g. 100M");
+    if let Ok(n) = num.parse::<u64>() {
+        return n.checked_mul(mult as u64).ok_or_else(bad);
+    }
+    let x: f64 = num.parse().map_err(|_| bad())?;
+    let v = x * mult;
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(v as u64)
+}
+
+/// `40s`, `10m`, `1.5h`, `90` (seconds): a duration in seconds.
+pub fn parse_duration(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let bad = || format!("bad duration {s:?}: expected a number with an optional s, m or h suffix, e.g. 10m");
+    let (num, mult) = match t.chars().last() {
+        Some('s') => (&t[..t.len() - 1], 1.0),
+        Some('m') => (&t[..t.len() - 1], 60.0),
+        Some('h') => (&t[..t.len() - 1], 3600.0),
+        _ => (t, 1.0),
+    };
+    let x: f64 = num.parse().map_err(|_| bad())?;
+    if !x.is_finite() || x <= 0.0 {
+        return Err(bad());
+    }
+    Ok(x * mult)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_with_suffixes() {
+        assert_eq!(parse_count("100M"), Ok(100_000_000));
+        assert_eq!(parse_count("64k"), Ok(64_000));
+        assert_eq!(parse_count("1.5G"), Ok(1_500_000_000));
+        assert_eq!(parse_count("12345"), Ok(12345));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        for bad in ["", "M", "1.5", "-3", "10X", "1e400"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_take_suffixes() {
+        assert_eq!(parse_duration("40s"), Ok(40.0));
+        assert_eq!(parse_duration("10m"), Ok(600.0));
+        assert_eq!(parse_duration("1.5h"), Ok(5400.0));
+        assert_eq!(parse_duration("90"), Ok(90.0));
+        for bad in ["", "m", "-3s", "0", "10x", "inf"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn error_chains_are_one_line_without_repeats() {

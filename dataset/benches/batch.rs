@@ -14,9 +14,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dataset::manifest::{
-    self, CorpusInfo, Manifest, ShardEntry, SplitInfo, SplitRule, Splits, TokenizerInfo,
-};
+use dataset::manifest::{self, Manifest, ShardEntry, SplitInfo, Splits};
 use dataset::shard::{ShardWriter, TokenWidth};
 use dataset::{ShardSet, Split};
 
@@ -49,26 +47,7 @@ fn synthetic(dir: &std::path::Path) {
         info
     };
     let splits = Splits { train: split("train", &[10_000_000; 3]), val: split("val", &[3_000_000]) };
-    let m = Manifest {
-        format_version: manifest::FORMAT_VERSION,
-        tokenizer: TokenizerInfo {
-            kind: tokenizer::Kind::Bpe,
-            name: "synthetic".into(),
-            source: "synthetic".into(),
-            pretrained: false,
-            vocab_size: 8000,
-            content_hash: "00".repeat(32),
-            file: None,
-        },
-        token_width: TokenWidth::U16,
-        split: SplitRule { rule: dataset::split::RULE.into(), val_fraction: 0.1 },
-        eot: false,
-        eot_id: None,
-        shard_tokens: 10_000_000,
-        corpus: CorpusInfo { files: 1, bytes: 0 },
-        part: None,
-        splits,
-    };
+    let m = Manifest::synthetic(tokenizer::Kind::Bpe, 8000, TokenWidth::U16, 10_000_000, splits);
     m.save(&dir.join(manifest::MANIFEST_FILE)).unwrap();
 }
 

@@ -72,6 +72,36 @@ pub fn total_bytes(docs: &[Document]) -> u64 {
     docs.iter().map(|d| d.len).sum()
 }
 
+/// Reads the documents in corpus order, in batches of about `batch_bytes`
+/// (at least one document each), calling `f` with each batch's documents and
+/// contents. Memory holds one batch. Errors name the file; an error from `f`
+/// stops the walk and is returned.
+pub fn for_each_batch<E: From<Error>>(
+    docs: &[Document],
+    batch_bytes: u64,
+    mut f: impl FnMut(&[&Document], &[Vec<u8>]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let mut batch: Vec<&Document> = Vec::new();
+    let mut texts = Vec::new();
+    let mut size = 0u64;
+    for d in docs {
+        let text = read(&d.path)?;
+        size += text.len() as u64;
+        batch.push(d);
+        texts.push(text);
+        if size >= batch_bytes {
+            f(&batch, &texts)?;
+            batch.clear();
+            texts.clear();
+            size = 0;
+        }
+    }
+    if !texts.is_empty() {
+        f(&batch, &texts)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -317,7 +317,10 @@ pub(crate) fn encode_with(
     remove_if_exists(&out_dir.join(MANIFEST_FILE))?;
     remove_if_exists(&manifest_path)?;
     if let Some(json) = tokenizer_json {
-        crate::atomic::write(&out_dir.join(TOKENIZER_FILE), json.as_bytes())?;
+        {
+            let path = out_dir.join(TOKENIZER_FILE);
+            atomicfile::write(&path, json.as_bytes()).map_err(|e| Error::io(&path, e))?;
+        }
     }
 
     let prefix = |split: Split| match config.part {

@@ -4,8 +4,11 @@
 //!
 //! What it is not: it never prints; long operations report through a callback.
 //!
-//! The API callers (`model`, `report`, `cli`) use:
-//! - [`corpus::list_files`]: the regular files under the given paths, sorted.
+//! The API callers (`trainer`, `cli`) use:
+//! - [`corpus::list_files`]: the regular files under the given paths, sorted;
+//!   [`corpus::for_each_batch`] reads them in bounded batches.
+//! - [`learn::train_tokenizer`]: learn a BPE or character vocabulary from the
+//!   corpus files.
 //! - [`encode::encode_corpus`]: corpus + tokenizer -> shards + manifest
 //!   (parallel, streaming, deterministic; `--part i/N` and
 //!   [`manifest::merge_parts`] for encoding on several machines).
@@ -17,13 +20,13 @@
 //!
 //! Module map: [`shard`] (the llm.c file format), [`split`] (the
 //! tokenizer-independent train/val rule), [`manifest`], [`encode`],
-//! [`reader`], [`batch`], [`corpus`].
+//! [`reader`], [`batch`], [`corpus`], [`learn`].
 
-mod atomic;
 pub mod batch;
 pub mod corpus;
 pub mod encode;
 mod error;
+pub mod learn;
 pub mod manifest;
 pub mod reader;
 pub mod shard;
@@ -32,11 +35,12 @@ pub mod split;
 pub use batch::{Batch, EvalBatch, EvalBatches, TrainBatches};
 pub use encode::{EncodeConfig, Part, Progress, TokenizerSource, encode_corpus};
 pub use error::{Error, Result};
+pub use learn::{VocabSpec, train_tokenizer};
 pub use manifest::{Manifest, SplitInfo};
 pub use reader::{ShardSet, SplitTokens};
 
-/// A token id, as stored in the shards (u16 or u32 on disk, u32 in memory).
-pub type TokenId = u32;
+/// A token id (the tokenizer's), u16 or u32 on disk, u32 in memory.
+pub use tokenizer::TokenId;
 
 /// Train or validation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

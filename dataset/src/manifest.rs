@@ -206,6 +206,39 @@ pub fn combine_doc_hashes<'a>(doc_hashes: impl IntoIterator<Item = &'a blake3::H
 }
 
 impl Manifest {
+    /// A manifest for shards written directly with
+    /// [`crate::shard::ShardWriter`] instead of by the encoder (benchmarks and
+    /// tests): a `synthetic` tokenizer of `vocab_size` ids with no file, one
+    /// corpus file of no known size, no text hashes.
+    pub fn synthetic(
+        kind: Kind,
+        vocab_size: usize,
+        token_width: TokenWidth,
+        shard_tokens: u64,
+        splits: Splits,
+    ) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            tokenizer: TokenizerInfo {
+                kind,
+                name: "synthetic".into(),
+                source: "synthetic".into(),
+                pretrained: false,
+                vocab_size,
+                content_hash: "00".repeat(32),
+                file: None,
+            },
+            token_width,
+            split: SplitRule { rule: crate::split::RULE.into(), val_fraction: 0.1 },
+            eot: false,
+            eot_id: None,
+            shard_tokens,
+            corpus: CorpusInfo { files: 1, bytes: 0 },
+            part: None,
+            splits,
+        }
+    }
+
     /// Reads and checks a manifest: it parses, has our format version, and
     /// each split's token total equals the sum of its shards'.
     pub fn load(path: &Path) -> Result<Manifest> {
@@ -262,7 +295,7 @@ impl Manifest {
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::corrupt(path, e.to_string()))?;
         text.push('\n');
-        crate::atomic::write(path, text.as_bytes())
+        atomicfile::write(path, text.as_bytes()).map_err(|e| Error::io(path, e))
     }
 
     /// The shard files of both splits, train first.

@@ -15,8 +15,8 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::atomic::TempFile;
 use crate::{Error, Result, TokenId};
+use atomicfile::AtomicFile;
 
 /// Size of the header in bytes (256 little-endian i32).
 pub const HEADER_BYTES: usize = 1024;
@@ -233,8 +233,9 @@ pub fn read_shard(path: &Path) -> Result<(ShardHeader, Vec<TokenId>)> {
 /// file to its final name. Dropped without `finish`, the temporary file is
 /// deleted, so no file under a shard name is ever incomplete.
 pub struct ShardWriter {
-    tmp: TempFile,
-    out: std::io::BufWriter<std::fs::File>,
+    out: std::io::BufWriter<AtomicFile>,
+    /// The final name (for errors).
+    path: PathBuf,
     width: TokenWidth,
     count: u64,
     scratch: Vec<u8>,
@@ -243,13 +244,12 @@ pub struct ShardWriter {
 impl ShardWriter {
     /// Starts a shard that will be named `path`.
     pub fn create(path: &Path, width: TokenWidth) -> Result<ShardWriter> {
-        let mut tmp = TempFile::create(path)?;
-        let file = tmp.file().try_clone().map_err(|e| Error::io(path, e))?;
+        let file = AtomicFile::create(path).map_err(|e| Error::io(path, e))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         // A zero header for now: if the process dies before `finish`, the
         // temporary file has magic 0 and no reader takes it for a shard.
         out.write_all(&[0u8; HEADER_BYTES]).map_err(|e| Error::io(path, e))?;
-        Ok(ShardWriter { tmp, out, width, count: 0, scratch: Vec::new() })
+        Ok(ShardWriter { out, path: path.to_path_buf(), width, count: 0, scratch: Vec::new() })
     }
 
     /// Tokens written so far.
@@ -259,13 +259,13 @@ impl ShardWriter {
 
     /// The shard's final path.
     pub fn path(&self) -> &Path {
-        self.tmp.target()
+        &self.path
     }
 
     /// Appends tokens. Fails (naming the file) if the count would pass
     /// [`MAX_TOKENS`] or a token does not fit the width.
     pub fn write(&mut self, tokens: &[TokenId]) -> Result<()> {
-        let path = self.tmp.target();
+        let path = &self.path;
         if self.count + tokens.len() as u64 > MAX_TOKENS {
             return Err(Error::mismatch(
                 path,
@@ -301,14 +301,13 @@ impl ShardWriter {
     }
 
     /// Writes the header, flushes, and renames the shard to its final name.
-    pub fn finish(mut self) -> Result<ShardHeader> {
+    pub fn finish(self) -> Result<ShardHeader> {
         let header = ShardHeader { width: self.width, count: self.count };
-        let path: PathBuf = self.tmp.target().to_path_buf();
-        self.out.flush().map_err(|e| Error::io(&path, e))?;
-        let file = self.tmp.file();
+        let path = self.path;
+        let mut file = self.out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
         file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&path, e))?;
         file.write_all(&header.to_bytes()).map_err(|e| Error::io(&path, e))?;
-        self.tmp.commit()?;
+        file.commit().map_err(|e| Error::io(&path, e))?;
         Ok(header)
     }
 }

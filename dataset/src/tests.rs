@@ -600,21 +600,11 @@ fn train_windows_cover_every_position_uniformly() {
         w.finish().unwrap();
         train.push(manifest::ShardEntry { file: name, tokens: n as u64 });
     }
-    let m = Manifest {
-        format_version: manifest::FORMAT_VERSION,
-        tokenizer: TokenizerInfo { file: None, ..info(300) },
-        token_width: TokenWidth::U16,
-        split: manifest::SplitRule { rule: split::RULE.into(), val_fraction: 0.0 },
-        eot: false,
-        eot_id: None,
-        shard_tokens: 10,
-        corpus: manifest::CorpusInfo { files: 1, bytes: 20 },
-        part: None,
-        splits: manifest::Splits {
-            train: manifest::SplitInfo { tokens: 20, shards: train, ..Default::default() },
-            val: manifest::SplitInfo::default(),
-        },
+    let splits = manifest::Splits {
+        train: manifest::SplitInfo { tokens: 20, shards: train, ..Default::default() },
+        val: manifest::SplitInfo::default(),
     };
+    let m = Manifest::synthetic(tokenizer::Kind::Bpe, 300, TokenWidth::U16, 10, splits);
     m.save(&dir.join("manifest.json")).unwrap();
     let set = ShardSet::open(dir).unwrap();
     let mut batches = set.train_batches(3, 4, 7).unwrap();

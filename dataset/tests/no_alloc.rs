@@ -4,9 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dataset::manifest::{
-    self, CorpusInfo, Manifest, ShardEntry, SplitInfo, SplitRule, Splits, TokenizerInfo,
-};
+use dataset::manifest::{self, Manifest, ShardEntry, SplitInfo, Splits};
 use dataset::shard::{ShardWriter, TokenWidth};
 use dataset::{ShardSet, Split};
 
@@ -52,29 +50,11 @@ fn write_split(dir: &std::path::Path, split: &str, sizes: &[u32]) -> SplitInfo {
 fn batches_do_not_allocate() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let m = Manifest {
-        format_version: manifest::FORMAT_VERSION,
-        tokenizer: TokenizerInfo {
-            kind: tokenizer::Kind::Char,
-            name: "synthetic".into(),
-            source: "synthetic".into(),
-            pretrained: false,
-            vocab_size: 1000,
-            content_hash: "00".repeat(32),
-            file: None,
-        },
-        token_width: TokenWidth::U16,
-        split: SplitRule { rule: dataset::split::RULE.into(), val_fraction: 0.1 },
-        eot: false,
-        eot_id: None,
-        shard_tokens: 50_000,
-        corpus: CorpusInfo { files: 1, bytes: 0 },
-        part: None,
-        splits: Splits {
-            train: write_split(dir, "train", &[50_000, 50_000, 1_234]),
-            val: write_split(dir, "val", &[50_000, 777]),
-        },
+    let splits = Splits {
+        train: write_split(dir, "train", &[50_000, 50_000, 1_234]),
+        val: write_split(dir, "val", &[50_000, 777]),
     };
+    let m = Manifest::synthetic(tokenizer::Kind::Char, 1000, TokenWidth::U16, 50_000, splits);
     m.save(&dir.join(manifest::MANIFEST_FILE)).unwrap();
     let set = ShardSet::open(dir).unwrap();
     let mut train = set.train_batches(32, 128, 0).unwrap();

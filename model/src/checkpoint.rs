@@ -23,17 +23,16 @@
 //! trainer's) or the tokenizer copy (the CLI's).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::TokenId;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::optim::{AdamW, AdamWConfig};
 use crate::params::ParamLayout;
 use crate::reference::Reference;
-use dataset::TokenId;
 
 /// The model file's name inside a run directory.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -169,11 +168,10 @@ fn write_safetensors(
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` atomically (`tokenizer::file::replace_file`); errors name
-/// the destination, the file the user asked for.
+/// Writes `bytes` atomically ([`atomicfile::write`]); errors name the
+/// destination, the file the user asked for.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    tokenizer::file::replace_file(path, |w| w.write_all(bytes))
-        .map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    atomicfile::write(path, bytes).map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
 // ----------------------------------------------------------------------------

@@ -23,8 +23,10 @@
 //! - [`optim`]: AdamW, gradient norms and clipping, the learning-rate schedule.
 //! - [`checkpoint`]: safetensors files with PyTorch's names.
 //! - [`sample`]: temperature and top-k sampling over any [`sample::Stepper`].
-//! - [`run`], [`train`]: the run directory and the training loop (budget,
-//!   evaluation, checkpoints, resume, the NaN stop).
+//!
+//! The run directory and the training loop that streams batches from shards
+//! are the `trainer` crate's; this crate depends on no other crate of the
+//! workspace but the leaf `atomicfile`.
 
 pub mod checkpoint;
 pub mod config;
@@ -35,10 +37,11 @@ pub mod optim;
 pub mod params;
 pub mod reference;
 pub mod rng;
-pub mod run;
 pub mod sample;
-pub mod train;
 
 pub use config::{Cell, ModelConfig};
 pub use error::{Error, Result};
 pub use params::{ParamLayout, ParamSpec};
+
+/// A token id: an index into the embedding and the head (the tokenizer's ids).
+pub type TokenId = u32;

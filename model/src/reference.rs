@@ -42,11 +42,11 @@
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
+use crate::TokenId;
 use crate::config::Cell;
 use crate::error::{Error, Result};
 use crate::params::ParamLayout;
 use crate::sample::Stepper;
-use dataset::TokenId;
 
 // ----------------------------------------------------------------------------
 // The float type

@@ -17,9 +17,9 @@
 
 use std::cmp::Ordering;
 
+use crate::TokenId;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use dataset::TokenId;
 
 /// One step of a recurrent model at batch size 1.
 pub trait Stepper {

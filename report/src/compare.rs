@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use model::run::{DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunState, SplitRef, Status};
+use trainer::run::{DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunState, SplitRef, Status};
 
 use crate::bits::Measured;
 use crate::{Error, Result};
@@ -40,10 +40,15 @@ impl RunSummary {
         let state = if dir.state().exists() { Some(dir.read_state()?) } else { None };
         let metrics = if dir.metrics().exists() { dir.read_metrics()? } else { Vec::new() };
         let sample = std::fs::read_to_string(path.join("sample.txt")).ok();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let file_name = |p: &Path| {
+            p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+        };
+        // A cooldown branch (`runs/char/branches/1e13`) is named after its
+        // trunk and budget: `char@1e13`.
+        let name = match &config.branch {
+            Some(b) => format!("{}@{}", file_name(&b.trunk), file_name(path)),
+            None => file_name(path),
+        };
         Ok(RunSummary { name, path: path.to_path_buf(), config, state, metrics, sample })
     }
 
@@ -68,6 +73,15 @@ impl RunSummary {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Row {
     pub run: String,
+    /// The vocabulary (the tokenizer's name): rows of one vocabulary at
+    /// several budgets share it.
+    pub vocab: String,
+    /// Training FLOPs spent.
+    pub flops: Option<f64>,
+    /// The run's FLOPs budget, when it had one.
+    pub budget_flops: Option<f64>,
+    /// Whether the budget depends on the machine's speed (a time budget).
+    pub machine_dependent: bool,
     pub tokenizer: String,
     pub tokenizer_kind: String,
     pub vocab_size: usize,
@@ -84,8 +98,10 @@ pub struct Row {
     pub chars_per_s: Option<f64>,
     /// Seconds of training (evaluation excluded).
     pub train_s: Option<f64>,
-    pub tokens_seen: Option<u64>,
-    pub chars_seen: Option<u64>,
+    /// Training tokens seen.
+    pub tokens: Option<u64>,
+    /// Training characters seen.
+    pub chars: Option<u64>,
     pub status: String,
 }
 
@@ -196,6 +212,13 @@ fn row(r: &RunSummary) -> Row {
     let per_s = |n: u64| st.filter(|s| s.train_s > 0.0).map(|s| n as f64 / s.train_s);
     Row {
         run: r.name.clone(),
+        vocab: d.tokenizer_name.clone(),
+        flops: st.map(|s| s.flops),
+        budget_flops: match cfg.train.budget {
+            trainer::run::Budget::Flops(f) => Some(f),
+            _ => None,
+        },
+        machine_dependent: cfg.train.budget.is_machine_dependent(),
         tokenizer: d.tokenizer_name.clone(),
         tokenizer_kind: d.tokenizer_kind.clone(),
         vocab_size: d.vocab_size,
@@ -206,15 +229,15 @@ fn row(r: &RunSummary) -> Row {
         tokens_per_s: st.and_then(|s| per_s(s.tokens)),
         chars_per_s: st.and_then(|s| per_s(s.chars)),
         train_s: st.map(|s| s.train_s),
-        tokens_seen: st.map(|s| s.tokens),
-        chars_seen: st.map(|s| s.chars),
+        tokens: st.map(|s| s.tokens),
+        chars: st.map(|s| s.chars),
         status: r.status_word().to_string(),
     }
 }
 
 /// Tokens per character of `val_text` under each named pretrained tokenizer.
 pub fn reference_rows(val_text: &[u8], names: &[&str]) -> Result<Vec<ReferenceRow>> {
-    let chars = count_chars(val_text);
+    let chars = tokenizer::stats::count_chars(val_text);
     names
         .iter()
         .map(|name| {
@@ -234,9 +257,4 @@ pub fn reference_rows(val_text: &[u8], names: &[&str]) -> Result<Vec<ReferenceRo
 /// Measured quantities of a run's last evaluation, for exact arithmetic checks.
 pub fn measured(eval: &EvalResult) -> Measured {
     Measured { nats: eval.nats, tokens: eval.tokens, chars: eval.chars, bytes: eval.bytes }
-}
-
-/// Characters of a text: Unicode scalar values, each invalid UTF-8 byte counting as one.
-fn count_chars(text: &[u8]) -> u64 {
-    text.utf8_chunks().map(|c| c.valid().chars().count() as u64 + c.invalid().len() as u64).sum()
 }

@@ -11,16 +11,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A run's files could not be read.
     #[error(transparent)]
-    Run(#[from] model::run::RunError),
+    Run(#[from] trainer::RunError),
     /// The runs were not evaluated on the same text.
     #[error("{0}")]
     Mismatch(String),
     /// Nothing to compare.
     #[error("{0}")]
     Empty(String),
-    /// Reading the shards for the reference rows.
-    #[error(transparent)]
-    Dataset(#[from] dataset::Error),
     /// Loading a tokenizer for the reference rows.
     #[error(transparent)]
     Tokenizer(#[from] tokenizer::Error),

@@ -18,3 +18,40 @@ pub mod table;
 
 pub use compare::{Comparison, Curve, CurvePoint, ReferenceRow, Row, RunSummary};
 pub use error::{Error, Result};
+
+use std::path::Path;
+
+/// Writes `report.md`, `report.json` and the plots into `dir` (created if
+/// needed); returns the Markdown.
+pub fn write_report(c: &Comparison, dir: &Path) -> Result<String> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    let md = markdown_report(c);
+    write_file(&dir.join("report.md"), md.as_bytes())?;
+    let mut json = serde_json::to_string_pretty(c)
+        .map_err(|e| Error::Io { path: dir.join("report.json"), source: std::io::Error::other(e) })?;
+    json.push('\n');
+    write_file(&dir.join("report.json"), json.as_bytes())?;
+    plot::write_all(c, dir)?;
+    Ok(md)
+}
+
+/// `report.md`: the table, the plots and the samples.
+pub fn markdown_report(c: &Comparison) -> String {
+    let mut md = String::from("# Char vs BPE\n\n");
+    md.push_str(&table::markdown(c));
+    md.push_str("\n![validation bits per character vs training time](bpc_vs_time.svg)\n");
+    md.push_str("![validation bits per character vs characters seen](bpc_vs_chars.svg)\n");
+    md.push_str("![tokens per character](tokens_per_char.svg)\n");
+    if !c.samples.is_empty() {
+        md.push_str("\n## Samples\n");
+        for (run, text) in &c.samples {
+            md.push_str(&format!("\n### {run}\n\n```\n{}\n```\n", text.trim_end()));
+        }
+    }
+    md
+}
+
+/// Writes a report file atomically; errors name it.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomicfile::write(path, bytes).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}

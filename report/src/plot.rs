@@ -173,7 +173,7 @@ pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for (name, svg) in files {
         let path = dir.join(name);
-        model::run::write_atomic(&path, svg.as_bytes())?;
+        crate::write_file(&path, svg.as_bytes())?;
         out.push(path);
     }
     Ok(out)

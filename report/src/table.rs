@@ -62,8 +62,8 @@ pub fn markdown(c: &Comparison) -> String {
             opt(r.tokens_per_s, si),
             opt(r.chars_per_s, si),
             opt(r.train_s, duration),
-            opt(r.tokens_seen.map(|v| v as f64), si),
-            opt(r.chars_seen.map(|v| v as f64), si),
+            opt(r.tokens.map(|v| v as f64), si),
+            opt(r.chars.map(|v| v as f64), si),
             r.status,
         ));
     }

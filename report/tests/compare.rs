@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use model::run::*;
 use model::{Cell, ModelConfig};
 use report::{Comparison, RunSummary};
+use trainer::run::*;
 
 fn val(hash: &str) -> SplitRef {
     SplitRef { tokens: 0, bytes: 110_000, chars: 100_000, text_hash: hash.into() }
@@ -33,6 +33,7 @@ fn write_run(
             weight_decay: 0.0,
             clip: 1.0,
             budget: Budget::Seconds(60.0),
+            schedule: Schedule::Cosine,
             eval_every_s: 30.0,
             seed: 0,
         },
@@ -45,6 +46,7 @@ fn write_run(
             train: SplitRef { tokens: 9 * val_tokens, bytes: 990_000, chars: 900_000, text_hash: "t".into() },
             val: SplitRef { tokens: val_tokens, ..val(hash) },
         },
+        branch: None,
     };
     write_json(&rd.config(), &cfg).unwrap();
     if let Some(st) = state {
@@ -56,6 +58,7 @@ fn write_run(
             time_s: 20.0 * (i as f64 + 1.0),
             tokens: 409_600 * (i as u64 + 1),
             chars: 409_600 * (i as u64 + 1),
+            flops: 0.0,
             train_loss: 1.5,
             lr: 2e-3,
             grad_norm: 0.5,
@@ -78,6 +81,7 @@ fn finished(nats: f64, tokens: u64, chars: u64) -> RunState {
         target_steps: Some(300),
         tokens: 1_228_800,
         chars: 4_915_200,
+        flops: 0.0,
         train_s: 60.0,
         wall_s: 66.0,
         last_eval: Some(EvalResult {

@@ -37,7 +37,6 @@
 //! What it is not: the exports ([`crate::export`] writes Hugging Face and
 //! tiktoken files; we do not read those).
 
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -248,65 +247,10 @@ pub(crate) fn from_json(json: &str, origin: &str) -> Result<Tokenizer> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`. Readers see the old
-/// file or the new one, never a partial one; on error nothing is left behind.
+/// Writes `bytes` to `path` atomically ([`atomicfile::write`]); errors name
+/// the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
-}
-
-/// Like [`write_atomic`], with the content produced by `write` (for outputs
-/// too large to hold in memory twice).
-pub fn write_atomic_with(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> Result<()> {
-    replace_file(path, write).map_err(|source| Error::Io { path: path.to_path_buf(), source })
-}
-
-/// The one atomic-write routine of the workspace (the other crates wrap its
-/// `io::Error` in their own error types): `write` fills a hidden temporary
-/// file in `path`'s directory, which is synced and renamed over `path`, and
-/// the rename is made durable by syncing the directory. Readers see the old
-/// file or the new one, never a partial one; on error the temporary file is
-/// removed.
-pub fn replace_file(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let file_name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path (no file name)")
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(&file);
-        write(&mut w)?;
-        w.flush()?;
-        drop(w);
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // Make the rename itself durable; not every platform can sync a directory.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    atomicfile::write(path, bytes).map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use dataset::{ShardSet, Split};
-use model::fast::Workspace;
-use model::run::RunDir;
+use dataset::Split;
 
 use crate::Threads;
 
@@ -35,22 +33,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     args.threads.init()?;
-    let rd = RunDir::new(&args.run);
-    if !args.run.is_dir() {
-        anyhow::bail!("{}: no such run directory", args.run.display());
-    }
-    let cfg = rd.read_config()?;
-    let shards_dir = args.shards.clone().unwrap_or_else(|| cfg.data.shards.clone());
-    let shards = ShardSet::open(&shards_dir)?;
-    let tok = model::train::run_tokenizer(&args.run, &cfg)?;
-    shards.check_tokenizer(&tok)?;
-    let loaded = model::checkpoint::load_model(&rd.model())?;
-    if loaded.config != cfg.model {
-        anyhow::bail!("{}: the model's shape differs from config.json", rd.model().display());
-    }
     let split = if args.split == "train" { Split::Train } else { Split::Val };
-    let mut ws = Workspace::new(&loaded.layout, args.batch.unwrap_or(cfg.train.batch), cfg.train.seq);
-    let e = model::train::evaluate(&mut ws, &loaded.params, &shards, &tok, split, None)?;
+    let r = trainer::eval::evaluate_run(&args.run, args.shards.as_deref(), split, args.batch)?;
+    let (e, shards_dir) = (&r.eval, &r.shards);
+    let loaded_step = r.step;
     if args.json {
         let v = serde_json::json!({
             "val_loss": e.val_loss,
@@ -62,14 +48,14 @@ pub fn run(args: Args) -> Result<()> {
             "bytes": e.bytes,
             "nats": e.nats,
             "split": args.split,
-            "step": loaded.step,
+            "step": loaded_step,
         });
         println!("{v}");
     } else {
         println!(
             "{} at step {} on the {} split of {}:",
             args.run.display(),
-            loaded.step,
+            loaded_step,
             args.split,
             shards_dir.display()
         );

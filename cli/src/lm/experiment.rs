@@ -1,24 +1,18 @@
-//! `lm experiment`: the whole comparison in one command. For each
-//! vocabulary: train the tokenizer, encode the shards (one shared text
-//! split), train the same model for the same budget, evaluate, sample; then
-//! compare. Re-running skips every step whose output exists and is valid;
-//! `--force` redoes them.
-//!
-//! Layout of the output directory:
-//! `tokenizers/NAME.json`, `shards/NAME/`, `runs/NAME/` (normal `lm train`
-//! runs, with `sample.txt`), and `report.md`, `report.json`, `*.svg`.
+//! `lm experiment`: the whole comparison in one command. Flags and glue:
+//! the pipeline is `trainer::experiment::run` (train each tokenizer, encode
+//! the shards with one shared text split, train the same model for the same
+//! budget, evaluate, sample), the comparison `report::write_report`.
+//! Re-running skips every step whose output exists and is valid; `--force`
+//! redoes them.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use dataset::ShardSet;
-use model::run::{RunConfig, RunDir, Status};
-use model::sample::SamplingConfig;
-use tokenizer::{Kind, Tokenizer};
+use trainer::experiment::{Event, Plan, SampleSpec, Vocab};
 
-use super::train::{ModelArgs, TrainArgs, model_config};
-use crate::Threads;
+use super::train::{Bar, ModelArgs, TrainArgs};
+use crate::{Interrupt, Threads, TrainProgress};
 
 /// Train and compare a character vocabulary and BPE vocabularies on one corpus.
 #[derive(clap::Args, Debug)]
@@ -71,42 +65,20 @@ pub struct Args {
     pub threads: Threads,
 }
 
-/// One vocabulary of the experiment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Vocab {
-    Char,
-    Bpe(usize),
-}
-
-impl Vocab {
-    fn parse(s: &str) -> Result<Vocab> {
-        if s == "char" {
-            return Ok(Vocab::Char);
-        }
-        let n: usize = s
-            .trim_start_matches("bpe")
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--vocab: {s:?} is neither `char` nor a BPE vocabulary size"))?;
-        anyhow::ensure!(n > 256, "--vocab: a BPE vocabulary needs more than the 256 byte tokens, got {n}");
-        Ok(Vocab::Bpe(n))
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Vocab::Char => "char".into(),
-            Vocab::Bpe(n) => format!("bpe{n}"),
-        }
-    }
-}
-
-pub fn run(mut args: Args) -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
     args.threads.init()?;
-    let vocabs = args.vocab.iter().map(|s| Vocab::parse(s)).collect::<Result<Vec<_>>>()?;
+    let vocabs = args
+        .vocab
+        .iter()
+        .map(|s| Vocab::parse(s).map_err(|e| anyhow::anyhow!("--vocab: {e}")))
+        .collect::<Result<Vec<_>>>()?;
     anyhow::ensure!(!vocabs.is_empty(), "--vocab: give at least one vocabulary");
     let budget = args
         .train
         .budget()
-        .context("give a budget per vocabulary: --budget (--time), --tokens, --chars or --steps")?;
+        .context("give a budget per vocabulary: --flops, --budget (--time), --tokens, --chars or --steps")?;
+    let mut sweep = args.train.flops.clone().unwrap_or_default();
+    sweep.sort_by(f64::total_cmp);
     let out = match &args.output {
         Some(o) => o.clone(),
         None => {
@@ -117,225 +89,128 @@ pub fn run(mut args: Args) -> Result<()> {
             PathBuf::from("experiments").join(stem)
         }
     };
-    args.output = Some(out.clone());
-    let docs = dataset::corpus::list_files(&args.corpus)?;
-    let corpus_bytes = dataset::corpus::total_bytes(&docs);
-    // What the outputs were made from: a different corpus invalidates them all.
-    let stamp = out.join("experiment.json");
-    let fingerprint = corpus_fingerprint(&docs);
-    let previous: Option<serde_json::Value> =
-        std::fs::read(&stamp).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    if let Some(p) = previous
-        && p["corpus"] != fingerprint
-        && !args.force
-    {
-        eprintln!("experiment: the corpus changed since {} was written: redoing every step", stamp.display());
-        args.force = true;
-    }
-    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
-    model::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint }))?;
-    eprintln!(
-        "experiment: {} files, {} bytes; vocabularies {}; {} per run; output {}",
-        docs.len(),
-        corpus_bytes,
-        vocabs.iter().map(Vocab::name).collect::<Vec<_>>().join(", "),
-        describe(&budget),
-        out.display()
-    );
+    let pattern = tokenizer::Pattern::from_name(&args.pattern)
+        .with_context(|| format!("--pattern: unknown pattern {:?}", args.pattern))?;
+    let plan = Plan {
+        corpus: args.corpus.clone(),
+        vocabs,
+        out: out.clone(),
+        val_fraction: args.val_fraction,
+        pattern,
+        force: args.force,
+        shape: args.model.shape(),
+        train: args.train.settings(budget),
+        loop_options: args.train.loop_options(),
+        sample: SampleSpec {
+            prompt: args.prompt.clone(),
+            chars: args.sample_chars,
+            temperature: args.temperature,
+            seed: 1,
+        },
+        sweep,
+    };
+    let mut progress = Progress::new(&plan, args.quiet);
+    let outcome = trainer::experiment::run(&plan, &mut progress)?;
+    drop(progress);
 
-    let mut runs = Vec::new();
-    for v in &vocabs {
-        let name = v.name();
-        let tok_path = out.join("tokenizers").join(format!("{name}.json"));
-        let shards_dir = out.join("shards").join(&name);
-        let run_dir = out.join("runs").join(&name);
-        let tok = ensure_tokenizer(&args, v, &tok_path)?;
-        let shards = ensure_shards(&args, &tok, &tok_path, &shards_dir, &docs, corpus_bytes)?;
-        let cfg = RunConfig {
-            format_version: model::run::FORMAT_VERSION,
-            model: model_config(&args.model, shards.vocab_size())?,
-            train: args.train.settings(budget),
-            data: model::train::data_ref(&shards),
-        };
-        let fresh = ensure_run(&args, &cfg, &shards, &run_dir)?;
-        ensure_sample(&args, &run_dir, fresh)?;
-        runs.push(run_dir);
-    }
-
-    let c = super::compare::build(&runs, &args.reference)?;
-    let md = super::compare::write_report(&c, &out)?;
-    let _ = md;
+    let c = super::compare::build(&outcome.runs, &args.reference)?;
+    report::write_report(&c, &out)?;
     println!();
     print!("{}", report::table::markdown(&c));
     println!("\nwrote {}/report.md, report.json and 3 SVG plots", out.display());
     Ok(())
 }
 
-/// The corpus as the experiment saw it: files (paths and sizes) and a hash of that list.
-fn corpus_fingerprint(docs: &[dataset::corpus::Document]) -> serde_json::Value {
-    let mut h = blake3::Hasher::new();
-    for d in docs {
-        h.update(d.path.as_os_str().as_encoded_bytes());
-        h.update(&[0]);
-        h.update(&d.len.to_le_bytes());
-    }
-    serde_json::json!({
-        "files": docs.len(),
-        "bytes": dataset::corpus::total_bytes(docs),
-        "listing_hash": h.finalize().to_hex().to_string(),
-    })
+/// Draws the experiment on stderr: one line per step, and the bars of the
+/// tokenizer trainer, the encoder and the training loop. Ctrl-C stops it.
+struct Progress {
+    quiet: bool,
+    vocabs: String,
+    budget: String,
+    interrupt: Interrupt,
+    tokenizer: TrainProgress,
+    encode: Option<indicatif::ProgressBar>,
+    train: Option<Bar>,
 }
 
-fn describe(b: &model::run::Budget) -> String {
-    use model::run::Budget;
-    match b {
-        Budget::Steps(n) => format!("{n} steps"),
-        Budget::Tokens(n) => format!("{n} tokens"),
-        Budget::Chars(n) => format!("{n} characters"),
-        Budget::Seconds(s) => report::table::duration(*s),
-    }
-}
-
-/// Trains the tokenizer unless a valid one of the right kind and size exists.
-fn ensure_tokenizer(args: &Args, v: &Vocab, path: &Path) -> Result<Tokenizer> {
-    if !args.force
-        && let Ok(tok) = Tokenizer::from_file(path)
-    {
-        let ok = match v {
-            Vocab::Char => tok.kind() == Kind::Char,
-            Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= *n,
-        };
-        if ok {
-            eprintln!("{}: exists, kept", path.display());
-            return Ok(tok);
+impl Progress {
+    fn new(plan: &Plan, quiet: bool) -> Progress {
+        let interrupt = Interrupt::install();
+        Progress {
+            quiet,
+            vocabs: plan.vocabs.iter().map(Vocab::name).collect::<Vec<_>>().join(", "),
+            budget: super::train::describe_budget(&plan.train.budget),
+            tokenizer: TrainProgress::new(quiet, interrupt.clone()),
+            interrupt,
+            encode: None,
+            train: None,
         }
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    }
-    let pattern = tokenizer::Pattern::from_name(&args.pattern)
-        .with_context(|| format!("--pattern: unknown pattern {:?}", args.pattern))?;
-    let t = crate::tok::train::Args {
-        paths: args.corpus.clone(),
-        output: path.to_path_buf(),
-        vocab: match v {
-            Vocab::Char => None,
-            Vocab::Bpe(n) => Some(*n),
-        },
-        char: *v == Vocab::Char,
-        byte_fallback: false,
-        pattern,
-        min_frequency: 0,
-        specials: Vec::new(),
-        name: Some(v.name()),
-        quiet: args.quiet,
-        threads: Threads::default(),
-    };
-    crate::tok::train::run(t)?;
-    eprintln!("{}: trained", path.display());
-    Ok(Tokenizer::from_file(path)?)
-}
 
-/// Encodes the corpus unless valid shards of this tokenizer and corpus exist.
-fn ensure_shards(
-    args: &Args,
-    tok: &Tokenizer,
-    tok_path: &Path,
-    dir: &Path,
-    docs: &[dataset::corpus::Document],
-    corpus_bytes: u64,
-) -> Result<ShardSet> {
-    if !args.force
-        && let Ok(set) = ShardSet::open(dir)
-    {
-        let m = set.manifest();
-        if m.tokenizer.content_hash == tok.content_hash()
-            && m.split.val_fraction == args.val_fraction
-            && m.corpus.files == docs.len()
-            && m.corpus.bytes == corpus_bytes
-        {
-            eprintln!("{}: exists, kept", dir.display());
-            return Ok(set);
+    fn clear(&mut self) {
+        self.tokenizer.finish();
+        if let Some(bar) = self.encode.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(t) = self.train.take() {
+            t.bar.finish_and_clear();
         }
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| dir.display().to_string())?;
-    }
-    let e = crate::tok::encode::Args {
-        corpus: args.corpus.clone(),
-        tokenizer: tok_path.display().to_string(),
-        out: dir.to_path_buf(),
-        val_fraction: args.val_fraction,
-        shard_tokens: 100_000_000,
-        eot: false,
-        part: None,
-        quiet: args.quiet,
-        threads: Threads::default(),
-    };
-    crate::tok::encode::run(e)?;
-    Ok(ShardSet::open(dir)?)
 }
 
-/// Trains the run unless it finished with these settings; resumes an
-/// interrupted one. Returns whether it trained.
-fn ensure_run(args: &Args, cfg: &RunConfig, shards: &ShardSet, dir: &Path) -> Result<bool> {
-    let rd = RunDir::new(dir);
-    if rd.config().exists() {
-        let old = rd.read_config()?;
-        let same = old.model == cfg.model && old.train == cfg.train && old.data == cfg.data;
-        if same && !args.force {
-            let state = rd.read_state().ok();
-            match state.map(|s| s.status) {
-                Some(Status::Finished) => {
-                    eprintln!("{}: finished, kept", dir.display());
-                    return Ok(false);
-                }
-                Some(Status::Diverged) => {
-                    anyhow::bail!("{}: this run diverged; change the settings or pass --force", dir.display())
-                }
-                Some(_) => {
-                    super::train::train_resume(dir, shards, args.train.loop_options(), args.quiet)?;
-                    return Ok(true);
-                }
-                None => {}
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl trainer::experiment::Observer for Progress {
+    fn event(&mut self, event: Event<'_>) {
+        self.clear();
+        match event {
+            Event::Start { files, bytes, out } => eprintln!(
+                "experiment: {files} files, {bytes} bytes; vocabularies {}; {} per run; output {}",
+                self.vocabs,
+                self.budget,
+                out.display()
+            ),
+            Event::CorpusChanged { stamp } => eprintln!(
+                "experiment: the corpus changed since {} was written: redoing every step",
+                stamp.display()
+            ),
+            Event::Kept { path } => eprintln!("{}: exists, kept", path.display()),
+            Event::RunKept { dir } => eprintln!("{}: finished, kept", dir.display()),
+            Event::TokenizerTrained { path } => eprintln!("{}: trained", path.display()),
+            Event::Encoded { dir, manifest, seconds } => {
+                crate::tok::encode::print_summary(manifest, seconds, dir)
             }
-        } else if !args.force {
-            anyhow::bail!(
-                "{}: a run with other settings (or other shards) exists; pass --force to replace it",
-                dir.display()
-            );
+            Event::RunStarting { dir, config, resumed } => {
+                if !resumed {
+                    super::train::describe_run(dir, config);
+                }
+            }
+            Event::RunFinished { dir, eval } => {
+                if let Some(e) = eval {
+                    eprintln!("{}: {}", dir.display(), super::train::describe_eval(e));
+                }
+            }
+            Event::Sampled { .. } => {}
         }
-        std::fs::remove_dir_all(dir).with_context(|| dir.display().to_string())?;
     }
-    let state = super::train::train_new(dir, cfg.clone(), shards, args.train.loop_options(), args.quiet)?;
-    if state.status != Status::Finished {
-        anyhow::bail!(
-            "{}: stopped before the end of its budget; run the experiment again to resume",
-            dir.display()
-        );
-    }
-    if let Some(e) = &state.last_eval {
-        eprintln!("{}: {}", dir.display(), super::train::describe_eval(e));
-    }
-    Ok(true)
-}
 
-/// Writes `sample.txt` in the run directory.
-fn ensure_sample(args: &Args, dir: &Path, fresh: bool) -> Result<()> {
-    let path = dir.join("sample.txt");
-    if path.exists() && !fresh && !args.force {
-        return Ok(());
+    fn tokenizer(&mut self) -> &mut dyn tokenizer::train::Observer {
+        &mut self.tokenizer
     }
-    let config = SamplingConfig { temperature: args.temperature, top_k: None };
-    let mut text = args.prompt.as_bytes().to_vec();
-    let mut chars = 0usize;
-    let limit = args.sample_chars;
-    // Enough tokens for any vocabulary; stops once `limit` characters are out.
-    super::sample::generate(dir, &args.prompt, limit, config, 1, |b| {
-        chars += tokenizer::stats::count_chars(b) as usize;
-        text.extend_from_slice(b);
-        Ok(if chars >= limit { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
-    })?;
-    model::run::write_atomic(&path, &text)?;
-    Ok(())
+
+    fn encoding(&mut self, p: &dataset::Progress) -> ControlFlow<()> {
+        let quiet = self.quiet;
+        let bar = self.encode.get_or_insert_with(|| crate::tok::encode::bar(p.bytes_total, quiet));
+        bar.set_position(p.bytes_done);
+        bar.set_message(format!("{} files, {} tokens", p.files_done, p.tokens));
+        if self.interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    fn training(&mut self, dir: &Path) -> &mut dyn trainer::train::Observer {
+        self.train.insert(Bar::new(&dir.display().to_string(), self.quiet))
+    }
 }

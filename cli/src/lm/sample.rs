@@ -4,9 +4,8 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
-use model::run::RunDir;
-use model::sample::{Sampler, SamplingConfig};
+use anyhow::Result;
+use model::sample::SamplingConfig;
 
 use crate::Threads;
 
@@ -38,62 +37,21 @@ pub struct Args {
     pub threads: Threads,
 }
 
-/// Generates `n` tokens after `prompt` with a run's checkpoint; returns the text's bytes.
+/// Generates `n` tokens after `prompt` with a run's checkpoint
+/// ([`trainer::sample::generate`]); a bad prompt is reported as `--prompt`'s.
 pub fn generate(
     run: &std::path::Path,
     prompt: &str,
     n: usize,
     config: SamplingConfig,
     seed: u64,
-    mut on_bytes: impl FnMut(&[u8]) -> std::io::Result<ControlFlow<()>>,
+    on_bytes: impl FnMut(&[u8]) -> std::io::Result<ControlFlow<()>>,
 ) -> Result<Vec<u8>> {
-    let rd = RunDir::new(run);
-    if !run.is_dir() {
-        anyhow::bail!("{}: no such run directory", run.display());
-    }
-    let cfg = rd.read_config()?;
-    let tok = model::train::run_tokenizer(run, &cfg)?;
-    let loaded = model::checkpoint::load_model(&rd.model())?;
-    let ids = tok.encode_ordinary(prompt.as_bytes()).context("--prompt")?;
-    if ids.is_empty() {
-        anyhow::bail!("--prompt: give at least one character to start from");
-    }
-    let mut stepper = model::fast::Stepper::new(&loaded.layout, &loaded.params);
-    let mut sampler = Sampler::new(config, seed)?;
-    // Byte-level tokens can split a character: print whole characters only.
-    let mut pending = Vec::new();
-    let mut all = Vec::new();
-    let mut io_err = None;
-    model::sample::generate(&mut stepper, &ids, n, &mut sampler, |t| {
-        let bytes = tok.token_bytes(t).unwrap_or_default();
-        all.extend_from_slice(bytes);
-        pending.extend_from_slice(bytes);
-        let valid = match std::str::from_utf8(&pending) {
-            Ok(_) => pending.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => pending.len(),
-        };
-        if valid > 0 {
-            let flow = on_bytes(&pending[..valid]);
-            pending.drain(..valid);
-            match flow {
-                Ok(ControlFlow::Continue(())) => {}
-                Ok(ControlFlow::Break(())) => return false,
-                Err(e) => {
-                    io_err = Some(e);
-                    return false;
-                }
-            }
-        }
-        true
-    })?;
-    if let Some(e) = io_err {
-        return Err(e.into());
-    }
-    if !pending.is_empty() {
-        let _ = on_bytes(&pending)?;
-    }
-    Ok(all)
+    trainer::sample::generate(run, prompt, n, config, seed, on_bytes).map_err(|e| match e {
+        trainer::TrainError::Prompt(msg) => anyhow::anyhow!("--prompt: {msg}"),
+        trainer::TrainError::Output(io) => io.into(),
+        e => e.into(),
+    })
 }
 
 pub fn run(args: Args) -> Result<()> {

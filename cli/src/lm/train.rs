@@ -1,6 +1,6 @@
 //! `lm train`: next-token prediction on token shards.
 //!
-//! Flags and glue only: the loop is `model::train`. Draws a progress bar
+//! Flags and glue only: the loop is `trainer::train`. Draws a progress bar
 //! (step, loss, tokens/s, ETA) on stderr, prints every evaluation above it,
 //! and on Ctrl-C writes a checkpoint and stops (`--resume` continues).
 
@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use dataset::ShardSet;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use model::run::{Budget, EvalResult, MetricsLine, RunConfig, RunState, Status, TrainSettings};
-use model::train::{LoopOptions, Observer, Progress};
-use model::{Cell, ModelConfig};
+use model::Cell;
+use trainer::experiment::Shape;
+use trainer::run::{Budget, EvalResult, MetricsLine, RunConfig, RunState, Status, TrainSettings};
+use trainer::train::{LoopOptions, Observer, Progress};
 
-use super::parse_duration;
-use crate::tok::encode::parse_count;
-use crate::{Interrupt, Threads};
+use crate::{Interrupt, Threads, parse_count, parse_duration};
 
 /// The model's shape.
 #[derive(clap::Args, Clone, Debug)]
@@ -71,7 +70,13 @@ pub struct TrainArgs {
     /// Train on this many characters of text (suffixes K, M, G).
     #[arg(long, value_name = "N", value_parser = parse_count, group = "budget")]
     pub chars: Option<u64>,
-    /// Train for this long (evaluation excluded): 40s, 10m, 1h. Alias: --budget.
+    /// Train for this many FLOPs (the model's training FLOPs per token, as
+    /// `lm bench` counts them, times the tokens): the same steps on every
+    /// machine. `lm experiment` takes a list (`1e13,3e13,1e14`) and sweeps.
+    #[arg(long, value_name = "FLOPS", value_parser = parse_flops, value_delimiter = ',', group = "budget")]
+    pub flops: Option<Vec<f64>>,
+    /// Train for this long (evaluation excluded): 40s, 10m, 1h. Depends on
+    /// the machine's speed. Alias: --budget.
     #[arg(long, alias = "budget", value_name = "DURATION", value_parser = parse_duration, group = "budget")]
     pub time: Option<f64>,
     /// Evaluate and checkpoint after this much training time.
@@ -95,6 +100,8 @@ impl TrainArgs {
             Some(Budget::Tokens(n))
         } else if let Some(n) = self.chars {
             Some(Budget::Chars(n))
+        } else if let Some(f) = self.flops.as_ref().and_then(|f| f.last()) {
+            Some(Budget::Flops(*f))
         } else {
             self.time.map(Budget::Seconds)
         }
@@ -111,6 +118,7 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             clip: self.clip,
             budget,
+            schedule: trainer::run::Schedule::Cosine,
             eval_every_s: self.eval_every,
             seed: self.seed,
         }
@@ -118,6 +126,14 @@ impl TrainArgs {
 
     pub fn loop_options(&self) -> LoopOptions {
         LoopOptions { interim_eval_bytes: self.eval_bytes, ..LoopOptions::default() }
+    }
+}
+
+/// `3e14`, `1.5e13`: a positive, finite number of FLOPs.
+fn parse_flops(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("bad FLOPs count {s:?}: expected a positive number such as 3e14")),
     }
 }
 
@@ -156,18 +172,11 @@ pub struct Args {
     pub threads: Threads,
 }
 
-/// The model shape for shards of `vocab` ids.
-pub fn model_config(m: &ModelArgs, vocab: usize) -> Result<ModelConfig> {
-    let cfg = ModelConfig {
-        cell: m.cell,
-        vocab,
-        embed: m.embed.unwrap_or(m.hidden),
-        hidden: m.hidden,
-        layers: m.layers,
-        tie: m.tie,
-    };
-    cfg.validate().map_err(anyhow::Error::msg)?;
-    Ok(cfg)
+impl ModelArgs {
+    /// The model's shape (V comes from the shards).
+    pub fn shape(&self) -> Shape {
+        Shape { cell: self.cell, layers: self.layers, hidden: self.hidden, embed: self.embed, tie: self.tie }
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -179,12 +188,17 @@ pub fn run(args: Args) -> Result<()> {
         }
         train_resume(&args.output, &shards, args.train.loop_options(), args.quiet)?
     } else {
-        let budget = args.train.budget().context("give a budget: --steps, --tokens, --chars or --time")?;
+        let budget =
+            args.train.budget().context("give a budget: --steps, --tokens, --chars, --flops or --time")?;
+        if args.train.flops.as_ref().is_some_and(|f| f.len() > 1) {
+            anyhow::bail!("--flops: lm train takes one budget; lm experiment sweeps a list");
+        }
         let cfg = RunConfig {
-            format_version: model::run::FORMAT_VERSION,
-            model: model_config(&args.model, shards.vocab_size())?,
+            format_version: trainer::run::FORMAT_VERSION,
+            model: args.model.shape().config(shards.vocab_size())?,
             train: args.train.settings(budget),
-            data: model::train::data_ref(&shards),
+            data: trainer::train::data_ref(&shards),
+            branch: None,
         };
         train_new(&args.output, cfg, &shards, args.train.loop_options(), args.quiet)?
     };
@@ -200,6 +214,15 @@ pub fn train_new(
     opts: LoopOptions,
     quiet: bool,
 ) -> Result<RunState> {
+    describe_run(dir, &cfg);
+    let mut obs = Bar::new(&dir.display().to_string(), quiet);
+    let r = trainer::train::train_new(dir, cfg, shards, opts, &mut obs);
+    obs.bar.finish_and_clear();
+    Ok(r?)
+}
+
+/// One line on stderr: the model, its size, the batch and the budget.
+pub fn describe_run(dir: &Path, cfg: &RunConfig) {
     let name = dir.display().to_string();
     eprintln!(
         "{name}: {} {}x{} (E {}{}), {} parameters, {} ids; B {} x T {}; {}",
@@ -214,27 +237,24 @@ pub fn train_new(
         cfg.train.seq,
         describe_budget(&cfg.train.budget),
     );
-    let mut obs = Bar::new(&name, quiet);
-    let r = model::train::train_new(dir, cfg, shards, opts, &mut obs);
-    obs.bar.finish_and_clear();
-    Ok(r?)
 }
 
 /// Resumes a run, drawing progress.
 pub fn train_resume(dir: &Path, shards: &ShardSet, opts: LoopOptions, quiet: bool) -> Result<RunState> {
     let name = dir.display().to_string();
     let mut obs = Bar::new(&name, quiet);
-    let r = model::train::train_resume(dir, shards, opts, &mut obs);
+    let r = trainer::train::train_resume(dir, shards, opts, &mut obs);
     obs.bar.finish_and_clear();
     Ok(r?)
 }
 
-fn describe_budget(b: &Budget) -> String {
+pub fn describe_budget(b: &Budget) -> String {
     match b {
         Budget::Steps(n) => format!("{n} steps"),
         Budget::Tokens(n) => format!("{n} tokens"),
         Budget::Chars(n) => format!("{n} characters"),
-        Budget::Seconds(s) => format!("{} of training", crate::lm::compare::duration(*s)),
+        Budget::Flops(f) => format!("{f:.3e} FLOPs"),
+        Budget::Seconds(s) => format!("{} of training", report::table::duration(*s)),
     }
 }
 
@@ -259,19 +279,19 @@ fn report_end(dir: &Path, st: &RunState) {
         dir.display(),
         st.step,
         st.tokens,
-        crate::lm::compare::duration(st.train_s)
+        report::table::duration(st.train_s)
     );
 }
 
 /// The progress bar observer: cancels on Ctrl-C.
-struct Bar {
-    bar: ProgressBar,
+pub struct Bar {
+    pub bar: ProgressBar,
     interrupt: Interrupt,
     name: String,
 }
 
 impl Bar {
-    fn new(name: &str, quiet: bool) -> Bar {
+    pub fn new(name: &str, quiet: bool) -> Bar {
         let bar = if quiet {
             ProgressBar::hidden()
         } else {

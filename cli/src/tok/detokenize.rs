@@ -9,10 +9,8 @@ use crate::Input;
 /// Decode whitespace-separated token ids (a file or stdin) back to the exact bytes.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Tokenizer: a file written by `tok train`, or a pretrained name
-    /// (cl100k_base, o200k_base, r50k_base, p50k_base).
-    #[arg(long, short, value_name = "FILE|NAME")]
-    pub tokenizer: String,
+    #[command(flatten)]
+    pub tokenizer: crate::TokenizerArg,
 
     /// File of token ids separated by whitespace, or - for stdin.
     #[arg(default_value = "-", value_name = "FILE|-")]
@@ -54,7 +52,7 @@ pub fn parse_ids(text: &[u8], origin: &str) -> anyhow::Result<Vec<TokenId>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let tok = crate::load_tokenizer(&args.tokenizer)?;
+    let tok = args.tokenizer.load()?;
     let input = Input::parse(&args.input);
     let ids = parse_ids(&input.read()?, &input.name())?;
     // Decode fully before writing anything: a bad id leaves no output.

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use dataset::{EncodeConfig, Part, Split, TokenizerSource};
+use dataset::{EncodeConfig, Part, Split};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::{Interrupt, Threads};
+use crate::{Interrupt, Threads, TokenizerArg, parse_count};
 
 /// Encode a corpus into llm.c-format token shards with a manifest.
 #[derive(Debug, clap::Args)]
@@ -25,9 +25,8 @@ pub struct Args {
     #[arg(required = true, value_name = "CORPUS")]
     pub corpus: Vec<PathBuf>,
 
-    /// A tokenizer file from `tok train`, or a pretrained name (cl100k_base, o200k_base, r50k_base, p50k_base).
-    #[arg(long, short = 't', value_name = "FILE|NAME")]
-    pub tokenizer: String,
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
 
     /// Output directory for the shards, manifest.json and tokenizer.json.
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -59,35 +58,14 @@ pub struct Args {
     pub threads: Threads,
 }
 
-/// `123`, `100M`, `1.5G`, `64k`: a count with an optional decimal suffix.
-pub fn parse_count(s: &str) -> Result<u64, String> {
-    let t = s.trim().replace('_', "");
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1e3),
-        Some('M') => (&t[..t.len() - 1], 1e6),
-        Some('G') => (&t[..t.len() - 1], 1e9),
-        _ => (&t[..], 1.0),
-    };
-    let bad = || format!("bad count {s:?}: expected a number with an optional K, M or G suffix, e.g. 100M");
-    if let Ok(n) = num.parse::<u64>() {
-        return n.checked_mul(mult as u64).ok_or_else(bad);
-    }
-    let x: f64 = num.parse().map_err(|_| bad())?;
-    let v = x * mult;
-    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(v as u64)
-}
-
 fn parse_part(s: &str) -> Result<Part, String> {
     s.parse().map_err(|e: dataset::Error| e.to_string())
 }
 
 pub fn run(args: Args) -> Result<()> {
     args.threads.init()?;
-    let tokenizer = crate::load_tokenizer(&args.tokenizer)?;
-    let source = TokenizerSource::from_spec(&args.tokenizer);
+    let tokenizer = args.tokenizer.load()?;
+    let source = args.tokenizer.source();
     let docs = dataset::corpus::list_files(&args.corpus)?;
     let config = EncodeConfig {
         val_fraction: args.val_fraction,
@@ -102,7 +80,22 @@ pub fn run(args: Args) -> Result<()> {
     };
 
     let interrupt = Interrupt::install();
-    let bar = if args.quiet {
+    let bar = bar(total, args.quiet);
+    let start = Instant::now();
+    let result = dataset::encode_corpus(&docs, &tokenizer, &source, &args.out, &config, &mut |p| {
+        bar.set_position(p.bytes_done);
+        bar.set_message(format!("{} files, {} tokens", p.files_done, p.tokens));
+        if interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    bar.finish_and_clear();
+    let m = result?;
+    print_summary(&m, start.elapsed().as_secs_f64(), &args.out);
+    Ok(())
+}
+
+/// The encoder's byte bar (hidden with `quiet`).
+pub fn bar(total: u64, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10))
@@ -115,16 +108,11 @@ pub fn run(args: Args) -> Result<()> {
         .progress_chars("=> "),
     );
     bar.set_prefix("encoding");
-    let start = Instant::now();
-    let result = dataset::encode_corpus(&docs, &tokenizer, &source, &args.out, &config, &mut |p| {
-        bar.set_position(p.bytes_done);
-        bar.set_message(format!("{} files, {} tokens", p.files_done, p.tokens));
-        if interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    });
-    bar.finish_and_clear();
-    let m = result?;
-    let secs = start.elapsed().as_secs_f64();
+    bar
+}
 
+/// The summary of an encoding on stdout: sizes, speed, per-split counts.
+pub fn print_summary(m: &dataset::Manifest, secs: f64, out: &std::path::Path) {
     let bytes = m.splits.train.bytes + m.splits.val.bytes;
     println!(
         "encoded {} files, {} bytes with {} ({} ids, {:?} shards) in {:.2} s ({:.1} MB/s, {} threads)",
@@ -155,29 +143,16 @@ pub fn run(args: Args) -> Result<()> {
             "wrote part {} of {} to {}; when all parts are done: tok merge-manifests {}",
             p.index,
             p.count,
-            args.out.display(),
-            args.out.display()
+            out.display(),
+            out.display()
         ),
-        None => println!("wrote {}", args.out.join(dataset::manifest::MANIFEST_FILE).display()),
+        None => println!("wrote {}", out.join(dataset::manifest::MANIFEST_FILE).display()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_with_suffixes() {
-        assert_eq!(parse_count("100M"), Ok(100_000_000));
-        assert_eq!(parse_count("64k"), Ok(64_000));
-        assert_eq!(parse_count("1.5G"), Ok(1_500_000_000));
-        assert_eq!(parse_count("12345"), Ok(12345));
-        assert_eq!(parse_count("1_000"), Ok(1000));
-        for bad in ["", "M", "1.5", "-3", "10X", "1e400"] {
-            assert!(parse_count(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn flags_parse() {

@@ -14,9 +14,8 @@ use tokenizer::export::Format;
 /// printed on stderr).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Tokenizer: a file written by `tok train`, or a pretrained name.
-    #[arg(long, short, value_name = "FILE|NAME")]
-    pub tokenizer: String,
+    #[command(flatten)]
+    pub tokenizer: crate::TokenizerArg,
 
     /// Target format.
     #[arg(long, value_parser = ["hf", "tiktoken"])]
@@ -28,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let tok = crate::load_tokenizer(&args.tokenizer)?;
+    let tok = args.tokenizer.load()?;
     let format = if args.format == "hf" { Format::Hf } else { Format::Tiktoken };
     tokenizer::export::export(&tok, format, &args.output)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;

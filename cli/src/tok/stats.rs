@@ -7,10 +7,6 @@ use tokenizer::stats::{Counter, Stats};
 
 use crate::Threads;
 
-/// Documents are read in batches of about this many bytes; each batch is
-/// encoded by every tokenizer before the next is read.
-const BATCH_BYTES: u64 = 64 << 20;
-
 /// Compare tokenizers on a corpus: tokens, characters, bytes and their ratios.
 ///
 /// Characters are Unicode scalar values of the text read as UTF-8; each byte
@@ -37,23 +33,23 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
-    let toks = args.tokenizer.iter().map(|t| crate::load_tokenizer(t)).collect::<anyhow::Result<Vec<_>>>()?;
+    let toks = args.tokenizer.iter().map(|t| tokenizer::Tokenizer::load(t)).collect::<Result<Vec<_>, _>>()?;
     let docs = dataset::corpus::list_files(&args.paths)?;
     let mut counters: Vec<Counter> = toks.iter().map(|t| Counter::new(t.vocab_size())).collect();
-    crate::for_each_batch(&docs, BATCH_BYTES, |names, texts| {
+    dataset::corpus::for_each_batch(&docs, dataset::learn::BATCH_BYTES, |batch, texts| {
         for (tok, counter) in toks.iter().zip(&mut counters) {
             let c = tokenizer::stats::measure(tok, texts).map_err(|e| {
                 // Name the document that failed (a character vocabulary
                 // meeting a character it lacks).
-                let bad = names.iter().zip(texts).find(|(_, t)| tok.encode_ordinary(t).is_err());
+                let bad = batch.iter().zip(texts).find(|(_, t)| tok.encode_ordinary(t).is_err());
                 match bad {
-                    Some((name, _)) => anyhow::anyhow!("{}: {}: {e}", name.display(), tok.name()),
+                    Some((doc, _)) => anyhow::anyhow!("{}: {}: {e}", doc.path.display(), tok.name()),
                     None => anyhow::anyhow!("{}: {e}", tok.name()),
                 }
             })?;
             counter.merge(&c);
         }
-        Ok(())
+        Ok::<_, anyhow::Error>(())
     })?;
     let rows: Vec<Stats> =
         toks.iter().zip(&counters).map(|(t, c)| c.finish(t.name(), t.vocab_size())).collect();

@@ -10,10 +10,8 @@ use crate::{Input, Threads};
 /// Encode a file (or stdin) and print its token ids, space separated, on one line.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Tokenizer: a file written by `tok train`, or a pretrained name
-    /// (cl100k_base, o200k_base, r50k_base, p50k_base).
-    #[arg(long, short, value_name = "FILE|NAME")]
-    pub tokenizer: String,
+    #[command(flatten)]
+    pub tokenizer: crate::TokenizerArg,
 
     /// Input file, or - for stdin (read as raw bytes).
     #[arg(default_value = "-", value_name = "FILE|-")]
@@ -34,7 +32,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
-    let tok = crate::load_tokenizer(&args.tokenizer)?;
+    let tok = args.tokenizer.load()?;
     let input = Input::parse(&args.input);
     let text = input.read()?;
     let specials: Vec<&str> = args.allow_special.iter().map(String::as_str).collect();

@@ -3,14 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use dataset::VocabSpec;
 use tokenizer::Pattern;
-use tokenizer::train::{BpeConfig, CharCounter, WordCounter};
+use tokenizer::train::BpeConfig;
 
 use crate::{Interrupt, Threads, TrainProgress};
-
-/// Corpus documents are read and counted in batches of about this many bytes,
-/// so memory holds one batch of text plus the counts.
-const BATCH_BYTES: u64 = 64 << 20;
 
 /// Learn a tokenizer from a corpus and write it as JSON.
 ///
@@ -93,46 +90,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let docs = dataset::corpus::list_files(&args.paths)?;
     let interrupt = Interrupt::install();
     let mut progress = TrainProgress::new(args.quiet, interrupt);
-    let tok = if args.char {
-        let mut counter = CharCounter::new();
-        crate::for_each_batch(&docs, BATCH_BYTES, |names, texts| {
-            for (name, text) in names.iter().zip(texts) {
-                if args.byte_fallback {
-                    counter.feed_lossy(text);
-                } else {
-                    counter.feed(text).map_err(|e| match e {
-                        tokenizer::Error::InvalidUtf8 { offset } => anyhow::anyhow!(
-                            "{}: invalid UTF-8 at byte offset {offset} (--char needs UTF-8 text; \
-                             add --byte-fallback to accept any bytes)",
-                            name.display()
-                        ),
-                        e => anyhow::Error::new(e).context(name.display().to_string()),
-                    })?;
-                }
-            }
-            Ok(())
-        })?;
-        tokenizer::train::train_char(counter, &args.specials, args.byte_fallback)
-            .with_context(|| corpus.clone())?
+    let spec = if args.char {
+        VocabSpec::Char { byte_fallback: args.byte_fallback, specials: args.specials.clone() }
     } else {
-        let vocab_size = args.vocab.context("--vocab is required for BPE")?;
-        let config = BpeConfig {
-            vocab_size,
+        VocabSpec::Bpe(BpeConfig {
+            vocab_size: args.vocab.context("--vocab is required for BPE")?,
             pattern: args.pattern,
             min_frequency: args.min_frequency,
             specials: args.specials.clone(),
-        };
-        let mut words = WordCounter::new(args.pattern);
-        crate::for_each_batch(&docs, BATCH_BYTES, |_, texts| {
-            words.feed_many_observed(texts, &mut progress)?;
-            Ok(())
-        })?;
-        tokenizer::train::train_bpe(&config, words, &mut progress).map_err(|e| match e {
-            tokenizer::Error::Config(msg) => anyhow::anyhow!("--vocab {vocab_size}: {msg}"),
-            tokenizer::Error::EmptyCorpus => anyhow::anyhow!("{corpus}: the corpus is empty"),
-            e => e.into(),
-        })?
+        })
     };
+    let tok = dataset::train_tokenizer(&docs, &spec, &mut progress).map_err(|e| match (e, &spec) {
+        (dataset::Error::Config(msg), VocabSpec::Bpe(c)) => {
+            anyhow::anyhow!("--vocab {}: {msg}", c.vocab_size)
+        }
+        (dataset::Error::Empty(msg) | dataset::Error::Config(msg), _) => anyhow::anyhow!("{corpus}: {msg}"),
+        (e, _) => e.into(),
+    })?;
     progress.finish();
     let name = match &args.name {
         Some(n) => n.clone(),

@@ -286,7 +286,7 @@ impl crate::sample::Stepper for Stepper {
         Stepper::reset(self)
     }
 
-    fn step(&mut self, token: dataset::TokenId) -> &[f32] {
+    fn step(&mut self, token: crate::TokenId) -> &[f32] {
         Stepper::step(self, token)
     }
 }

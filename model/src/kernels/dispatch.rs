@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::kernels::generic::AdamW;
 use crate::optim::{AdamWConfig, AdamWScalars};
 
 /// An instruction set the kernels are compiled for.
@@ -67,7 +66,7 @@ pub(crate) type RnnFwdRows = unsafe fn(usize, usize, *const f32, usize, *const f
 pub(crate) type RnnBwdRows =
     unsafe fn(usize, usize, *const f32, *const f32, usize, *mut f32, usize, *mut f32);
 pub(crate) type SoftmaxXentRow = unsafe fn(usize, *mut f32, *const f32, usize, f32, bool) -> f64;
-pub(crate) type AdamWFn = unsafe fn(usize, *mut f32, *const f32, *mut f32, *mut f32, AdamW);
+pub(crate) type AdamWFn = unsafe fn(usize, *mut f32, *const f32, *mut f32, *mut f32, AdamWScalars);
 pub(crate) type SumSq = unsafe fn(usize, *const f32) -> f64;
 pub(crate) type ScaleFn = unsafe fn(usize, *mut f32, f32);
 pub(crate) type AddFn = unsafe fn(usize, *mut f32, *const f32);
@@ -222,16 +221,7 @@ impl Kernels {
             m.len(),
             v.len()
         );
-        let c = AdamW {
-            apply_decay: s.apply_decay,
-            decay: s.decay,
-            beta1_lerp: s.beta1_lerp,
-            beta2: s.beta2,
-            one_minus_beta2: s.one_minus_beta2,
-            bias2_sqrt: s.bias2_sqrt,
-            eps: s.eps,
-            neg_step_size: s.neg_step_size,
-        };
+        let c = *s;
         const CHUNK: usize = 1 << 16;
         use rayon::prelude::*;
         params

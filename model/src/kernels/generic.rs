@@ -15,6 +15,7 @@
 #![allow(clippy::too_many_arguments)]
 
 use crate::kernels::simd::Simd;
+use crate::optim::AdamWScalars;
 
 /// Runs `body` over `0..w` in steps of `LANES` with `j` the offset and `n`
 /// the lanes valid (`LANES`, or `w - j` on the last step).
@@ -406,25 +407,6 @@ pub(crate) unsafe fn softmax_xent_row<V: SimdMath>(
 // ---------------------------------------------------------------------------
 // Flat-buffer kernels: AdamW, sum of squares, scale, add.
 
-/// Per-call constants of one AdamW step (PyTorch's `torch.optim.AdamW`,
-/// single-tensor path); mirrors `crate::optim::AdamWScalars`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AdamW {
-    pub apply_decay: bool,
-    /// `1 - lr * weight_decay`.
-    pub decay: f32,
-    /// `1 - beta1` (the lerp weight).
-    pub beta1_lerp: f32,
-    pub beta2: f32,
-    /// `1 - beta2`.
-    pub one_minus_beta2: f32,
-    /// `sqrt(1 - beta2^step)`.
-    pub bias2_sqrt: f32,
-    pub eps: f32,
-    /// `-lr / (1 - beta1^step)`.
-    pub neg_step_size: f32,
-}
-
 /// One AdamW step over `n` floats in PyTorch's operation order, the same
 /// arithmetic as `crate::optim::adamw_update` (bit for bit, on every ISA):
 /// `p *= decay`; `m = fma(g - m, w, m)` (torch.lerp, weight w < 0.5; the
@@ -437,7 +419,7 @@ pub(crate) unsafe fn adamw<V: Simd>(
     g: *const f32,
     m: *mut f32,
     v: *mut f32,
-    c: AdamW,
+    c: AdamWScalars,
 ) {
     let decay = V::splat(c.decay);
     let w = c.beta1_lerp;

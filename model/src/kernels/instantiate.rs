@@ -107,7 +107,7 @@ macro_rules! instantiate_kernels {
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
-        pub(crate) unsafe fn adamw(n: usize, p: *mut f32, gr: *const f32, m: *mut f32, v: *mut f32, c: g::AdamW) {
+        pub(crate) unsafe fn adamw(n: usize, p: *mut f32, gr: *const f32, m: *mut f32, v: *mut f32, c: crate::optim::AdamWScalars) {
             // SAFETY: forwarded contract.
             unsafe { g::adamw::<$V>(n, p, gr, m, v, c) }
         }

@@ -3,7 +3,7 @@
 //!
 //! The recipe of one step:
 //! 1. the batch of step `s`, a pure function of (seed, s) (`dataset::TrainBatches`);
-//! 2. forward and backward through the fast path ([`crate::fast::Workspace`]);
+//! 2. forward and backward through the fast path ([`model::fast::Workspace`]);
 //! 3. stop on a NaN or infinite loss or gradient, keeping the last good checkpoint;
 //! 4. global-norm clipping, the learning rate of step `s`, one AdamW update.
 //!
@@ -29,14 +29,15 @@ use std::time::Instant;
 use dataset::{ShardSet, Split};
 use tokenizer::Tokenizer;
 
-use crate::checkpoint;
-use crate::fast::Workspace;
-use crate::kernels;
-use crate::optim::{AdamW, AdamWConfig, GradNorms, LrSchedule, clip_coefficient};
-use crate::params::ParamLayout;
+use model::checkpoint;
+use model::fast::Workspace;
+use model::kernels;
+use model::optim::{AdamW, AdamWConfig, GradNorms, LrSchedule, clip_coefficient};
+use model::params::ParamLayout;
+
 use crate::run::{
-    Budget, DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunError, RunState, SplitRef, Status,
-    append_metrics, write_json,
+    Budget, DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunError, RunState, Schedule, SplitRef,
+    Status, append_metrics, warmup_steps, write_json,
 };
 
 /// Errors of the training loop.
@@ -46,7 +47,7 @@ pub enum TrainError {
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
-    Model(#[from] crate::Error),
+    Model(#[from] model::Error),
     #[error(transparent)]
     Dataset(#[from] dataset::Error),
     #[error(transparent)]
@@ -60,9 +61,18 @@ pub enum TrainError {
     /// A setting or a file that cannot work.
     #[error("{0}")]
     Invalid(String),
+    /// A sampling prompt the run's tokenizer cannot start from.
+    #[error("the prompt: {0}")]
+    Prompt(String),
+    /// Writing generated text failed (a closed pipe, a full disk).
+    #[error(transparent)]
+    Output(std::io::Error),
+    /// The observer asked to stop before anything was trained.
+    #[error("cancelled")]
+    Cancelled,
 }
 
-type Result<T, E = TrainError> = std::result::Result<T, E>;
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
 /// What the loop reports after every step.
 #[derive(Clone, Copy, Debug)]
@@ -92,17 +102,20 @@ pub trait Observer {
 }
 
 /// Loop settings that are not part of the run's identity.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LoopOptions {
     /// Seconds between training lines in `metrics.jsonl`.
     pub log_every_s: f64,
     /// Interim evaluations use this many bytes of validation text (the final one uses all).
     pub interim_eval_bytes: u64,
+    /// After these steps, the checkpoint is also kept as a snapshot
+    /// ([`RunDir::snapshot`]), where a cooldown branch starts.
+    pub snapshot_steps: Vec<u64>,
 }
 
 impl Default for LoopOptions {
     fn default() -> LoopOptions {
-        LoopOptions { log_every_s: 5.0, interim_eval_bytes: 256 * 1024 }
+        LoopOptions { log_every_s: 5.0, interim_eval_bytes: 256 * 1024, snapshot_steps: Vec::new() }
     }
 }
 
@@ -125,95 +138,6 @@ pub fn data_ref(shards: &ShardSet) -> DataRef {
     }
 }
 
-/// Evaluates `params` on a split of `shards`: every token after the first is
-/// predicted once, each window of `T` predictions from a zero state (the
-/// protocol of `dataset::EvalBatches`). With `max_bytes`, only the shortest
-/// prefix of the split whose text reaches `max_bytes` bytes is scored.
-/// Characters and bytes are those of the predicted text (the split's text
-/// minus the first token's; special tokens count none).
-pub fn evaluate(
-    ws: &mut Workspace,
-    params: &[f32],
-    shards: &ShardSet,
-    tok: &Tokenizer,
-    split: Split,
-    max_bytes: Option<u64>,
-) -> Result<EvalResult> {
-    let tokens = shards.split(split).to_vec();
-    if tokens.len() < 2 {
-        return Err(TrainError::Invalid(format!(
-            "{}: the {} split has {} tokens; evaluation needs at least 2",
-            shards.dir().display(),
-            split.name(),
-            tokens.len()
-        )));
-    }
-    // The scored prefix: tokens[..end], predictions of tokens[1..end].
-    let end = match max_bytes {
-        None => tokens.len(),
-        Some(limit) => {
-            let mut bytes = 0u64;
-            let mut end = tokens.len();
-            for (i, &t) in tokens.iter().enumerate() {
-                bytes += text_len(tok, t);
-                if bytes >= limit && i >= 1 {
-                    end = i + 1;
-                    break;
-                }
-            }
-            end
-        }
-    };
-    let mut text = Vec::new();
-    for &t in &tokens[1..end] {
-        if tok.special_tokens().iter().all(|(_, id)| *id != t) {
-            text.extend_from_slice(tok.token_bytes(t).unwrap_or_default());
-        }
-    }
-    let chars = tokenizer::stats::count_chars(&text);
-    let predictions = (end - 1) as u64;
-
-    let (b, t) = ws.shape();
-    let mut batches = shards.eval_batches(split, b, t)?;
-    let mut lengths = vec![0usize; b];
-    let (mut nats, mut count) = (0f64, 0u64);
-    while let Some(batch) = batches.next() {
-        let first = batch.first_window * t as u64;
-        if first >= predictions {
-            break;
-        }
-        for (row, len) in lengths.iter_mut().enumerate() {
-            let start = first + (row * t) as u64;
-            *len = (batch.lengths[row] as u64).min(predictions.saturating_sub(start)) as usize;
-        }
-        let (n, c) = ws.forward_loss(params, batch.inputs, batch.targets, &lengths);
-        nats += n;
-        count += c as u64;
-    }
-    debug_assert_eq!(count, predictions);
-    let ln2 = std::f64::consts::LN_2;
-    let bytes = text.len() as u64;
-    Ok(EvalResult {
-        val_loss: nats / count as f64,
-        bits_per_token: nats / (ln2 * count as f64),
-        bits_per_char: nats / (ln2 * chars as f64),
-        bits_per_byte: nats / (ln2 * bytes as f64),
-        tokens: count,
-        chars,
-        bytes,
-        nats,
-    })
-}
-
-/// Bytes of text a token stands for (special tokens: none).
-fn text_len(tok: &Tokenizer, id: u32) -> u64 {
-    if tok.special_tokens().iter().any(|(_, s)| *s == id) {
-        0
-    } else {
-        tok.token_bytes(id).map_or(0, |b| b.len() as u64)
-    }
-}
-
 /// Everything a running loop holds.
 struct Loop<'a> {
     dir: RunDir,
@@ -228,6 +152,7 @@ struct Loop<'a> {
     state: RunState,
     opts: LoopOptions,
     chars_per_token: f64,
+    flops_per_token: f64,
 }
 
 /// Starts a new run in `dir` (which must not hold one) and trains it.
@@ -262,6 +187,7 @@ pub fn train_new(
         target_steps: None,
         tokens: 0,
         chars: 0,
+        flops: 0.0,
         train_s: 0.0,
         wall_s: 0.0,
         last_eval: None,
@@ -365,7 +291,22 @@ impl<'a> Loop<'a> {
         let grads = layout.zeros();
         let train = &cfg.data.train;
         let chars_per_token = train.chars as f64 / train.tokens.max(1) as f64;
-        Loop { dir, cfg, shards, tok, layout, params, grads, opt, ws, state, opts, chars_per_token }
+        let flops_per_token = cfg.model.train_flops_per_token();
+        Loop {
+            dir,
+            cfg,
+            shards,
+            tok,
+            layout,
+            params,
+            grads,
+            opt,
+            ws,
+            state,
+            opts,
+            chars_per_token,
+            flops_per_token,
+        }
     }
 
     fn tokens_per_step(&self) -> u64 {
@@ -379,15 +320,25 @@ impl<'a> Loop<'a> {
             Budget::Steps(n) => Some(n),
             Budget::Tokens(t) => Some(t.div_ceil(per)),
             Budget::Chars(c) => Some((c as f64 / (per as f64 * self.chars_per_token)).ceil() as u64),
+            Budget::Flops(f) => Some(flops_steps(f, self.flops_per_token, per)),
             Budget::Seconds(_) => None,
         }
     }
 
-    fn schedule(&self, target: u64) -> LrSchedule {
+    fn schedule(&self, target: u64) -> Schedule_ {
         let t = &self.cfg.train;
-        let mut s = LrSchedule::new(t.lr, t.warmup, Some(target.max(t.warmup + 1)));
-        s.floor = t.lr * t.min_lr_ratio;
-        s
+        let warmup = warmup_steps(t.warmup, target);
+        let floor = t.lr * t.min_lr_ratio;
+        match t.schedule {
+            Schedule::Cosine => {
+                let mut s = LrSchedule::new(t.lr, warmup, Some(target.max(warmup + 1)));
+                s.floor = floor;
+                Schedule_::Cosine(s)
+            }
+            Schedule::Wsd { decay_start } => {
+                Schedule_::Wsd { peak: t.lr, warmup, floor, decay_start, end: target }
+            }
+        }
     }
 
     fn checkpoint(&mut self, wall: f64) -> Result<()> {
@@ -403,9 +354,22 @@ impl<'a> Loop<'a> {
         Ok(())
     }
 
+    /// Keeps the state after this step in [`RunDir::snapshot`]: a cooldown
+    /// branch starts there. `state.json` is written last, so a snapshot
+    /// without it is incomplete.
+    fn snapshot(&mut self, wall: f64) -> Result<()> {
+        let dir = self.dir.snapshot(self.state.step);
+        std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { path: dir.clone(), source })?;
+        let mut state = self.state.clone();
+        state.wall_s = wall;
+        checkpoint::save_checkpoint(&dir, &self.layout, &self.params, &self.opt, &BTreeMap::new())?;
+        write_json(&RunDir::new(&dir).state(), &state)?;
+        Ok(())
+    }
+
     fn eval(&mut self, is_final: bool) -> Result<EvalResult> {
         let limit = if is_final { None } else { Some(self.opts.interim_eval_bytes) };
-        evaluate(&mut self.ws, &self.params, self.shards, &self.tok, Split::Val, limit)
+        crate::eval::evaluate(&mut self.ws, &self.params, self.shards, &self.tok, Split::Val, limit)
     }
 }
 
@@ -459,7 +423,11 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
         lp.state.step += 1;
         lp.state.tokens += per_step;
         lp.state.chars = (lp.state.tokens as f64 * lp.chars_per_token).round() as u64;
+        lp.state.flops = lp.state.tokens as f64 * lp.flops_per_token;
         lp.state.train_s += t0.elapsed().as_secs_f64();
+        if lp.opts.snapshot_steps.contains(&lp.state.step) {
+            lp.snapshot(wall(wall_base))?;
+        }
         loss_sum += loss;
         loss_n += 1;
 
@@ -473,7 +441,7 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
         if let Some(budget) = time_budget
             && (lp.state.step == 10 || (lp.state.target_steps.is_none() && lp.state.step > 10))
         {
-            target = estimate_target(&lp.state, budget, lp.cfg.train.warmup);
+            target = estimate_target(&lp.state, budget);
             lp.state.target_steps = Some(target);
             schedule = lp.schedule(target);
         }
@@ -498,6 +466,7 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
                 time_s: lp.state.train_s,
                 tokens: lp.state.tokens,
                 chars: lp.state.chars,
+                flops: lp.state.flops,
                 train_loss: loss_sum / loss_n.max(1) as f64,
                 lr,
                 grad_norm: last_norm,
@@ -523,7 +492,7 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
                 lp.state.last_eval = Some(e);
                 eval_t = lp.state.train_s;
                 if let Some(budget) = time_budget {
-                    target = estimate_target(&lp.state, budget, lp.cfg.train.warmup).max(lp.state.step);
+                    target = estimate_target(&lp.state, budget).max(lp.state.step);
                     lp.state.target_steps = Some(target);
                     schedule = lp.schedule(target);
                 }
@@ -580,6 +549,7 @@ fn append_first_eval(
         time_s: 0.0,
         tokens: 0,
         chars: 0,
+        flops: 0.0,
         train_loss: e.val_loss,
         lr: 0.0,
         grad_norm: 0.0,
@@ -596,7 +566,7 @@ fn append_first_eval(
 }
 
 /// Per-tensor and global gradient norms with the SIMD kernels (the same
-/// quantities as [`crate::optim::grad_norms`], which the tests pin to PyTorch).
+/// quantities as [`model::optim::grad_norms`], which the tests pin to PyTorch).
 fn grad_norms(layout: &ParamLayout, grads: &[f32]) -> GradNorms {
     let per_tensor: Vec<f64> =
         kernels::sum_squares_per_tensor(layout, grads).into_iter().map(f64::sqrt).collect();
@@ -605,10 +575,53 @@ fn grad_norms(layout: &ParamLayout, grads: &[f32]) -> GradNorms {
 }
 
 /// Steps that fit in a time budget at the speed seen so far.
-fn estimate_target(state: &RunState, budget_s: f64, warmup: u64) -> u64 {
+fn estimate_target(state: &RunState, budget_s: f64) -> u64 {
     let per_step = state.train_s / state.step.max(1) as f64;
     let left = (budget_s - state.train_s).max(0.0);
-    (state.step + (left / per_step.max(1e-9)) as u64).max(warmup + 1)
+    (state.step + (left / per_step.max(1e-9)) as u64).max(1)
+}
+
+/// The steps of a FLOPs budget: enough whole steps of `tokens_per_step`
+/// tokens to spend `flops` at `flops_per_token` (the last step may pass it by
+/// less than one step's worth).
+pub fn flops_steps(flops: f64, flops_per_token: f64, tokens_per_step: u64) -> u64 {
+    (flops / (flops_per_token * tokens_per_step as f64)).ceil().max(1.0) as u64
+}
+
+/// The learning rate of every step: [`Schedule`] resolved against the run's
+/// step count.
+enum Schedule_ {
+    Cosine(LrSchedule),
+    /// Linear warmup to `peak`; `peak` until `decay_start`; then linear to
+    /// `floor` at step `end - 1`, the last step.
+    Wsd {
+        peak: f64,
+        warmup: u64,
+        floor: f64,
+        decay_start: Option<u64>,
+        end: u64,
+    },
+}
+
+impl Schedule_ {
+    fn lr(&self, step: u64) -> f64 {
+        match *self {
+            Schedule_::Cosine(ref s) => s.lr(step),
+            Schedule_::Wsd { peak, warmup, floor, decay_start, end } => {
+                if step < warmup {
+                    return peak * (step + 1) as f64 / warmup as f64;
+                }
+                match decay_start {
+                    Some(d) if step >= d => {
+                        let span = end.saturating_sub(1).saturating_sub(d).max(1) as f64;
+                        let progress = ((step - d) as f64 / span).min(1.0);
+                        peak + (floor - peak) * progress
+                    }
+                    _ => peak,
+                }
+            }
+        }
+    }
 }
 
 fn diverged(

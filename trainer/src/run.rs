@@ -16,7 +16,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::config::ModelConfig;
+use model::ModelConfig;
 
 /// Version of the run directory layout.
 pub const FORMAT_VERSION: u32 = 1;
@@ -31,8 +31,33 @@ pub enum Budget {
     Tokens(u64),
     /// Training characters (rounded up to whole steps, through the train split's characters per token).
     Chars(u64),
-    /// Seconds of training (evaluation excluded); fixed to a step count after the first steps are timed.
+    /// Training FLOPs ([`ModelConfig::train_flops_per_token`] x tokens),
+    /// rounded up to whole steps: the same step count on every machine.
+    Flops(f64),
+    /// Seconds of training (evaluation excluded); fixed to a step count after
+    /// the first steps are timed, so it depends on the machine's speed.
     Seconds(f64),
+}
+
+impl Budget {
+    /// Whether the step count depends on the machine's speed.
+    pub fn is_machine_dependent(&self) -> bool {
+        matches!(self, Budget::Seconds(_))
+    }
+}
+
+/// The learning rate after warmup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Schedule {
+    /// Cosine from the peak to `lr * min_lr_ratio` at the last step.
+    #[default]
+    Cosine,
+    /// Warmup-stable-decay: the peak rate until `decay_start` (never, when
+    /// absent), then linear decay to `lr * min_lr_ratio` at the last step.
+    /// A sweep trains one stable trunk and branches off cooldowns from it
+    /// (Hägele et al. 2024).
+    Wsd { decay_start: Option<u64> },
 }
 
 /// Training settings.
@@ -44,7 +69,8 @@ pub struct TrainSettings {
     pub batch: usize,
     /// Peak learning rate.
     pub lr: f64,
-    /// Linear warmup steps.
+    /// Linear warmup steps (at most a tenth of the run's steps: see
+    /// [`warmup_steps`]).
     pub warmup: u64,
     /// The cosine schedule ends at `lr * min_lr_ratio`.
     pub min_lr_ratio: f64,
@@ -54,6 +80,9 @@ pub struct TrainSettings {
     pub clip: f64,
     /// How long to train.
     pub budget: Budget,
+    /// The learning rate after warmup.
+    #[serde(default)]
+    pub schedule: Schedule,
     /// Seconds of training between evaluations (and checkpoints).
     pub eval_every_s: f64,
     /// Data order and initialisation seed.
@@ -87,6 +116,20 @@ pub struct DataRef {
     pub val: SplitRef,
 }
 
+/// The warmup a run of `target` steps uses: the configured one, shortened to
+/// a tenth of the steps when it would take more, so a short budget still
+/// warms up, trains and decays instead of being stretched.
+pub fn warmup_steps(warmup: u64, target: u64) -> u64 {
+    if warmup == 0 { 0 } else { warmup.min((target / 10).max(1)) }
+}
+
+/// Where a cooldown branch starts: the trunk run and the step of its snapshot.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BranchRef {
+    pub trunk: PathBuf,
+    pub step: u64,
+}
+
 /// `config.json`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunConfig {
@@ -94,6 +137,9 @@ pub struct RunConfig {
     pub model: ModelConfig,
     pub train: TrainSettings,
     pub data: DataRef,
+    /// For a cooldown branch: the trunk it continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchRef>,
 }
 
 /// Where a run stands.
@@ -140,6 +186,9 @@ pub struct RunState {
     pub tokens: u64,
     /// Training characters seen (tokens x the train split's characters per token).
     pub chars: u64,
+    /// Training FLOPs spent (tokens x the model's training FLOPs per token).
+    #[serde(default)]
+    pub flops: f64,
     /// Seconds spent training (evaluation and checkpointing excluded).
     pub train_s: f64,
     /// Wall seconds since the run started, across resumes.
@@ -158,6 +207,9 @@ pub struct MetricsLine {
     pub time_s: f64,
     pub tokens: u64,
     pub chars: u64,
+    /// Training FLOPs so far.
+    #[serde(default)]
+    pub flops: f64,
     /// Mean training loss since the previous line, nats/token.
     pub train_loss: f64,
     pub lr: f64,
@@ -220,6 +272,11 @@ impl RunDir {
     pub fn tokenizer(&self) -> PathBuf {
         self.root.join("tokenizer.json")
     }
+    /// The snapshot of step `step` (model, optimizer and state), kept for
+    /// the cooldown branch that starts there.
+    pub fn snapshot(&self, step: u64) -> PathBuf {
+        self.root.join("snapshots").join(format!("step-{step:08}"))
+    }
 
     /// Reads `config.json`.
     pub fn read_config(&self) -> Result<RunConfig, RunError> {
@@ -268,10 +325,9 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunEr
         .map_err(|e| RunError::Invalid { path: path.to_path_buf(), reason: format!("not a valid file: {e}") })
 }
 
-/// Writes `bytes` to `path` atomically (`tokenizer::file::replace_file`).
+/// Writes `bytes` to `path` atomically ([`atomicfile::write`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    tokenizer::file::replace_file(path, |w| w.write_all(bytes))
-        .map_err(|source| RunError::Io { path: path.to_path_buf(), source })
+    atomicfile::write(path, bytes).map_err(|source| RunError::Io { path: path.to_path_buf(), source })
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use dataset::{EncodeConfig, ShardSet, Split, TokenizerSource};
 use model::reference::Reference;
-use model::run::{Budget, MetricsLine, RunConfig, RunDir, Status, TrainSettings};
-use model::train::{LoopOptions, Observer, Progress, TrainError};
 use model::{Cell, ModelConfig, ParamLayout};
+use trainer::run::{Budget, MetricsLine, RunConfig, RunDir, Schedule, Status, TrainSettings};
+use trainer::train::{LoopOptions, Observer, Progress, TrainError};
 
 /// A small synthetic corpus with structure to learn: sentences from a tiny grammar.
 fn write_corpus(dir: &Path) -> PathBuf {
@@ -58,7 +58,7 @@ fn char_shards(dir: &Path) -> ShardSet {
 
 fn config(shards: &ShardSet, budget: Budget, lr: f64) -> RunConfig {
     RunConfig {
-        format_version: model::run::FORMAT_VERSION,
+        format_version: trainer::run::FORMAT_VERSION,
         model: ModelConfig {
             cell: Cell::Lstm,
             vocab: shards.vocab_size(),
@@ -76,10 +76,12 @@ fn config(shards: &ShardSet, budget: Budget, lr: f64) -> RunConfig {
             weight_decay: 0.01,
             clip: 1.0,
             budget,
+            schedule: Schedule::Cosine,
             eval_every_s: 1e9,
             seed: 7,
         },
-        data: model::train::data_ref(shards),
+        data: trainer::train::data_ref(shards),
+        branch: None,
     }
 }
 
@@ -102,7 +104,7 @@ impl Observer for Record {
 }
 
 fn opts() -> LoopOptions {
-    LoopOptions { log_every_s: 1e9, interim_eval_bytes: 2048 }
+    LoopOptions { log_every_s: 1e9, interim_eval_bytes: 2048, snapshot_steps: Vec::new() }
 }
 
 #[test]
@@ -113,15 +115,15 @@ fn a_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
 
     let mut straight = Record::default();
     let a = tmp.path().join("a");
-    let st = model::train::train_new(&a, cfg.clone(), &shards, opts(), &mut straight).unwrap();
+    let st = trainer::train::train_new(&a, cfg.clone(), &shards, opts(), &mut straight).unwrap();
     assert_eq!((st.status, st.step), (Status::Finished, 40));
 
     let b = tmp.path().join("b");
     let mut first = Record { stop_at: Some(17), ..Record::default() };
-    let st = model::train::train_new(&b, cfg, &shards, opts(), &mut first).unwrap();
+    let st = trainer::train::train_new(&b, cfg, &shards, opts(), &mut first).unwrap();
     assert_eq!((st.status, st.step), (Status::Interrupted, 17));
     let mut second = Record::default();
-    let st = model::train::train_resume(&b, &shards, opts(), &mut second).unwrap();
+    let st = trainer::train::train_resume(&b, &shards, opts(), &mut second).unwrap();
     assert_eq!((st.status, st.step), (Status::Finished, 40));
 
     let resumed: Vec<(u64, f64)> = first.losses.iter().chain(&second.losses).copied().collect();
@@ -143,7 +145,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let mut cfg = config(&shards, Budget::Steps(20), 1e30);
     cfg.train.warmup = 0;
     let dir = tmp.path().join("run");
-    let err = model::train::train_new(&dir, cfg, &shards, opts(), &mut Record::default()).unwrap_err();
+    let err = trainer::train::train_new(&dir, cfg, &shards, opts(), &mut Record::default()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, TrainError::Diverged { kept: 0, .. }), "{msg}");
     assert!(msg.contains("training diverged at step") && msg.contains(&dir.display().to_string()), "{msg}");
@@ -161,7 +163,7 @@ fn metrics_lines_carry_the_documented_fields() {
     cfg.train.eval_every_s = 0.0; // evaluate after every step
     let dir = tmp.path().join("run");
     let mut rec = Record::default();
-    model::train::train_new(&dir, cfg, &shards, opts(), &mut rec).unwrap();
+    trainer::train::train_new(&dir, cfg, &shards, opts(), &mut rec).unwrap();
     let text = std::fs::read_to_string(RunDir::new(&dir).metrics()).unwrap();
     let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 13, "the step-0 evaluation, then one line per step");
@@ -187,7 +189,7 @@ fn resuming_on_other_shards_is_refused() {
     let shards = char_shards(tmp.path());
     let dir = tmp.path().join("run");
     let mut stop = Record { stop_at: Some(3), ..Record::default() };
-    model::train::train_new(&dir, config(&shards, Budget::Steps(10), 3e-3), &shards, opts(), &mut stop)
+    trainer::train::train_new(&dir, config(&shards, Budget::Steps(10), 3e-3), &shards, opts(), &mut stop)
         .unwrap();
     // Other shards: the same corpus with another validation fraction.
     let other_dir = tmp.path().join("other");
@@ -198,7 +200,7 @@ fn resuming_on_other_shards_is_refused() {
     dataset::encode_corpus(&docs, &tok, &src, &other_dir, &cfg, &mut |_| ControlFlow::Continue(())).unwrap();
     let other = ShardSet::open(&other_dir).unwrap();
     let err =
-        model::train::train_resume(&dir, &other, opts(), &mut Record::default()).unwrap_err().to_string();
+        trainer::train::train_resume(&dir, &other, opts(), &mut Record::default()).unwrap_err().to_string();
     assert!(err.contains("other text than the run's"), "{err}");
 }
 
@@ -231,7 +233,7 @@ fn evaluation_scores_every_token_once_from_zero_state_per_window() {
         total
     };
 
-    let full = model::train::evaluate(&mut ws, &params, &shards, &tok, Split::Val, None).unwrap();
+    let full = trainer::eval::evaluate(&mut ws, &params, &shards, &tok, Split::Val, None).unwrap();
     assert_eq!(full.tokens, tokens.len() as u64 - 1);
     let val = &shards.manifest().splits.val;
     // Characters of the predicted text: all but the first token's one.
@@ -244,7 +246,7 @@ fn evaluation_scores_every_token_once_from_zero_state_per_window() {
     assert_eq!(full.val_loss, full.nats / full.tokens as f64);
 
     // A prefix of 1000 bytes: the first 1000 tokens (one char each), 999 predictions.
-    let part = model::train::evaluate(&mut ws, &params, &shards, &tok, Split::Val, Some(1000)).unwrap();
+    let part = trainer::eval::evaluate(&mut ws, &params, &shards, &tok, Split::Val, Some(1000)).unwrap();
     assert_eq!((part.tokens, part.chars, part.bytes), (999, 999, 999));
     let want = expect(1000);
     assert!((part.nats - want).abs() < 1e-4 * want, "{} vs {want}", part.nats);

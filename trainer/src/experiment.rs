@@ -1,0 +1,567 @@
+//! The char-vs-BPE experiment as a library call: for each vocabulary, train
+//! the tokenizer, encode the corpus (one text split shared by all), train
+//! the same model on the shards, evaluate it on the validation text and
+//! sample from it. `lm experiment` is flags around [`run`]; the tests call
+//! it directly.
+//!
+//! Layout of the output directory: `experiment.json` (what the outputs were
+//! made from), `tokenizers/NAME.json`, `shards/NAME/`, `runs/NAME/` (normal
+//! run directories, with `sample.txt`). The comparison (`report.md`, ...) is
+//! the `report` crate's, built from the run directories [`run`] returns.
+//!
+//! Re-running skips every step whose output exists and matches the plan; an
+//! interrupted run is resumed; `force` redoes everything. A corpus that
+//! changed since the outputs were made invalidates all of them.
+//!
+//! # Sweeps
+//!
+//! With FLOPs budgets `C_1 < ... < C_n` ([`Plan::sweep`]), each vocabulary
+//! is trained once and scored at every budget, with a warmup-stable-decay
+//! schedule (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training
+//! Beyond Fixed Training Durations"):
+//! - budget `C_i` is `e_i` whole steps of the model's training FLOPs per
+//!   token; its cooldown starts at `s_i = e_i - round(0.2 e_i)`;
+//! - the trunk (`runs/NAME/`) warms up (at most a tenth of `e_1`), then
+//!   trains at the peak rate to the last `s_i`, keeping a snapshot at every
+//!   `s_i`;
+//! - branch `i` (`runs/NAME/branches/C_i/`) continues from the snapshot at
+//!   `s_i` with the same data order, decays the rate linearly to the
+//!   minimum by its last step `e_i - 1`, and is evaluated on the whole
+//!   validation text.
+//!
+//! A sweep costs `s_n + sum(e_i - s_i)` steps, about 1.1 to 1.2 times its
+//! largest budget, instead of the sum of all budgets. Every branch is a
+//! normal run directory: `lm eval` reproduces its bits per character.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use dataset::corpus::Document;
+use dataset::{EncodeConfig, ShardSet, TokenizerSource, VocabSpec};
+use model::sample::SamplingConfig;
+use model::{Cell, ModelConfig};
+use tokenizer::train::BpeConfig;
+use tokenizer::{Kind, Pattern, Tokenizer};
+
+use crate::run::{EvalResult, RunConfig, RunDir, Status, TrainSettings};
+use crate::train::{LoopOptions, Result, TrainError};
+
+/// One vocabulary of the experiment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vocab {
+    /// The corpus's characters.
+    Char,
+    /// Byte-level BPE of this final size.
+    Bpe(usize),
+}
+
+impl Vocab {
+    /// `char`, `512` or `bpe512`.
+    pub fn parse(s: &str) -> std::result::Result<Vocab, String> {
+        if s == "char" {
+            return Ok(Vocab::Char);
+        }
+        let n: usize = s
+            .trim_start_matches("bpe")
+            .parse()
+            .map_err(|_| format!("{s:?} is neither `char` nor a BPE vocabulary size"))?;
+        if n <= 256 {
+            return Err(format!("a BPE vocabulary needs more than the 256 byte tokens, got {n}"));
+        }
+        Ok(Vocab::Bpe(n))
+    }
+
+    /// The name of its tokenizer, shards and run: `char`, `bpe512`.
+    pub fn name(&self) -> String {
+        match self {
+            Vocab::Char => "char".into(),
+            Vocab::Bpe(n) => format!("bpe{n}"),
+        }
+    }
+}
+
+/// The model's shape, the same for every vocabulary (V aside).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub cell: Cell,
+    pub layers: usize,
+    pub hidden: usize,
+    /// Embedding width (default: the hidden width).
+    pub embed: Option<usize>,
+    pub tie: bool,
+}
+
+impl Shape {
+    /// The model configuration for `vocab` ids, checked.
+    pub fn config(&self, vocab: usize) -> Result<ModelConfig> {
+        let cfg = ModelConfig {
+            cell: self.cell,
+            vocab,
+            embed: self.embed.unwrap_or(self.hidden),
+            hidden: self.hidden,
+            layers: self.layers,
+            tie: self.tie,
+        };
+        cfg.validate().map_err(TrainError::Invalid)?;
+        Ok(cfg)
+    }
+}
+
+/// How every model's sample is drawn.
+#[derive(Clone, Debug)]
+pub struct SampleSpec {
+    pub prompt: String,
+    /// Characters of text after the prompt.
+    pub chars: usize,
+    pub temperature: f32,
+    pub seed: u64,
+}
+
+/// Everything the experiment does.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Corpus files or directories.
+    pub corpus: Vec<PathBuf>,
+    pub vocabs: Vec<Vocab>,
+    /// The output directory.
+    pub out: PathBuf,
+    /// Fraction of each file (its tail) held out for validation.
+    pub val_fraction: f64,
+    /// BPE pre-tokenizer.
+    pub pattern: Pattern,
+    /// Redo every step even when its output exists.
+    pub force: bool,
+    pub shape: Shape,
+    /// Training settings, the same for every vocabulary.
+    pub train: TrainSettings,
+    pub loop_options: LoopOptions,
+    pub sample: SampleSpec,
+    /// FLOPs budgets of a sweep, ascending. Empty: one run per vocabulary
+    /// with `train.budget`. Otherwise each vocabulary trains one stable trunk
+    /// and a cooldown branch per budget ([`sweep`](self#sweeps)).
+    pub sweep: Vec<f64>,
+}
+
+/// The share of a budget's steps its cooldown branch takes (Hägele et al.
+/// 2024 find 10-20% enough for WSD to match a cosine run of that length).
+pub const COOLDOWN_FRACTION: f64 = 0.2;
+
+/// The fewest steps the smallest budget of a sweep may give: warmup (a
+/// tenth), stable phase and cooldown (a fifth) all need some.
+pub const MIN_SWEEP_STEPS: u64 = 10;
+
+/// What the experiment reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Before the first step.
+    Start { files: usize, bytes: u64, out: &'a Path },
+    /// The corpus changed since the outputs in `out` were made: every step is redone.
+    CorpusChanged { stamp: &'a Path },
+    /// An output exists, matches the plan and is kept.
+    Kept { path: &'a Path },
+    /// A run finished with these settings before and is kept.
+    RunKept { dir: &'a Path },
+    /// A tokenizer was trained and saved.
+    TokenizerTrained { path: &'a Path },
+    /// The corpus was encoded.
+    Encoded { dir: &'a Path, manifest: &'a dataset::Manifest, seconds: f64 },
+    /// A run starts (or resumes, when `resumed`).
+    RunStarting { dir: &'a Path, config: &'a RunConfig, resumed: bool },
+    /// A run finished; its final evaluation.
+    RunFinished { dir: &'a Path, eval: Option<&'a EvalResult> },
+    /// A sample was written.
+    Sampled { path: &'a Path },
+}
+
+/// Receives the experiment's progress; the CLI draws it. Every `Break`
+/// stops the experiment; outputs finished so far are kept, and re-running
+/// continues from them.
+pub trait Observer {
+    fn event(&mut self, event: Event<'_>);
+    /// The tokenizer trainer's progress.
+    fn tokenizer(&mut self) -> &mut dyn tokenizer::train::Observer;
+    /// The encoder's progress.
+    fn encoding(&mut self, progress: &dataset::Progress) -> ControlFlow<()>;
+    /// The training loop's observer for the run in `dir`.
+    fn training(&mut self, dir: &Path) -> &mut dyn crate::train::Observer;
+}
+
+/// What the experiment made: one entry per vocabulary, in the plan's order.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub runs: Vec<PathBuf>,
+    /// The corpus files.
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Runs the experiment (module docs).
+pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
+    if plan.vocabs.is_empty() {
+        return Err(TrainError::Invalid("give at least one vocabulary".into()));
+    }
+    let docs = dataset::corpus::list_files(&plan.corpus)?;
+    let bytes = dataset::corpus::total_bytes(&docs);
+    let out = &plan.out;
+    let mut force = plan.force;
+    // What the outputs were made from: a different corpus invalidates them all.
+    let stamp = out.join("experiment.json");
+    let fingerprint = corpus_fingerprint(&docs);
+    let previous: Option<serde_json::Value> =
+        std::fs::read(&stamp).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(p) = previous
+        && p["corpus"] != fingerprint
+        && !force
+    {
+        observer.event(Event::CorpusChanged { stamp: &stamp });
+        force = true;
+    }
+    std::fs::create_dir_all(out).map_err(|source| crate::run::RunError::Io { path: out.clone(), source })?;
+    crate::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint }))?;
+    observer.event(Event::Start { files: docs.len(), bytes, out });
+
+    let mut runs = Vec::new();
+    for v in &plan.vocabs {
+        let name = v.name();
+        let tok_path = out.join("tokenizers").join(format!("{name}.json"));
+        let shards_dir = out.join("shards").join(&name);
+        let run_dir = out.join("runs").join(&name);
+        let tok = ensure_tokenizer(plan, force, *v, &docs, &tok_path, observer)?;
+        let shards = ensure_shards(plan, force, &tok, &tok_path, &shards_dir, &docs, observer)?;
+        let cfg = RunConfig {
+            format_version: crate::run::FORMAT_VERSION,
+            model: plan.shape.config(shards.vocab_size())?,
+            train: plan.train.clone(),
+            data: crate::train::data_ref(&shards),
+            branch: None,
+        };
+        if plan.sweep.is_empty() {
+            let fresh = ensure_run(plan, force, &cfg, &plan.loop_options, &shards, &run_dir, observer)?;
+            ensure_sample(plan, force, &run_dir, fresh, observer)?;
+            runs.push(run_dir);
+        } else {
+            let branches = ensure_sweep(plan, force, cfg, &shards, &run_dir, observer)?;
+            if let Some(last) = branches.last() {
+                ensure_sample(plan, force, last, true, observer)?;
+            }
+            runs.extend(branches);
+        }
+    }
+    Ok(Outcome { runs, files: docs.len(), bytes })
+}
+
+/// The corpus as the experiment saw it: files (paths and sizes) and a hash of that list.
+fn corpus_fingerprint(docs: &[Document]) -> serde_json::Value {
+    let mut h = blake3::Hasher::new();
+    for d in docs {
+        h.update(d.path.as_os_str().as_encoded_bytes());
+        h.update(&[0]);
+        h.update(&d.len.to_le_bytes());
+    }
+    serde_json::json!({
+        "files": docs.len(),
+        "bytes": dataset::corpus::total_bytes(docs),
+        "listing_hash": h.finalize().to_hex().to_string(),
+    })
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| crate::run::RunError::Io { path: path.to_path_buf(), source }.into()
+}
+
+/// Trains the tokenizer unless a valid one of the right kind and size exists.
+fn ensure_tokenizer(
+    plan: &Plan,
+    force: bool,
+    v: Vocab,
+    docs: &[Document],
+    path: &Path,
+    observer: &mut dyn Observer,
+) -> Result<Tokenizer> {
+    if !force && let Ok(tok) = Tokenizer::from_file(path) {
+        let ok = match v {
+            Vocab::Char => tok.kind() == Kind::Char,
+            Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= n,
+        };
+        if ok {
+            observer.event(Event::Kept { path });
+            return Ok(tok);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let spec = match v {
+        Vocab::Char => VocabSpec::Char { byte_fallback: false, specials: Vec::new() },
+        Vocab::Bpe(n) => VocabSpec::Bpe(BpeConfig {
+            vocab_size: n,
+            pattern: plan.pattern,
+            min_frequency: 0,
+            specials: Vec::new(),
+        }),
+    };
+    let tok = dataset::train_tokenizer(docs, &spec, observer.tokenizer())?.with_name(&v.name());
+    tok.save(path)?;
+    observer.event(Event::TokenizerTrained { path });
+    Ok(tok)
+}
+
+/// Encodes the corpus unless valid shards of this tokenizer and corpus exist.
+fn ensure_shards(
+    plan: &Plan,
+    force: bool,
+    tok: &Tokenizer,
+    tok_path: &Path,
+    dir: &Path,
+    docs: &[Document],
+    observer: &mut dyn Observer,
+) -> Result<ShardSet> {
+    if !force && let Ok(set) = ShardSet::open(dir) {
+        let m = set.manifest();
+        if m.tokenizer.content_hash == tok.content_hash()
+            && m.split.val_fraction == plan.val_fraction
+            && m.corpus.files == docs.len()
+            && m.corpus.bytes == dataset::corpus::total_bytes(docs)
+        {
+            observer.event(Event::Kept { path: dir });
+            return Ok(set);
+        }
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    let config = EncodeConfig { val_fraction: plan.val_fraction, ..EncodeConfig::default() };
+    let source = TokenizerSource::File(tok_path.to_path_buf());
+    let start = std::time::Instant::now();
+    let manifest = dataset::encode_corpus(docs, tok, &source, dir, &config, &mut |p| observer.encoding(p))?;
+    observer.event(Event::Encoded { dir, manifest: &manifest, seconds: start.elapsed().as_secs_f64() });
+    Ok(ShardSet::open(dir)?)
+}
+
+/// Trains the run unless it finished with these settings; resumes an
+/// interrupted one. Returns whether it trained.
+fn ensure_run(
+    _plan: &Plan,
+    force: bool,
+    cfg: &RunConfig,
+    opts: &LoopOptions,
+    shards: &ShardSet,
+    dir: &Path,
+    observer: &mut dyn Observer,
+) -> Result<bool> {
+    let rd = RunDir::new(dir);
+    if rd.config().exists() {
+        let old = rd.read_config()?;
+        let same = old.model == cfg.model && old.train == cfg.train && old.data == cfg.data;
+        if same && !force {
+            let state = rd.read_state().ok();
+            match state.map(|s| s.status) {
+                Some(Status::Finished) => {
+                    observer.event(Event::RunKept { dir });
+                    return Ok(false);
+                }
+                Some(Status::Diverged) => {
+                    return Err(TrainError::Invalid(format!(
+                        "{}: this run diverged; change the settings or pass --force",
+                        dir.display()
+                    )));
+                }
+                Some(_) => {
+                    observer.event(Event::RunStarting { dir, config: &old, resumed: true });
+                    let state =
+                        crate::train::train_resume(dir, shards, opts.clone(), observer.training(dir))?;
+                    finished(dir, &state, observer)?;
+                    return Ok(true);
+                }
+                None => {}
+            }
+        } else if !force {
+            return Err(TrainError::Invalid(format!(
+                "{}: a run with other settings (or other shards) exists; pass --force to replace it",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    observer.event(Event::RunStarting { dir, config: cfg, resumed: false });
+    let state = crate::train::train_new(dir, cfg.clone(), shards, opts.clone(), observer.training(dir))?;
+    finished(dir, &state, observer)?;
+    Ok(true)
+}
+
+fn finished(dir: &Path, state: &crate::run::RunState, observer: &mut dyn Observer) -> Result<()> {
+    if state.status != Status::Finished {
+        return Err(TrainError::Invalid(format!(
+            "{}: stopped before the end of its budget; run the experiment again to resume",
+            dir.display()
+        )));
+    }
+    observer.event(Event::RunFinished { dir, eval: state.last_eval.as_ref() });
+    Ok(())
+}
+
+/// The steps of a sweep for a model of `flops_per_token`: for each budget,
+/// where its cooldown starts and its last step + 1; and the trunk's warmup.
+pub struct SweepSteps {
+    pub starts: Vec<u64>,
+    pub ends: Vec<u64>,
+    pub warmup: u64,
+}
+
+/// Resolves `budgets` (ascending FLOPs) to steps of `tokens_per_step`
+/// tokens; refuses budgets too small or too close to be told apart.
+pub fn sweep_steps(
+    budgets: &[f64],
+    flops_per_token: f64,
+    tokens_per_step: u64,
+    warmup: u64,
+) -> Result<SweepSteps> {
+    let mut ends = Vec::with_capacity(budgets.len());
+    for (i, &c) in budgets.iter().enumerate() {
+        if !(c.is_finite() && c > 0.0) {
+            return Err(TrainError::Invalid(format!("--flops: {c} is not a positive number of FLOPs")));
+        }
+        let e = crate::train::flops_steps(c, flops_per_token, tokens_per_step);
+        let step_flops = flops_per_token * tokens_per_step as f64;
+        if i == 0 && e < MIN_SWEEP_STEPS {
+            return Err(TrainError::Invalid(format!(
+                "--flops {c:e}: only {e} steps of {tokens_per_step} tokens at {flops_per_token:.4e} FLOPs per token; \
+                 the smallest budget needs at least {MIN_SWEEP_STEPS} steps ({:.2e} FLOPs)",
+                MIN_SWEEP_STEPS as f64 * step_flops
+            )));
+        }
+        if let Some(&prev) = ends.last()
+            && e <= prev
+        {
+            return Err(TrainError::Invalid(format!(
+                "--flops: the budgets must increase and differ by at least one step ({step_flops:.2e} FLOPs); \
+                 {c:e} gives {e} steps like the one before it"
+            )));
+        }
+        ends.push(e);
+    }
+    let starts = ends.iter().map(|&e| e - ((e as f64 * COOLDOWN_FRACTION).round() as u64).max(1)).collect();
+    let warmup = crate::run::warmup_steps(warmup, ends[0]);
+    Ok(SweepSteps { starts, ends, warmup })
+}
+
+/// The trunk and one cooldown branch per budget (module docs); returns the
+/// branches' run directories in budget order.
+fn ensure_sweep(
+    plan: &Plan,
+    force: bool,
+    base: RunConfig,
+    shards: &ShardSet,
+    dir: &Path,
+    observer: &mut dyn Observer,
+) -> Result<Vec<PathBuf>> {
+    let per_step = (base.train.batch * base.train.seq) as u64;
+    let steps = sweep_steps(&plan.sweep, base.model.train_flops_per_token(), per_step, base.train.warmup)?;
+    let last_start = *steps.starts.iter().max().unwrap_or(&1);
+    let mut trunk = base.clone();
+    trunk.train.warmup = steps.warmup;
+    trunk.train.budget = crate::run::Budget::Steps(last_start);
+    trunk.train.schedule = crate::run::Schedule::Wsd { decay_start: None };
+    let opts = LoopOptions { snapshot_steps: steps.starts.clone(), ..plan.loop_options.clone() };
+    ensure_run(plan, force, &trunk, &opts, shards, dir, observer)?;
+
+    let trunk_dir = RunDir::new(dir);
+    let mut out = Vec::new();
+    for (i, &c) in plan.sweep.iter().enumerate() {
+        let bdir = dir.join("branches").join(format!("{c:e}"));
+        let mut cfg = trunk.clone();
+        cfg.train.budget = crate::run::Budget::Flops(c);
+        cfg.train.schedule = crate::run::Schedule::Wsd { decay_start: Some(steps.starts[i]) };
+        cfg.branch = Some(crate::run::BranchRef { trunk: dir.to_path_buf(), step: steps.starts[i] });
+        let rd = RunDir::new(&bdir);
+        let kept = !force
+            && rd.read_config().is_ok_and(|old| old == cfg)
+            && rd.read_state().is_ok_and(|s| s.status == Status::Finished);
+        if kept {
+            observer.event(Event::RunKept { dir: &bdir });
+            out.push(bdir);
+            continue;
+        }
+        if bdir.exists() {
+            std::fs::remove_dir_all(&bdir).map_err(io(&bdir))?;
+        }
+        start_branch(&trunk_dir, steps.starts[i], &cfg, &bdir)?;
+        observer.event(Event::RunStarting { dir: &bdir, config: &cfg, resumed: true });
+        let opts = LoopOptions { snapshot_steps: Vec::new(), ..plan.loop_options.clone() };
+        let state = crate::train::train_resume(&bdir, shards, opts, observer.training(&bdir))?;
+        finished(&bdir, &state, observer)?;
+        out.push(bdir);
+    }
+    Ok(out)
+}
+
+/// Makes `bdir` a run directory holding the trunk's snapshot at `step`
+/// (checkpoint, state, the metrics up to it, the tokenizer copy) and the
+/// branch's `config.json`, ready to resume.
+fn start_branch(trunk: &RunDir, step: u64, cfg: &RunConfig, bdir: &Path) -> Result<()> {
+    let snap = RunDir::new(trunk.snapshot(step));
+    let state = snap.read_state().map_err(|e| {
+        TrainError::Invalid(format!(
+            "{}: the trunk's snapshot of step {step} is missing or incomplete ({e}); run the experiment again \
+             with --force",
+            snap.root().display()
+        ))
+    })?;
+    if state.step != step {
+        return Err(TrainError::Invalid(format!(
+            "{}: the snapshot holds step {} instead of {step}",
+            snap.root().display(),
+            state.step
+        )));
+    }
+    std::fs::create_dir_all(bdir).map_err(io(bdir))?;
+    let rd = RunDir::new(bdir);
+    for (from, to) in [(snap.model(), rd.model()), (snap.optimizer(), rd.optimizer())] {
+        let bytes = std::fs::read(&from).map_err(io(&from))?;
+        crate::run::write_atomic(&to, &bytes)?;
+    }
+    if trunk.tokenizer().exists() {
+        let bytes = std::fs::read(trunk.tokenizer()).map_err(io(&trunk.tokenizer()))?;
+        crate::run::write_atomic(&rd.tokenizer(), &bytes)?;
+    }
+    // The trunk's curve up to the branch point, so the branch's curve is whole.
+    let mut metrics = String::new();
+    for line in trunk.read_metrics()?.iter().filter(|m| m.step <= step) {
+        metrics.push_str(&serde_json::to_string(line).map_err(|e| TrainError::Invalid(e.to_string()))?);
+        metrics.push('\n');
+    }
+    crate::run::write_atomic(&rd.metrics(), metrics.as_bytes())?;
+    crate::run::write_json(&rd.config(), cfg)?;
+    let mut state = state;
+    state.status = Status::Interrupted;
+    state.message = None;
+    crate::run::write_json(&rd.state(), &state)?;
+    Ok(())
+}
+
+/// Writes `sample.txt` in the run directory.
+fn ensure_sample(
+    plan: &Plan,
+    force: bool,
+    dir: &Path,
+    fresh: bool,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    let path = dir.join("sample.txt");
+    if path.exists() && !fresh && !force {
+        return Ok(());
+    }
+    let s = &plan.sample;
+    let config = SamplingConfig { temperature: s.temperature, top_k: None };
+    let mut text = s.prompt.as_bytes().to_vec();
+    let mut chars = 0usize;
+    // Enough tokens for any vocabulary; stops once `s.chars` characters are out.
+    crate::sample::generate(dir, &s.prompt, s.chars, config, s.seed, |b| {
+        chars += tokenizer::stats::count_chars(b) as usize;
+        text.extend_from_slice(b);
+        Ok(if chars >= s.chars { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+    })?;
+    crate::run::write_atomic(&path, &text)?;
+    observer.event(Event::Sampled { path: &path });
+    Ok(())
+}
