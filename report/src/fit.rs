@@ -507,7 +507,7 @@ fn identifiable(xs: &[Vec<f64>], idx: &[usize], k: usize) -> bool {
     let mut rows: Vec<&Vec<f64>> = idx.iter().map(|&i| &xs[i]).collect();
     rows.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     rows.dedup();
-    rows.len() >= 1 + 2 * k && (0..k).all(|j| rows.iter().any(|r| r[j] != rows[0][j]))
+    rows.len() > 2 * k && (0..k).all(|j| rows.iter().any(|r| r[j] != rows[0][j]))
 }
 
 /// Internal to public parameters `[E, coef_1, exp_1, ...]`.

@@ -206,7 +206,7 @@ pub fn frontier(curves: &[VocabCurve]) -> Result<Frontier, FitError> {
                 if d0 == 0.0 || !(d0 * d1 < 0.0 || d1 == 0.0) {
                     continue;
                 }
-                let u = bisect(&d, w[0], w[1]);
+                let u = bisect(d, w[0], w[1]);
                 // The curve better just below the crossing comes first.
                 let (a, b) = if d0 < 0.0 { (i, j) } else { (j, i) };
                 let c = u.exp();

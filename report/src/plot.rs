@@ -185,8 +185,9 @@ pub const FRONTIER_SVG: &str = "bpc_vs_flops.svg";
 /// Bits/char against training FLOPs on a log axis: per vocabulary its
 /// measured points and its fitted curve (solid up to its largest measured
 /// budget, dashed past it: extrapolation), over shaded bands naming the
-/// vocabulary that the frontier puts first in each range (bands past the
-/// largest measured budget are lighter and say "extrapolated"). `path` only
+/// vocabulary that the frontier puts first in each range (labels at the
+/// bottom; bands past the largest measured budget are lighter and say
+/// "extrapolated"), and a dashed line where the measurements end. `path` only
 /// names the plot in errors. Returns the SVG text.
 pub fn frontier_svg(
     curves: &[crate::frontier::VocabCurve],
@@ -257,8 +258,8 @@ pub fn frontier_svg(
             chart
                 .draw_series(std::iter::once(Text::new(
                     label,
-                    (mid, y1 - pad * 0.5),
-                    ("sans-serif", 13).into_font().color(&color).pos(text_anchor_center()),
+                    (mid, y0 + pad * 0.25),
+                    ("sans-serif", 13).into_font().color(&color).pos(text_anchor_bottom()),
                 )))
                 .map_err(|e| err(e.to_string()))?;
         }
@@ -270,7 +271,7 @@ pub fn frontier_svg(
         chart
             .draw_series(std::iter::once(Text::new(
                 "extrapolation →",
-                (m * 1.05, y0 + pad * 0.4),
+                (m * 1.05, y1 - pad * 0.4),
                 ("sans-serif", 13).into_font().color(&BLACK.mix(0.6)),
             )))
             .map_err(|e| err(e.to_string()))?;
@@ -303,7 +304,7 @@ pub fn frontier_svg(
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()
@@ -313,9 +314,9 @@ pub fn frontier_svg(
     Ok(svg)
 }
 
-fn text_anchor_center() -> plotters::style::text_anchor::Pos {
+fn text_anchor_bottom() -> plotters::style::text_anchor::Pos {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
-    Pos::new(HPos::Center, VPos::Top)
+    Pos::new(HPos::Center, VPos::Bottom)
 }
 
 /// Writes [`frontier_svg`] as `dir/bpc_vs_flops.svg` (atomically); returns
