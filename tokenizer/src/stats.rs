@@ -16,8 +16,11 @@
 //!
 //! Rényi efficiency ([`Counter::renyi_efficiency`], [`renyi_efficiency`]),
 //! after Zouhar et al. 2023, "Tokenization and the Noiseless Channel"
-//! (ACL 2023), section 3: with `p` the unigram distribution of the ids in the
-//! text (count of each id / tokens) and `V` the vocabulary,
+//! (ACL 2023): efficiency is the entropy of the unigram distribution over the
+//! largest entropy possible, `log |V|`, and with Rényi's entropy in place of
+//! Shannon's (checked against the abstract and the authors'
+//! `tokenization-scorer` package). With `p` the unigram distribution of the
+//! ids in the text (count of each id / tokens) and `V` the vocabulary,
 //!
 //! ```text
 //! H_a(p)   = 1/(1 - a) * log( sum_w p(w)^a )     (Rényi entropy, a != 1)
