@@ -28,6 +28,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A curve that cannot be fitted to the measured points.
+    #[error(transparent)]
+    Fit(#[from] crate::fit::FitError),
     /// Drawing a plot.
     #[error("{}: cannot draw the plot: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },

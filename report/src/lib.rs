@@ -9,15 +9,22 @@
 //! - [`compare`]: reading finished (or unfinished) runs and building the rows.
 //! - [`table`]: the table as Markdown (terminal and `report.md`).
 //! - [`plot`]: SVG plots of validation bits per character.
+//! - [`fit`]: fitted loss curves (`E + A*C^-alpha`, `L(N, D)`) with intervals.
+//! - [`frontier`]: which vocabulary is best over which compute range, where
+//!   the curves cross, and which intrinsic measure ordered the vocabularies.
 
 pub mod bits;
 pub mod compare;
 mod error;
+pub mod fit;
+pub mod frontier;
 pub mod plot;
 pub mod table;
 
 pub use compare::{Comparison, Curve, CurvePoint, ReferenceRow, Row, RunSummary};
 pub use error::{Error, Result};
+pub use fit::{FitError, FitOptions, PowerLaw, PowerLawFit, ScalingLaw, ScalingLawFit, VocabFit};
+pub use frontier::{Frontier, FrontierRange, Intrinsic};
 
 use std::path::Path;
 
