@@ -126,6 +126,10 @@ pub struct Comparison {
     pub samples: Vec<(String, String)>,
     /// Validation bits/char over training time and characters seen, per run.
     pub curves: Vec<Curve>,
+    /// For a FLOPs sweep: fits, frontier, intrinsic measures (`fits`,
+    /// `frontier`, `intrinsic`, ... at the top level of `report.json`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<crate::compute::ComputeAxis>,
 }
 
 /// One run's validation curve (its evaluation lines in `metrics.jsonl`).
@@ -196,7 +200,7 @@ impl Comparison {
                     .collect(),
             })
             .collect();
-        Ok(Comparison { val, rows, references: Vec::new(), samples, curves })
+        Ok(Comparison { val, rows, references: Vec::new(), samples, curves, compute: None })
     }
 
     /// Adds rows for pretrained tokenizers, measured on the validation text.

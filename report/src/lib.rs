@@ -15,6 +15,7 @@
 
 pub mod bits;
 pub mod compare;
+pub mod compute;
 mod error;
 pub mod fit;
 pub mod frontier;
@@ -39,6 +40,11 @@ pub fn write_report(c: &Comparison, dir: &Path) -> Result<String> {
     json.push('\n');
     write_file(&dir.join("report.json"), json.as_bytes())?;
     plot::write_all(c, dir)?;
+    if let Some(axis) = &c.compute
+        && let Some(f) = &axis.frontier_detail
+    {
+        plot::write_frontier(&axis.curves(c), f, dir)?;
+    }
     Ok(md)
 }
 
@@ -49,6 +55,15 @@ pub fn markdown_report(c: &Comparison) -> String {
     md.push_str("\n![validation bits per character vs training time](bpc_vs_time.svg)\n");
     md.push_str("![validation bits per character vs characters seen](bpc_vs_chars.svg)\n");
     md.push_str("![tokens per character](tokens_per_char.svg)\n");
+    if let Some(axis) = &c.compute {
+        md.push_str(&axis.markdown());
+    }
+    if c.rows.iter().any(|r| r.machine_dependent) {
+        md.push_str(
+            "\nThese runs had a wall-clock budget: how far each got depends on the machine's speed and load, \
+             so the same command on another machine gives other figures. A FLOPs budget (--flops) does not.\n",
+        );
+    }
     if !c.samples.is_empty() {
         md.push_str("\n## Samples\n");
         for (run, text) in &c.samples {

@@ -30,10 +30,16 @@ pub fn build(runs: &[PathBuf], references: &[String]) -> Result<Comparison> {
     let summaries = runs.iter().map(|r| RunSummary::load(r)).collect::<report::Result<Vec<_>>>()?;
     let mut c = Comparison::new(&summaries)?;
     let names: Vec<&str> = references.iter().map(String::as_str).filter(|n| *n != "none").collect();
-    if !names.is_empty() {
+    let sweep = c.rows.iter().any(|r| r.budget_flops.is_some());
+    if !names.is_empty() || sweep {
         let shards = &summaries[0].config.data.shards;
         match trainer::eval::split_text(shards, Split::Val) {
-            Ok(text) => c.add_references(report::compare::reference_rows(&text, &names)?),
+            Ok(text) => {
+                if !names.is_empty() {
+                    c.add_references(report::compare::reference_rows(&text, &names)?);
+                }
+                c.compute = report::compute::ComputeAxis::build(&c, &summaries, &text)?;
+            }
             Err(e) => eprintln!("lm compare: no reference rows: {}", crate::one_line(&e.into())),
         }
     }

@@ -19,6 +19,7 @@ use crate::{Interrupt, Threads, TrainProgress};
 #[command(
     args_override_self = true,
     after_help = "Examples:
+  lm experiment data/shakespeare --vocab char,512,2048,8000 --flops 2e12,5e12,1e13,2e13
   lm experiment data/shakespeare --vocab char,512,2048,8000 --budget 2m -o experiments/shakespeare
   lm experiment corpus/ --vocab char,1024,4096 --tokens 5M --hidden 256"
 )]
@@ -139,7 +140,12 @@ impl Progress {
         Progress {
             quiet,
             vocabs: plan.vocabs.iter().map(Vocab::name).collect::<Vec<_>>().join(", "),
-            budget: super::train::describe_budget(&plan.train.budget),
+            budget: if plan.sweep.is_empty() {
+                super::train::describe_budget(&plan.train.budget)
+            } else {
+                let b: Vec<String> = plan.sweep.iter().map(|f| format!("{f:e}")).collect();
+                format!("a sweep over {} FLOPs", b.join(", "))
+            },
             tokenizer: TrainProgress::new(quiet, interrupt.clone()),
             interrupt,
             encode: None,

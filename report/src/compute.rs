@@ -1,0 +1,199 @@
+//! The compute axis of a FLOPs sweep: per vocabulary, the fitted curve of
+//! bits/char against training FLOPs; the frontier (which vocabulary is best
+//! over which compute range, and where the curves cross); the intrinsic
+//! tokenizer measures on the validation text; and which of them ordered the
+//! vocabularies as the measured bits/char did, at each budget.
+//!
+//! Inputs are the comparison's rows with a FLOPs budget (the sweep's cooldown
+//! branches); a point's x is the nominal budget, so the budgets of different
+//! vocabularies match exactly (each run spends at most one step more).
+
+use serde::Serialize;
+
+use crate::fit::{FitOptions, Point, PowerLaw, VocabFit, fit_power_law};
+use crate::frontier::{
+    BudgetAgreement, Frontier, FrontierRange, Intrinsic, VocabCurve, frontier, rank_agreement,
+};
+use crate::{Comparison, Result, RunSummary};
+
+/// What `report.json` adds for a sweep.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ComputeAxis {
+    /// Per vocabulary with at least 3 budgets: `E`, `A`, `alpha` and their intervals.
+    pub fits: Vec<VocabFit>,
+    /// Why a vocabulary has no fit.
+    pub fit_notes: Vec<String>,
+    /// The best fitted vocabulary per compute range, to 10x the largest budget.
+    pub frontier: Vec<FrontierRange>,
+    /// Crossings and the best measured vocabulary per budget.
+    pub frontier_detail: Option<Frontier>,
+    /// Per vocabulary: tokens/char, bytes/token, share of the vocabulary used, Rényi efficiency.
+    pub intrinsic: Vec<Intrinsic>,
+    /// At each budget, which intrinsic measure ordered the vocabularies as bits/char did.
+    pub agreement: Vec<BudgetAgreement>,
+}
+
+impl ComputeAxis {
+    /// The analysis of `c`'s rows that have a FLOPs budget; `None` when none
+    /// has. `runs` are the summaries `c` was built from (for the tokenizers)
+    /// and `val_text` their common validation text.
+    pub fn build(c: &Comparison, runs: &[RunSummary], val_text: &[u8]) -> Result<Option<ComputeAxis>> {
+        let mut vocabs: Vec<String> = Vec::new();
+        for r in c.rows.iter().filter(|r| r.budget_flops.is_some()) {
+            if !vocabs.contains(&r.vocab) {
+                vocabs.push(r.vocab.clone());
+            }
+        }
+        if vocabs.is_empty() {
+            return Ok(None);
+        }
+        let mut axis = ComputeAxis::default();
+        let mut curves = Vec::new();
+        let mut all = Vec::new();
+        for v in &vocabs {
+            let mut points: Vec<Point> = c
+                .rows
+                .iter()
+                .filter(|r| &r.vocab == v && r.status == "finished")
+                .filter_map(|r| Some(Point { flops: r.budget_flops?, bits_per_char: r.eval?.bits_per_char }))
+                .collect();
+            points.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+            // Unfitted vocabularies still take part in the rank agreement,
+            // which reads only the points.
+            let unfitted = PowerLaw { e: f64::NAN, a: f64::NAN, alpha: f64::NAN };
+            if points.len() < 3 {
+                axis.fit_notes.push(format!("{v}: {} finished budget(s); a fit needs 3", points.len()));
+                all.push(VocabCurve { vocab: v.clone(), law: unfitted, points });
+                continue;
+            }
+            match fit_power_law(&points, &FitOptions::default()) {
+                Ok(fit) => {
+                    let curve = VocabCurve { vocab: v.clone(), law: fit.law, points: points.clone() };
+                    curves.push(curve.clone());
+                    all.push(curve);
+                    axis.fits.push(VocabFit { vocab: v.clone(), fit });
+                }
+                Err(e) => {
+                    axis.fit_notes.push(format!("{v}: {e}"));
+                    all.push(VocabCurve { vocab: v.clone(), law: unfitted, points });
+                }
+            }
+        }
+        if !curves.is_empty() {
+            let f = frontier(&curves)?;
+            axis.frontier = f.ranges.clone();
+            axis.frontier_detail = Some(f);
+        }
+        for v in &vocabs {
+            let Some(run) = runs.iter().find(|r| &r.config.data.tokenizer_name == v) else { continue };
+            let tok = trainer::train::run_tokenizer(&run.path, &run.config).map_err(|e| {
+                crate::Error::Empty(format!("{}: the run's tokenizer: {e}", run.path.display()))
+            })?;
+            let counter = tokenizer::stats::measure(&tok, &[val_text])?;
+            axis.intrinsic.push(Intrinsic::from_counter(v, &counter, tok.vocab_size()));
+        }
+        axis.agreement = rank_agreement(&all, &axis.intrinsic);
+        Ok(Some(axis))
+    }
+
+    /// The curves the frontier plot draws.
+    pub fn curves(&self, c: &Comparison) -> Vec<VocabCurve> {
+        self.fits
+            .iter()
+            .map(|f| {
+                let mut points: Vec<Point> = c
+                    .rows
+                    .iter()
+                    .filter(|r| r.vocab == f.vocab && r.status == "finished")
+                    .filter_map(|r| {
+                        Some(Point { flops: r.budget_flops?, bits_per_char: r.eval?.bits_per_char })
+                    })
+                    .collect();
+                points.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+                VocabCurve { vocab: f.vocab.clone(), law: f.fit.law, points }
+            })
+            .collect()
+    }
+
+    /// The Markdown section of `report.md`.
+    pub fn markdown(&self) -> String {
+        let mut md = String::from("\n## Bits per character against training compute\n\n");
+        if let Some(f) = &self.frontier_detail {
+            md.push_str("![validation bits per character vs training FLOPs](bpc_vs_flops.svg)\n\n");
+            md.push_str(
+                "Best vocabulary by compute (fitted curves; past the largest budget is extrapolation):\n\n",
+            );
+            md.push_str("| from FLOPs | to FLOPs | best | |\n|---:|---:|---|---|\n");
+            for r in &f.ranges {
+                let note = if r.extrapolation { "extrapolated" } else { "measured range" };
+                md.push_str(&format!(
+                    "| {:.2e} | {:.2e} | {} | {note} |\n",
+                    r.from_flops, r.to_flops, r.vocab
+                ));
+            }
+            let on: Vec<String> = f
+                .crossings
+                .iter()
+                .filter(|x| x.on_frontier)
+                .map(|x| {
+                    format!(
+                        "{} overtakes {} at {:.2e} FLOPs{}",
+                        x.vocabs[1],
+                        x.vocabs[0],
+                        x.flops,
+                        if x.extrapolation { " (extrapolated)" } else { "" }
+                    )
+                })
+                .collect();
+            if !on.is_empty() {
+                md.push_str(&format!("\nCrossings: {}.\n", on.join("; ")));
+            }
+        }
+        if !self.fits.is_empty() {
+            md.push_str(
+                "\nFits of bits/char = E + A * C^(-alpha), C in FLOPs (Huber loss on log values):\n\n",
+            );
+            md.push_str("| vocab | E | A | alpha | interval |\n|---|---:|---:|---:|---|\n");
+            let iv =
+                |i: &Option<[f64; 2]>| i.map_or(String::new(), |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"));
+            for f in &self.fits {
+                let l = &f.fit.law;
+                md.push_str(&format!(
+                    "| {} | {:.4}{} | {:.3e} | {:.4}{} | {} |\n",
+                    f.vocab,
+                    l.e,
+                    iv(&f.fit.e_interval),
+                    l.a,
+                    l.alpha,
+                    iv(&f.fit.alpha_interval),
+                    f.fit.interval.meaning
+                ));
+            }
+        }
+        for n in &self.fit_notes {
+            md.push_str(&format!("\nNo fit: {n}.\n"));
+        }
+        if !self.intrinsic.is_empty() {
+            md.push_str("\nIntrinsic measures on the validation text:\n\n");
+            md.push_str("| vocab | tokens/char | bytes/token | vocab used | Rényi efficiency (2.5) |\n");
+            md.push_str("|---|---:|---:|---:|---:|\n");
+            for i in &self.intrinsic {
+                md.push_str(&format!(
+                    "| {} | {:.4} | {:.3} | {:.1}% | {:.4} |\n",
+                    i.vocab,
+                    i.tokens_per_char,
+                    i.bytes_per_token,
+                    100.0 * i.vocab_used,
+                    i.renyi_efficiency
+                ));
+            }
+        }
+        if !self.agreement.is_empty() {
+            md.push_str("\nWhich intrinsic measure ordered the vocabularies as bits/char did:\n\n");
+            for a in &self.agreement {
+                md.push_str(&format!("- {}\n", a.line()));
+            }
+        }
+        md
+    }
+}
