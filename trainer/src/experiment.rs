@@ -200,6 +200,14 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     if plan.vocabs.is_empty() {
         return Err(TrainError::Invalid("give at least one vocabulary".into()));
     }
+    crate::train::check_settings(&plan.train)?;
+    plan.shape.config(1)?;
+    if !(plan.val_fraction > 0.0 && plan.val_fraction < 1.0) {
+        return Err(TrainError::Invalid(format!(
+            "--val-fraction: must be between 0 and 1 (exclusive), got {}",
+            plan.val_fraction
+        )));
+    }
     let docs = dataset::corpus::list_files(&plan.corpus)?;
     let bytes = dataset::corpus::total_bytes(&docs);
     let out = &plan.out;
@@ -354,7 +362,17 @@ fn ensure_run(
         let old = rd.read_config()?;
         let same = old.model == cfg.model && old.train == cfg.train && old.data == cfg.data;
         if same && !force {
-            let state = rd.read_state().ok();
+            // A state.json that exists but cannot be read is a run we cannot
+            // judge: refuse rather than delete what may be hours of training.
+            let state = match rd.read_state() {
+                Ok(s) => Some(s),
+                Err(_) if !rd.state().exists() => None,
+                Err(e) => {
+                    return Err(TrainError::Invalid(format!(
+                        "{e}; the run is kept: repair or delete the file, or pass --force to train it again"
+                    )));
+                }
+            };
             match state.map(|s| s.status) {
                 Some(Status::Finished) => {
                     observer.event(Event::RunKept { dir });

@@ -298,6 +298,22 @@ impl RunDir {
         read_json(&self.state())
     }
 
+    /// Drops a torn last line (a kill mid-write) from `metrics.jsonl`, so
+    /// lines appended on resume follow whole ones. Missing: nothing to do.
+    pub fn repair_metrics(&self) -> Result<(), RunError> {
+        let path = self.metrics();
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(RunError::Io { path, source }),
+        };
+        if text.is_empty() || text.ends_with(b"\n") {
+            return Ok(());
+        }
+        let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        write_atomic(&path, &text[..keep])
+    }
+
     /// Reads every line of `metrics.jsonl` (a torn last line from a killed run is ignored).
     pub fn read_metrics(&self) -> Result<Vec<MetricsLine>, RunError> {
         let path = self.metrics();

@@ -35,6 +35,7 @@ use model::kernels;
 use model::optim::{AdamW, AdamWConfig, GradNorms, LrSchedule, clip_coefficient};
 use model::params::ParamLayout;
 
+use crate::run::TrainSettings;
 use crate::run::{
     Budget, DataRef, EvalResult, MetricsLine, RunConfig, RunDir, RunError, RunState, Schedule, SplitRef,
     Status, append_metrics, warmup_steps, write_json,
@@ -170,8 +171,8 @@ pub fn train_new(
             dir.display()
         )));
     }
-    cfg.model.validate().map_err(TrainError::Invalid)?;
     check_shards(&cfg, shards)?;
+    check_run(&cfg, shards)?;
     std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
     let tok = shards.tokenizer()?;
     if !shards.manifest().tokenizer.pretrained {
@@ -226,8 +227,11 @@ pub fn train_resume(
             state.step
         )));
     }
+    check_run(&cfg, shards)?;
     let tok = shards.tokenizer()?;
     let layout = ck.model.layout;
+    // A line torn by a kill would sit in the middle of the file once we append.
+    rd.repair_metrics()?;
     let mut state = state;
     state.status = Status::Running;
     state.message = None;
@@ -270,8 +274,96 @@ fn check_shards(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
     Ok(())
 }
 
-fn short(h: &str) -> &str {
-    &h[..h.len().min(12)]
+/// The first 12 characters of a hash for messages (hashes come from
+/// hand-editable JSON: never sliced as bytes).
+fn short(h: &str) -> String {
+    h.chars().take(12).collect()
+}
+
+/// Checks every training setting before anything is written: the flags'
+/// names in the messages are the `lm` flags that set them.
+pub fn check_settings(t: &TrainSettings) -> Result<()> {
+    let bad = |msg: String| Err(TrainError::Invalid(msg));
+    if t.seq == 0 {
+        return bad("--seq: must be at least 1".into());
+    }
+    if t.batch == 0 {
+        return bad("--batch: must be at least 1".into());
+    }
+    if !(t.lr.is_finite() && t.lr > 0.0) {
+        return bad(format!("--lr: must be a positive number, got {}", t.lr));
+    }
+    if !(t.min_lr_ratio.is_finite() && (0.0..=1.0).contains(&t.min_lr_ratio)) {
+        return bad(format!("--min-lr-ratio: must be between 0 and 1, got {}", t.min_lr_ratio));
+    }
+    if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+        return bad(format!("--weight-decay: must be a number >= 0, got {}", t.weight_decay));
+    }
+    if !(t.clip.is_finite() && t.clip >= 0.0) {
+        return bad(format!("--clip: must be a number >= 0 (0: no clipping), got {}", t.clip));
+    }
+    if !(t.eval_every_s.is_finite() && t.eval_every_s >= 0.0) {
+        return bad(format!("--eval-every: must be a duration >= 0, got {}", t.eval_every_s));
+    }
+    match t.budget {
+        Budget::Steps(0) => bad("--steps: must be at least 1".into()),
+        Budget::Tokens(0) => bad("--tokens: must be at least 1".into()),
+        Budget::Chars(0) => bad("--chars: must be at least 1".into()),
+        Budget::Flops(f) if !(f.is_finite() && f > 0.0) => {
+            bad(format!("--flops: must be a positive number, got {f}"))
+        }
+        Budget::Seconds(s) if !(s.is_finite() && s > 0.0) => bad(format!("--time: must be positive, got {s}")),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes a training run of `cfg` holds at once, roughly: parameters,
+/// gradients and AdamW's two moments, packed weights, and the workspace's
+/// activations for B x T positions (gates, cell states, hidden states and
+/// their gradients per layer, the embedding input, the head's logits).
+pub fn memory_estimate(cfg: &RunConfig) -> u64 {
+    let m = &cfg.model;
+    let n = (cfg.train.batch as u64).saturating_mul(cfg.train.seq as u64);
+    let (h, e, v, l) = (m.hidden as u64, m.embed as u64, m.vocab as u64, m.layers as u64);
+    let g = m.gates() as u64 * h;
+    let per_position = l * (2 * g + 4 * h) + 4 * e.max(h) + 2 * v.min(4096);
+    let floats = n.saturating_mul(per_position).saturating_add((m.num_params() as u64).saturating_mul(6));
+    floats.saturating_mul(4)
+}
+
+/// The machine's memory in bytes, where the OS says (Linux: /proc/meminfo).
+fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a run that cannot fit the machine's memory or its data, before
+/// anything is written.
+pub fn check_run(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
+    check_settings(&cfg.train)?;
+    cfg.model.validate().map_err(TrainError::Invalid)?;
+    let need = memory_estimate(cfg);
+    if let Some(have) = machine_memory()
+        && need > have
+    {
+        return Err(TrainError::Invalid(format!(
+            "this run needs about {:.1} GiB of memory (H = {}, L = {}, V = {}, B = {} x T = {}) but the machine has \
+             {:.1} GiB: lower --hidden, --batch or --seq",
+            need as f64 / (1u64 << 30) as f64,
+            cfg.model.hidden,
+            cfg.model.layers,
+            cfg.model.vocab,
+            cfg.train.batch,
+            cfg.train.seq,
+            have as f64 / (1u64 << 30) as f64
+        )));
+    }
+    // The data must hold one window of T + 1 tokens (named as the loader says).
+    shards.train_batches(cfg.train.batch, cfg.train.seq, cfg.train.seed)?;
+    shards.eval_batches(Split::Val, cfg.train.batch, cfg.train.seq)?;
+    Ok(())
 }
 
 impl<'a> Loop<'a> {

@@ -251,3 +251,53 @@ fn evaluation_scores_every_token_once_from_zero_state_per_window() {
     let want = expect(1000);
     assert!((part.nats - want).abs() < 1e-4 * want, "{} vs {want}", part.nats);
 }
+
+/// Issue 11, item 7: a `metrics.jsonl` line torn by a kill is dropped before
+/// `--resume` appends, so the file stays whole.
+#[test]
+fn resume_repairs_a_metrics_line_torn_by_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let dir = tmp.path().join("run");
+    let mut first = Record { stop_at: Some(5), ..Record::default() };
+    trainer::train::train_new(&dir, config(&shards, Budget::Steps(12), 3e-3), &shards, opts(), &mut first).unwrap();
+    let rd = RunDir::new(&dir);
+    let whole = std::fs::read_to_string(rd.metrics()).unwrap();
+    std::fs::write(rd.metrics(), format!("{whole}{{\"step\": 9, \"time_s\": 1.2")).unwrap();
+    let st = trainer::train::train_resume(&dir, &shards, opts(), &mut Record::default()).unwrap();
+    assert_eq!(st.status, Status::Finished);
+    let text = std::fs::read_to_string(rd.metrics()).unwrap();
+    assert!(text.starts_with(&whole) && text.ends_with('\n'), "{text}");
+    for (i, line) in text.lines().enumerate() {
+        serde_json::from_str::<MetricsLine>(line).unwrap_or_else(|e| panic!("line {}: {e}: {line}", i + 1));
+    }
+    assert_eq!(rd.read_metrics().unwrap().last().unwrap().step, 12);
+}
+
+/// Issue 11, items 3 and 4: settings that cannot work are refused before
+/// anything is written, with the flag's name.
+#[test]
+fn bad_settings_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let cases: Vec<(Box<dyn Fn(&mut RunConfig)>, &str)> = vec![
+        (Box::new(|c| c.train.batch = 0), "--batch"),
+        (Box::new(|c| c.train.seq = 0), "--seq"),
+        (Box::new(|c| c.train.lr = f64::NAN), "--lr"),
+        (Box::new(|c| c.train.lr = -1.0), "--lr"),
+        (Box::new(|c| c.train.clip = -1.0), "--clip"),
+        (Box::new(|c| c.train.budget = Budget::Steps(0)), "--steps"),
+        (Box::new(|c| c.train.budget = Budget::Flops(f64::INFINITY)), "--flops"),
+        (Box::new(|c| c.model.hidden = 100_000), "GiB of memory"),
+        (Box::new(|c| c.train.batch = 1_000_000_000), "GiB of memory"),
+        (Box::new(|c| c.train.seq = 1_000_000), "at least 1000001 tokens"),
+    ];
+    for (i, (change, want)) in cases.iter().enumerate() {
+        let mut cfg = config(&shards, Budget::Steps(3), 3e-3);
+        change(&mut cfg);
+        let dir = tmp.path().join(format!("run{i}"));
+        let err = trainer::train::train_new(&dir, cfg, &shards, opts(), &mut Record::default()).unwrap_err();
+        assert!(err.to_string().contains(want), "case {i}: {err}");
+        assert!(!dir.exists(), "case {i}: {} was created", dir.display());
+    }
+}

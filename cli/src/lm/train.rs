@@ -214,6 +214,7 @@ pub fn train_new(
     opts: LoopOptions,
     quiet: bool,
 ) -> Result<RunState> {
+    trainer::train::check_run(&cfg, shards)?;
     describe_run(dir, &cfg);
     let mut obs = Bar::new(&dir.display().to_string(), quiet);
     let r = trainer::train::train_new(dir, cfg, shards, opts, &mut obs);
