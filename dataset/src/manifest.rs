@@ -109,7 +109,33 @@ impl TokenizerInfo {
 }
 
 pub(crate) fn describe_tokenizer(name: &str, vocab_size: usize, hash: &str) -> String {
-    format!("{name:?} (vocabulary {vocab_size}, hash {})", &hash[..hash.len().min(12)])
+    // By characters, not bytes: `hash` may come from a caller's file (a
+    // checkpoint's config) that was not validated as hex.
+    let short: String = hash.chars().take(12).collect();
+    format!("{name:?} (vocabulary {vocab_size}, hash {short})")
+}
+
+/// Length of a blake3 digest in hex digits.
+pub const HASH_HEX_LEN: usize = 64;
+
+/// Checks that `value`, the field `field` of the file `path`, is a blake3
+/// digest in lowercase hex (64 digits), as this crate and
+/// [`tokenizer::Tokenizer::content_hash`] write them. Hand-edited JSON can
+/// hold anything; after this check every hash is ASCII and can be shortened
+/// by slicing.
+pub fn check_hex_hash(path: &Path, field: &str, value: &str) -> Result<()> {
+    let ok = value.len() == HASH_HEX_LEN && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if ok {
+        return Ok(());
+    }
+    let shown: String = value.chars().take(80).collect();
+    let more = if value.chars().count() > 80 { "..." } else { "" };
+    Err(Error::corrupt(
+        path,
+        format!(
+            "\"{field}\" is {shown:?}{more}, not a hash ({HASH_HEX_LEN} lowercase hex digits, as toklab writes it)"
+        ),
+    ))
 }
 
 /// The split rule and its parameter.
@@ -230,8 +256,14 @@ impl Manifest {
     }
 
     fn check(&self, path: &Path) -> Result<()> {
+        check_hex_hash(path, "tokenizer.content_hash", &self.tokenizer.content_hash)?;
         for split in [Split::Train, Split::Val] {
             let s = self.splits.get(split);
+            let field = |name: &str| format!("splits.{}.{name}", split.name());
+            check_hex_hash(path, &field("text_hash"), &s.text_hash)?;
+            for (i, h) in s.doc_hashes.iter().flatten().enumerate() {
+                check_hex_hash(path, &field(&format!("doc_hashes[{i}]")), h)?;
+            }
             let sum: u64 = s.shards.iter().map(|e| e.tokens).sum();
             if sum != s.tokens {
                 return Err(Error::mismatch(
@@ -454,7 +486,7 @@ mod tests {
                     shards: vec![ShardEntry { file: "train_000000.bin".into(), tokens: 25 }],
                     doc_hashes: None,
                 },
-                val: SplitInfo::default(),
+                val: SplitInfo { text_hash: combine_doc_hashes(&[]), ..SplitInfo::default() },
             },
         }
     }
@@ -492,6 +524,58 @@ mod tests {
         m.save(&path).unwrap();
         let err = Manifest::load(&path).unwrap_err().to_string();
         assert!(err.contains("train tokens") && err.contains("expected 26, found 25"), "{err}");
+    }
+
+    /// Issue 11 item 6: a hand-edited hash with non-ASCII text loaded fine and
+    /// then panicked where it was shortened for a message (a byte slice in the
+    /// middle of a character). Now loading refuses it, naming file and field.
+    #[test]
+    fn non_ascii_hash_is_refused_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let mut m = sample();
+        m.tokenizer.content_hash = "é".repeat(32);
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: \"tokenizer.content_hash\" is {:?}, not a hash (64 lowercase hex digits, as toklab writes it)",
+                path.display(),
+                "é".repeat(32)
+            )
+        );
+
+        let mut m = sample();
+        m.splits.val.text_hash = "ab€".into();
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("manifest.json: \"splits.val.text_hash\" is \"ab€\", not a hash"), "{err}");
+
+        let mut m = sample();
+        m.splits.train.doc_hashes = Some(vec!["00".repeat(32), "0".repeat(63) + "G"]);
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("\"splits.train.doc_hashes[1]\" is \"000"), "{err}");
+
+        // Upper case and a wrong length are refused too; a valid one loads.
+        for bad in ["AB".repeat(32), "ab".repeat(31), String::new()] {
+            let mut m = sample();
+            m.tokenizer.content_hash = bad.clone();
+            m.save(&path).unwrap();
+            assert!(Manifest::load(&path).is_err(), "{bad:?}");
+        }
+        sample().save(&path).unwrap();
+        assert_eq!(Manifest::load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn describe_shortens_any_text_by_characters() {
+        assert_eq!(
+            describe_tokenizer("t", 5, &"é".repeat(20)),
+            format!("\"t\" (vocabulary 5, hash {})", "é".repeat(12))
+        );
+        assert_eq!(describe_tokenizer("t", 5, "abc"), "\"t\" (vocabulary 5, hash abc)");
     }
 
     #[test]
