@@ -307,6 +307,10 @@ pub(crate) fn encode_with(
     let range = config.part.map_or(0..docs.len(), |p| p.files(docs));
     let mine = &docs[range.clone()];
 
+    // A failed run leaves no trace: a directory it created goes again (after
+    // `outputs`, declared later, has deleted the shards), and the tokenizer
+    // copy is written only once the shards are.
+    let created = RemoveIfCreated::new(out_dir);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     check_out_dir_outside_corpus(docs, out_dir)?;
     // An old manifest must not describe shards we are about to replace.
@@ -316,9 +320,6 @@ pub(crate) fn encode_with(
     });
     remove_if_exists(&out_dir.join(MANIFEST_FILE))?;
     remove_if_exists(&manifest_path)?;
-    if let Some(json) = tokenizer_json {
-        crate::atomic::write(&out_dir.join(TOKENIZER_FILE), json.as_bytes())?;
-    }
 
     let prefix = |split: Split| match config.part {
         Some(p) => format!("{}_p{}", split.name(), p.index),
@@ -426,9 +427,37 @@ pub(crate) fn encode_with(
         }),
         splits: Splits { train, val },
     };
+    if let Some(json) = tokenizer_json {
+        crate::atomic::write(&out_dir.join(TOKENIZER_FILE), json.as_bytes())?;
+    }
     m.save(&manifest_path)?;
     outputs.iter_mut().for_each(SplitOutput::commit);
+    created.keep();
     Ok(m)
+}
+
+/// Removes the directory on drop if it did not exist when made and is empty
+/// by then (so it never removes anything but itself), unless kept.
+struct RemoveIfCreated<'a> {
+    dir: Option<&'a Path>,
+}
+
+impl<'a> RemoveIfCreated<'a> {
+    fn new(dir: &'a Path) -> Self {
+        RemoveIfCreated { dir: (!dir.exists()).then_some(dir) }
+    }
+
+    fn keep(mut self) {
+        self.dir = None;
+    }
+}
+
+impl Drop for RemoveIfCreated<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = self.dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
 }
 
 thread_local! {

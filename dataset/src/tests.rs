@@ -347,6 +347,24 @@ fn cancelling_leaves_no_complete_looking_file() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
+    // Not even the directory the run created is left.
+    assert!(!out.exists(), "{:?}", dir_files(&out));
+}
+
+/// Issue 11 battery: a run that failed on bad input (here a cancel) into an
+/// existing empty directory leaves it empty: the tokenizer copy is written
+/// only with the manifest, and a directory that existed is kept.
+#[test]
+fn a_failed_run_leaves_an_existing_directory_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = make_corpus(&tmp.path().join("corpus"), 23);
+    let out = tmp.path().join("shards");
+    std::fs::create_dir_all(&out).unwrap();
+    let err = encode_with(&docs, &Fake, info(258), Some("{}"), None, &out, &small_config(), &mut |_| {
+        ControlFlow::Break(())
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
     assert_eq!(dir_files(&out), Vec::<String>::new());
 }
 
