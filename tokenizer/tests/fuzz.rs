@@ -95,9 +95,13 @@ fn check_round_trip(t: &Tokenizer, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// One directory for every case (a fresh one per case costs more than the
+/// case), one file name per running target.
+static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
+
 fn check_load(json_bytes: &[u8], sample: &[u8]) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let path = dir.path().join("fuzzed.json");
+    let name = format!("fuzzed-{:?}.json", std::thread::current().id()).replace(['(', ')'], "");
+    let path = DIR.path().join(name);
     std::fs::write(&path, json_bytes).map_err(|e| e.to_string())?;
     match Tokenizer::from_file(&path) {
         Ok(t) => check_tokenizer(&t, sample),
