@@ -27,7 +27,7 @@ pub struct Document {
 pub fn list_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Document>> {
     let mut out = Vec::new();
     for p in paths {
-        walk(p.as_ref(), &mut out)?;
+        walk(p.as_ref(), &mut out, &mut Vec::new())?;
     }
     if out.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.as_ref().display().to_string()).collect();
@@ -40,11 +40,33 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
     Error::Io { path: path.to_path_buf(), source }
 }
 
-fn walk(path: &Path, out: &mut Vec<Document>) -> Result<()> {
+/// A directory's identity: (device, inode) on Unix, where symbolic links can
+/// make a directory its own descendant.
+#[cfg(unix)]
+fn dir_id(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_id(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// Walks `path`; `ancestors` holds the (device, inode) and path of the
+/// directories being walked above it, so a symbolic link back to one of them
+/// is reported as a cycle, naming the link, instead of being followed until
+/// the path is too long (ELOOP). A link to a directory elsewhere in the tree
+/// is no cycle and is walked.
+fn walk(path: &Path, out: &mut Vec<Document>, ancestors: &mut Vec<((u64, u64), PathBuf)>) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if meta.is_file() {
         out.push(Document { path: path.to_path_buf(), len: meta.len() });
     } else if meta.is_dir() {
+        let id = dir_id(&meta);
+        if let Some(k) = id.and_then(|id| ancestors.iter().position(|(a, _)| *a == id)) {
+            return Err(cycle_error(&ancestors[k + 1..], path));
+        }
         let mut entries = std::fs::read_dir(path)
             .map_err(|e| io_err(path, e))?
             .map(|e| e.map(|e| e.path()))
@@ -55,11 +77,37 @@ fn walk(path: &Path, out: &mut Vec<Document>) -> Result<()> {
             if e.file_name().is_some_and(|n| n.as_encoded_bytes().starts_with(b".")) {
                 continue;
             }
-            walk(&e, out)?;
+            if let Some(id) = id {
+                ancestors.push((id, path.to_path_buf()));
+            }
+            let r = walk(&e, out, ancestors);
+            if id.is_some() {
+                ancestors.pop();
+            }
+            r?;
         }
     }
     // Sockets, fifos and devices are not documents; skip them.
     Ok(())
+}
+
+/// The error for a cycle: `path` is the directory `inside` (the
+/// directories walked since) started from. The link that closed it is the
+/// last symbolic link among them.
+fn cycle_error(inside: &[((u64, u64), PathBuf)], path: &Path) -> Error {
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let link = std::iter::once(path)
+        .chain(inside.iter().rev().map(|(_, p)| p.as_path()))
+        .find(|p| is_link(p))
+        .unwrap_or(path);
+    let target = std::fs::read_link(link).map_or(String::new(), |t| format!(" to {}", t.display()));
+    Error::Corrupt {
+        path: link.to_path_buf(),
+        reason: format!(
+            "symbolic link cycle: this link{target} leads back to a directory that contains it \
+             (hint: remove the link or pass a path that does not contain it)"
+        ),
+    }
 }
 
 /// Reads a whole document; errors name the file.
@@ -131,6 +179,46 @@ mod tests {
     fn missing_path_is_named() {
         let err = list_files(&["/definitely/not/here"]).unwrap_err().to_string();
         assert!(err.contains("/definitely/not/here"), "{err}");
+    }
+
+    /// Issue 11 item 8: a directory link to an ancestor was followed until
+    /// the OS refused the path (ELOOP, with a path of 250 characters).
+    #[cfg(unix)]
+    #[test]
+    fn symlink_cycle_is_an_error_naming_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/x.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("..", root.join("a/b/up")).unwrap();
+        let err = list_files(&[root]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: symbolic link cycle: this link to .. leads back to a directory that contains it \
+                 (hint: remove the link or pass a path that does not contain it)",
+                root.join("a/b/up").display()
+            )
+        );
+        // A link to the root itself, given as the corpus, is caught on the first step.
+        std::fs::remove_file(root.join("a/b/up")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("a/loop")).unwrap();
+        let err = list_files(&[root.join("a")]).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: symbolic link cycle", root.join("a/loop").display())), "{err}");
+    }
+
+    /// A link to a directory that is not an ancestor is walked, not refused.
+    #[cfg(unix)]
+    #[test]
+    fn symlink_to_a_sibling_directory_is_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/x.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("b")).unwrap();
+        let docs = list_files(&[root]).unwrap();
+        let rel: Vec<_> = docs.iter().map(|d| d.path.strip_prefix(root).unwrap().to_path_buf()).collect();
+        assert_eq!(rel, [PathBuf::from("a/x.txt"), PathBuf::from("b/x.txt")]);
     }
 
     #[test]

@@ -307,6 +307,10 @@ pub(crate) fn encode_with(
     let range = config.part.map_or(0..docs.len(), |p| p.files(docs));
     let mine = &docs[range.clone()];
 
+    // A failed run leaves no trace: a directory it created goes again (after
+    // `outputs`, declared later, has deleted the shards), and the tokenizer
+    // copy is written only once the shards are.
+    let created = RemoveIfCreated::new(out_dir);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     check_out_dir_outside_corpus(docs, out_dir)?;
     // An old manifest must not describe shards we are about to replace.
@@ -316,12 +320,6 @@ pub(crate) fn encode_with(
     });
     remove_if_exists(&out_dir.join(MANIFEST_FILE))?;
     remove_if_exists(&manifest_path)?;
-    if let Some(json) = tokenizer_json {
-        {
-            let path = out_dir.join(TOKENIZER_FILE);
-            atomicfile::write(&path, json.as_bytes()).map_err(|e| Error::io(&path, e))?;
-        }
-    }
 
     let prefix = |split: Split| match config.part {
         Some(p) => format!("{}_p{}", split.name(), p.index),
@@ -429,9 +427,38 @@ pub(crate) fn encode_with(
         }),
         splits: Splits { train, val },
     };
+    if let Some(json) = tokenizer_json {
+        let path = out_dir.join(TOKENIZER_FILE);
+        atomicfile::write(&path, json.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    }
     m.save(&manifest_path)?;
     outputs.iter_mut().for_each(SplitOutput::commit);
+    created.keep();
     Ok(m)
+}
+
+/// Removes the directory on drop if it did not exist when made and is empty
+/// by then (so it never removes anything but itself), unless kept.
+struct RemoveIfCreated<'a> {
+    dir: Option<&'a Path>,
+}
+
+impl<'a> RemoveIfCreated<'a> {
+    fn new(dir: &'a Path) -> Self {
+        RemoveIfCreated { dir: (!dir.exists()).then_some(dir) }
+    }
+
+    fn keep(mut self) {
+        self.dir = None;
+    }
+}
+
+impl Drop for RemoveIfCreated<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = self.dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
 }
 
 thread_local! {
@@ -555,20 +582,48 @@ pub(crate) fn parse_shard_name(name: &str) -> Option<(Split, Option<u32>)> {
 /// names for a full run (the directory is the encoding's), this part's
 /// names for a part.
 fn remove_stale_shards(dir: &Path, part: Option<Part>, written: &[&str]) -> Result<()> {
+    let ours = |name: &str| match (parse_shard_name(name), part) {
+        (Some(_), None) => true,
+        (Some((_, Some(i))), Some(p)) => i == p.index,
+        _ => manifest::is_part_manifest_name(name) && part.is_none(),
+    };
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let ours = match (parse_shard_name(&name), part) {
-            (Some(_), None) => true,
-            (Some((_, Some(i))), Some(p)) => i == p.index,
-            _ => manifest::is_part_manifest_name(&name) && part.is_none(),
+        let stale = match temp_file_target(&name) {
+            // The temporary file of a run that was killed (kill -9, power
+            // loss) before it could delete it. Ours by name: every writer of
+            // this run has finished, so none of them is still writing one.
+            Some(target) => {
+                ours(target)
+                    || (part.is_none() && (target == MANIFEST_FILE || target == TOKENIZER_FILE))
+                    || part.is_some_and(|p| target == manifest::part_manifest_file(p.index))
+            }
+            None => ours(&name) && !written.contains(&name.as_ref()),
         };
-        if ours && !written.contains(&name.as_ref()) {
+        if stale {
             remove_if_exists(&entry.path())?;
         }
     }
     Ok(())
+}
+
+/// The final name of a temporary file of ours: `.NAME.PID.tmp` (shards) or
+/// `.NAME.PID.N.tmp` (other files).
+fn temp_file_target(name: &str) -> Option<&str> {
+    let mut rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    for _ in 0..2 {
+        match rest.rsplit_once('.') {
+            Some((head, n)) if numeric(n) && (head.ends_with(".bin") || head.ends_with(".json")) => {
+                return Some(head);
+            }
+            Some((head, n)) if numeric(n) => rest = head,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// A piece of one document part: the unit of parallel encoding.

@@ -109,7 +109,36 @@ impl TokenizerInfo {
 }
 
 pub(crate) fn describe_tokenizer(name: &str, vocab_size: usize, hash: &str) -> String {
-    format!("{name:?} (vocabulary {vocab_size}, hash {})", &hash[..hash.len().min(12)])
+    // By characters, not bytes: `hash` may come from a caller's file (a
+    // checkpoint's config) that was not validated as hex.
+    let short: String = hash.chars().take(12).collect();
+    format!("{name:?} (vocabulary {vocab_size}, hash {short})")
+}
+
+/// Length of a blake3 digest in hex digits.
+pub const HASH_HEX_LEN: usize = 64;
+
+/// Checks that `value`, the field `field` of the file `path`, is a blake3
+/// digest in lowercase hex (64 digits), or empty, as this crate and
+/// [`tokenizer::Tokenizer::content_hash`] write them. Hand-edited JSON can
+/// hold anything; after this check every hash is ASCII and can be shortened
+/// by slicing.
+pub fn check_hex_hash(path: &Path, field: &str, value: &str) -> Result<()> {
+    // Empty is accepted too: manifests made by hand (tests, tools) may
+    // leave a hash out, and an empty string cannot be sliced wrong.
+    let ok = value.is_empty()
+        || (value.len() == HASH_HEX_LEN && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    if ok {
+        return Ok(());
+    }
+    let shown: String = value.chars().take(80).collect();
+    let more = if value.chars().count() > 80 { "..." } else { "" };
+    Err(Error::corrupt(
+        path,
+        format!(
+            "\"{field}\" is {shown:?}{more}, not a hash ({HASH_HEX_LEN} lowercase hex digits, as toklab writes it)"
+        ),
+    ))
 }
 
 /// The split rule and its parameter.
@@ -263,15 +292,23 @@ impl Manifest {
     }
 
     fn check(&self, path: &Path) -> Result<()> {
+        check_hex_hash(path, "tokenizer.content_hash", &self.tokenizer.content_hash)?;
         for split in [Split::Train, Split::Val] {
             let s = self.splits.get(split);
-            let sum: u64 = s.shards.iter().map(|e| e.tokens).sum();
-            if sum != s.tokens {
+            let field = |name: &str| format!("splits.{}.{name}", split.name());
+            check_hex_hash(path, &field("text_hash"), &s.text_hash)?;
+            for (i, h) in s.doc_hashes.iter().flatten().enumerate() {
+                check_hex_hash(path, &field(&format!("doc_hashes[{i}]")), h)?;
+            }
+            // Checked: hand-edited counts can add up past u64 (a panic in
+            // debug builds, a wrong total in release).
+            let sum = s.shards.iter().try_fold(0u64, |a, e| a.checked_add(e.tokens));
+            if sum != Some(s.tokens) {
                 return Err(Error::mismatch(
                     path,
                     format!("{} tokens (the sum of its shards' counts)", split.name()),
                     s.tokens,
-                    sum,
+                    sum.map_or("more than 2^64".to_string(), |n| n.to_string()),
                     None,
                 ));
             }
@@ -321,7 +358,8 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
         ))
     })?;
     let count = first.part.as_ref().map_or(0, |p| p.count);
-    let mut seen = vec![None; count as usize];
+    // By index, not a slot per part: a hand-edited count can be 2^32.
+    let mut seen = std::collections::BTreeMap::new();
     for (path, m) in &parts {
         let p = m.part.as_ref().ok_or_else(|| Error::corrupt(path, "a partial manifest without \"part\""))?;
         if p.count != count {
@@ -336,7 +374,7 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
         if p.index >= count {
             return Err(Error::mismatch(path, "part index", format!("< {count}"), p.index, None));
         }
-        seen[p.index as usize] = Some((path, m));
+        seen.insert(p.index, (path, m));
         let same = |what: &str, a: String, b: String| -> Result<()> {
             if a == b {
                 Ok(())
@@ -361,8 +399,13 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
             format!("{} files, {} bytes", m.corpus.files, m.corpus.bytes),
         )?;
     }
-    let missing: Vec<String> =
-        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| i.to_string()).collect();
+    // The first ten missing indices; with fewer parts than the count, the
+    // search stops early whatever the count.
+    let mut missing: Vec<String> =
+        (0..count).filter(|i| !seen.contains_key(i)).take(11).map(|i| i.to_string()).collect();
+    if missing.len() > 10 {
+        missing[10] = "...".into();
+    }
     if !missing.is_empty() {
         return Err(Error::Empty(format!(
             "{}: parts {} of {count} are missing (no manifest_p<i>.json); encode them with --part i/{count}",
@@ -376,7 +419,7 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
     merged.splits = Splits { train: SplitInfo::default(), val: SplitInfo::default() };
     let mut next_file = 0;
     let mut digests: [Vec<blake3::Hash>; 2] = [Vec::new(), Vec::new()];
-    for (path, m) in seen.into_iter().flatten() {
+    for (path, m) in seen.into_values() {
         let p = m.part.as_ref().expect("checked above");
         if p.first_file != next_file || p.end_file < p.first_file {
             return Err(Error::mismatch(
@@ -408,10 +451,19 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
                 })?);
             }
             let out = merged.splits.get_mut(split);
-            out.tokens += s.tokens;
-            out.bytes += s.bytes;
-            out.chars += s.chars;
-            out.documents += s.documents;
+            let add = |total: &mut u64, n: u64, what: &str| -> Result<()> {
+                *total = total.checked_add(n).ok_or_else(|| {
+                    Error::corrupt(
+                        path,
+                        format!("{} {what}: the total over the parts passes 2^64", split.name()),
+                    )
+                })?;
+                Ok(())
+            };
+            add(&mut out.tokens, s.tokens, "tokens")?;
+            add(&mut out.bytes, s.bytes, "bytes")?;
+            add(&mut out.chars, s.chars, "chars")?;
+            add(&mut out.documents, s.documents, "documents")?;
             out.shards.extend(s.shards.iter().cloned());
         }
     }
@@ -525,6 +577,120 @@ mod tests {
         m.save(&path).unwrap();
         let err = Manifest::load(&path).unwrap_err().to_string();
         assert!(err.contains("train tokens") && err.contains("expected 26, found 25"), "{err}");
+    }
+
+    /// Issue 11 item 6: a hand-edited hash with non-ASCII text loaded fine and
+    /// then panicked where it was shortened for a message (a byte slice in the
+    /// middle of a character). Now loading refuses it, naming file and field.
+    #[test]
+    fn non_ascii_hash_is_refused_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let mut m = sample();
+        m.tokenizer.content_hash = "é".repeat(32);
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: \"tokenizer.content_hash\" is {:?}, not a hash (64 lowercase hex digits, as toklab writes it)",
+                path.display(),
+                "é".repeat(32)
+            )
+        );
+
+        let mut m = sample();
+        m.splits.val.text_hash = "ab€".into();
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("manifest.json: \"splits.val.text_hash\" is \"ab€\", not a hash"), "{err}");
+
+        let mut m = sample();
+        m.splits.train.doc_hashes = Some(vec!["00".repeat(32), "0".repeat(63) + "G"]);
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("\"splits.train.doc_hashes[1]\" is \"000"), "{err}");
+
+        // Upper case and a wrong length are refused too; a valid one loads.
+        for bad in ["AB".repeat(32), "ab".repeat(31), " ".into()] {
+            let mut m = sample();
+            m.tokenizer.content_hash = bad.clone();
+            m.save(&path).unwrap();
+            assert!(Manifest::load(&path).is_err(), "{bad:?}");
+        }
+        sample().save(&path).unwrap();
+        assert_eq!(Manifest::load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn describe_shortens_any_text_by_characters() {
+        assert_eq!(
+            describe_tokenizer("t", 5, &"é".repeat(20)),
+            format!("\"t\" (vocabulary 5, hash {})", "é".repeat(12))
+        );
+        assert_eq!(describe_tokenizer("t", 5, "abc"), "\"t\" (vocabulary 5, hash abc)");
+    }
+
+    /// Found by fuzzing (`fuzz_manifest`): shard counts whose sum passes
+    /// 2^64 panicked with "attempt to add with overflow" in `check`.
+    #[test]
+    fn shard_counts_adding_past_u64_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let mut m = sample();
+        m.splits.train.shards.push(ShardEntry { file: "train_000001.bin".into(), tokens: u64::MAX });
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("manifest.json: train tokens (the sum of its shards' counts): expected 25, found more than 2^64"),
+            "{err}"
+        );
+    }
+
+    /// A partial manifest of part `index` of `count` covering files `first..end`.
+    fn part(index: u32, count: u32, first: usize, end: usize) -> Manifest {
+        let mut m = sample();
+        m.part = Some(PartInfo { index, count, first_file: first, end_file: end });
+        m.splits.train.documents = (end - first) as u64;
+        m.splits.train.doc_hashes = Some(vec!["00".repeat(32); end - first]);
+        m.splits.val.doc_hashes = Some(vec![]);
+        m
+    }
+
+    /// Found by fuzzing (`fuzz_merge_part_manifests`): a hand-edited part
+    /// count of 2^32 - 1 allocated a slot per part and listed every missing
+    /// index (out of memory); now the first ten are named.
+    #[test]
+    fn a_huge_part_count_names_the_first_missing_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        part(0, u32::MAX, 0, 2).save(&dir.path().join(part_manifest_file(0))).unwrap();
+        let err = merge_parts(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: parts 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... of 4294967295 are missing (no manifest_p<i>.json); \
+                 encode them with --part i/4294967295",
+                dir.path().display()
+            )
+        );
+    }
+
+    /// Found by fuzzing (`fuzz_merge_part_manifests`): totals over the parts
+    /// that pass 2^64 panicked with "attempt to add with overflow".
+    #[test]
+    fn part_totals_adding_past_u64_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = part(0, 2, 0, 1);
+        a.splits.train.tokens = u64::MAX;
+        a.splits.train.shards = vec![ShardEntry { file: "train_000000.bin".into(), tokens: u64::MAX }];
+        a.save(&dir.path().join(part_manifest_file(0))).unwrap();
+        part(1, 2, 1, 2).save(&dir.path().join(part_manifest_file(1))).unwrap();
+        let err = merge_parts(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.ends_with("manifest_p1.json: train tokens: the total over the parts passes 2^64"),
+            "{err}"
+        );
+        assert!(!dir.path().join(MANIFEST_FILE).exists());
     }
 
     #[test]

@@ -347,7 +347,53 @@ fn cancelling_leaves_no_complete_looking_file() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
+    // Not even the directory the run created is left.
+    assert!(!out.exists(), "{:?}", dir_files(&out));
+}
+
+/// Issue 11 battery: a run that failed on bad input (here a cancel) into an
+/// existing empty directory leaves it empty: the tokenizer copy is written
+/// only with the manifest, and a directory that existed is kept.
+#[test]
+fn a_failed_run_leaves_an_existing_directory_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = make_corpus(&tmp.path().join("corpus"), 23);
+    let out = tmp.path().join("shards");
+    std::fs::create_dir_all(&out).unwrap();
+    let err = encode_with(&docs, &Fake, info(258), Some("{}"), None, &out, &small_config(), &mut |_| {
+        ControlFlow::Break(())
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
     assert_eq!(dir_files(&out), Vec::<String>::new());
+}
+
+/// Issue 11 (kill -9 during `tok encode`): the killed run's hidden
+/// temporary files stayed in the directory after the rerun. The rerun now
+/// removes those of its own files, and only those.
+#[test]
+fn a_rerun_removes_the_temporary_files_of_a_killed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = make_corpus(&tmp.path().join("corpus"), 5);
+    let out = tmp.path().join("shards");
+    std::fs::create_dir_all(&out).unwrap();
+    for name in [
+        ".train_000000.bin.999999.tmp",
+        ".val_000003.bin.1.tmp",
+        ".manifest.json.999999.0.tmp",
+        ".tokenizer.json.7.12.tmp",
+        ".notes.txt.5.tmp",
+        ".train_000000.bin.tmp",
+        "notes.txt",
+    ] {
+        std::fs::write(out.join(name), b"x").unwrap();
+    }
+    encode_with(&docs, &Fake, info(258), None, None, &out, &small_config(), &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let names: Vec<String> = dir_files(&out).into_iter().filter(|n| !n.ends_with(".bin")).collect();
+    assert_eq!(names, [".notes.txt.5.tmp", ".train_000000.bin.tmp", "manifest.json", "notes.txt"]);
 }
 
 #[test]

@@ -212,6 +212,19 @@ impl Parsed {
         let config: ModelConfig = serde_json::from_str(get("config")?)
             .map_err(|e| corrupt(format!("metadata \"config\" does not parse: {e}")))?;
         config.validate().map_err(|e| corrupt(format!("metadata \"config\" is invalid: {e}")))?;
+        // Before anything is allocated for it: a hand-edited config can
+        // declare more parameters than memory holds, or than usize counts.
+        // The file holds every parameter (twice for the optimiser's moments)
+        // as 4 bytes, so its size bounds a valid config's.
+        let copies = if kind == "optimizer" { 2 } else { 1 };
+        let need = checked_num_params(&config).and_then(|n| n.checked_mul(4 * copies));
+        if need.is_none_or(|n| n > bytes.len()) {
+            return Err(corrupt(format!(
+                "metadata \"config\" declares {} parameters, more than the file's {} bytes hold",
+                checked_num_params(&config).map_or("more than 2^64".to_string(), |n| n.to_string()),
+                bytes.len()
+            )));
+        }
         let step = get("step")?;
         let step =
             step.parse().map_err(|_| corrupt(format!("metadata \"step\" is not a count: {step:?}")))?;
@@ -270,6 +283,24 @@ impl Parsed {
             None => Ok(()),
         }
     }
+}
+
+/// [`ModelConfig::num_params`] with checked arithmetic (`None` on overflow),
+/// for configs read from files.
+fn checked_num_params(c: &ModelConfig) -> Option<usize> {
+    let g = c.gates().checked_mul(c.hidden)?;
+    let layer = |input: usize| -> Option<usize> {
+        g.checked_mul(input)?.checked_add(g.checked_mul(c.hidden)?)?.checked_add(g.checked_mul(2)?)
+    };
+    let first = layer(c.embed)?;
+    let rest = layer(c.hidden)?.checked_mul(c.layers.checked_sub(1)?)?;
+    let head = if c.tie { 0 } else { c.vocab.checked_mul(c.hidden)? };
+    c.vocab
+        .checked_mul(c.embed)?
+        .checked_add(first)?
+        .checked_add(rest)?
+        .checked_add(head)?
+        .checked_add(c.vocab)
 }
 
 /// Reads and validates a model file.

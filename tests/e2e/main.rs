@@ -1,5 +1,7 @@
 //! End-to-end tests: the binaries and the crates together.
 
+/// The bad-input battery: every `tok` command on broken input fails cleanly.
+mod bad_input;
 /// The `lm` binary: train, eval, sample, compare, experiment, bad input.
 mod lm;
 /// Token shards: tok encode / inspect / merge-manifests and the dataset reader.

@@ -1,4 +1,4 @@
-//! The training loop (`model::train`): bit-exact resume, the NaN stop, the
+//! The training loop (`trainer::train`): bit-exact resume, the NaN stop, the
 //! metrics file, and the evaluation protocol checked against the reference
 //! model window by window.
 

@@ -33,11 +33,11 @@ pub struct Args {
     pub out: PathBuf,
 
     /// Fraction of each file (its tail, moved forward to just after the next newline) that is validation.
-    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    #[arg(long, default_value_t = 0.1, value_parser = parse_fraction, value_name = "F")]
     pub val_fraction: f64,
 
     /// Tokens per shard at most; suffixes K, M, G (powers of 1000).
-    #[arg(long, default_value = "100M", value_parser = parse_count, value_name = "N")]
+    #[arg(long, default_value = "100M", value_parser = parse_shard_tokens, value_name = "N")]
     pub shard_tokens: u64,
 
     /// Put the end-of-text token before each document's part in each split (as llm.c and nanoGPT do).
@@ -56,6 +56,26 @@ pub struct Args {
     // The shards are identical for any thread count.
     #[command(flatten)]
     pub threads: Threads,
+}
+
+/// `--val-fraction`: checked when parsed, so the error names the flag
+/// (the library's check says "the validation fraction").
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    dataset::split::check_fraction(f).map_err(|e| e.to_string())?;
+    Ok(f)
+}
+
+/// `--shard-tokens`: a count between 1 and the header's i32 maximum.
+fn parse_shard_tokens(s: &str) -> Result<u64, String> {
+    let n = parse_count(s)?;
+    if n == 0 || n > dataset::shard::MAX_TOKENS {
+        return Err(format!(
+            "must be between 1 and {} (the shard header stores an i32)",
+            dataset::shard::MAX_TOKENS
+        ));
+    }
+    Ok(n)
 }
 
 fn parse_part(s: &str) -> Result<Part, String> {

@@ -45,6 +45,13 @@ fn show(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
 }
 
+/// The first 16 characters of a hash, for the tables. The manifest's hashes
+/// are checked as hex when it is loaded; counting characters, not bytes,
+/// keeps this from panicking whatever it is given.
+fn short_hash(h: &str) -> String {
+    h.chars().take(16).collect()
+}
+
 pub fn run(args: Args) -> Result<()> {
     let set = ShardSet::open(&args.dir)?;
     let m = set.manifest();
@@ -56,7 +63,7 @@ pub fn run(args: Args) -> Result<()> {
         t.kind,
         t.vocab_size,
         if t.pretrained { ", pretrained".to_string() } else { format!(", from {}", t.source) },
-        &t.content_hash[..t.content_hash.len().min(16)]
+        short_hash(&t.content_hash)
     );
     println!(
         "  format      llm.c {} (magic {}, version {}), at most {} tokens per shard",
@@ -90,7 +97,7 @@ pub fn run(args: Args) -> Result<()> {
             s.documents,
             ratio(s.tokens, s.chars),
             ratio(s.bytes, s.tokens),
-            &s.text_hash[..s.text_hash.len().min(16)]
+            short_hash(&s.text_hash)
         );
     }
     println!();
