@@ -466,7 +466,7 @@ pub(crate) unsafe fn gemm_packed_raw(
         return;
     }
     let mr = kern.mr;
-    let (mc, kcb) = block_override().unwrap_or((kern.mc, kern.kc));
+    let (mc, kcb) = block_override().unwrap_or((kern.blocking().mc, kern.blocking().kc));
     let panels = n.div_ceil(kern.nr);
     let tiles_m = m.div_ceil(mc);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
@@ -723,7 +723,7 @@ pub(crate) unsafe fn gemm_rows_grouped(
     // Long K (dh, K = V): A-stationary like `gemm_grouped_a`, one call over
     // the whole depth per tile, the task's A tiles in L2 and B streaming
     // (fewer C round trips, long prefetch streams).
-    let long_k = k > 2 * kern.kc;
+    let long_k = k > 2 * kern.blocking().kc;
     let (kcb, pb, mc) = if long_k {
         let (omc, okc) = block_override().unwrap_or((2 * mr, GROUPED_KC));
         (okc.min(k).div_ceil(gw) * gw, panels, (omc / mr).max(1) * mr)
@@ -731,7 +731,7 @@ pub(crate) unsafe fn gemm_rows_grouped(
         let pb = ROWS_GROUPED_PANELS;
         let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
         // KC in whole groups, so every microkernel call starts a group.
-        let kcb = (block_override().map_or(kern.kc, |o| o.1) / gw).max(1) * gw;
+        let kcb = (block_override().map_or(kern.blocking().kc, |o| o.1) / gw).max(1) * gw;
         (kcb, pb, m.div_ceil(mr).div_ceil(want_m).max(1) * mr)
     };
     let tiles_n = panels.div_ceil(pb);
@@ -1012,16 +1012,31 @@ pub(crate) unsafe fn gemm_rows_panels(
         }
         return;
     }
+    let split = row_split(m, mr);
     for jp in p0..p1 {
         let cols = nr.min(n - jp * nr);
         let mut pc = 0;
         while pc < k {
-            let kc = block_override().map_or(kern.kc, |b| b.1).min(k - pc);
+            let kc = block_override().map_or(kern.blocking().kc, |b| b.1).min(k - pc);
             let acc = accumulate || pc > 0;
             // SAFETY: panel jp, depth pc..pc+kc exist in the packing; the
             // row/column ranges below stay inside the caller's A and C.
             unsafe {
                 let bp = b.panel_ptr(jp).add(pc * nr);
+                if cols == nr
+                    && let Some((hi, lo)) = split
+                {
+                    // Exact cover: `hi` tiles of MR rows, then `lo` of MR-1.
+                    let mut ir = 0;
+                    for t in 0..hi + lo {
+                        let (f, h) =
+                            if t < hi { (kern.ukernel_rows, mr) } else { (kern.ukernel_rows_lo, mr - 1) };
+                        f(kc, a.add(ir * lda + pc), lda, bp, c.add(ir * ldc + jp * nr), ldc, acc);
+                        ir += h;
+                    }
+                    pc += kc;
+                    continue;
+                }
                 let mut ir = 0;
                 while ir < m {
                     let cp = c.add(ir * ldc + jp * nr);
@@ -1036,6 +1051,23 @@ pub(crate) unsafe fn gemm_rows_panels(
             pc += kc;
         }
     }
+}
+
+/// How the per-step GEMM covers `m` rows exactly: `hi` tiles of MR rows and
+/// then `lo` tiles of MR-1 (the most MR tiles possible), or None when no such
+/// split exists (then the last tile is shifted up and partly recomputed, see
+/// `rows_edge`). With the AVX2 tile (MR = 6) a batch of 32 rows is 2 x 6 +
+/// 4 x 5 rather than 6 x 6 with 4 rows computed twice and the last tile
+/// through a scratch copy; AVX-512 (MR = 8) and the scalar path (MR = 4)
+/// divide 32 exactly.
+pub(crate) fn row_split(m: usize, mr: usize) -> Option<(usize, usize)> {
+    if m.is_multiple_of(mr) {
+        return Some((m / mr, 0));
+    }
+    if mr < 2 {
+        return None;
+    }
+    (0..=m / mr).rev().find(|&a| (m - a * mr).is_multiple_of(mr - 1)).map(|a| (a, (m - a * mr) / (mr - 1)))
 }
 
 /// An edge tile of `gemm_rows_panels`: rows `ir..min(ir+mr, m)`, `cols`
