@@ -679,7 +679,7 @@ unsafe impl Sync for AGroups {}
 
 /// B panels per task of [`gemm_rows_grouped`]: a KC x 8*NR block of B
 /// (512 KiB for AVX-512) stays in L2 while the task's rows stream past it.
-const ROWS_GROUPED_PANELS: usize = 8;
+const ROWS_GROUPED_PANELS: usize = crate::kernels::cache::B_PANELS_HOT;
 
 /// `C (+)= A . B` with A in row groups, read in place ([`AGroups`]), and B
 /// in panels: the head's logits (A = the top layer's activation panels) and
@@ -723,7 +723,15 @@ pub(crate) unsafe fn gemm_rows_grouped(
     // Long K (dh, K = V): A-stationary like `gemm_grouped_a`, one call over
     // the whole depth per tile, the task's A tiles in L2 and B streaming
     // (fewer C round trips, long prefetch streams).
-    let long_k = k > 2 * kern.blocking().kc;
+    //
+    // The A-stationary order reads all of B once per task of 2 x MR rows:
+    // MR flops per byte of B, which has to come from L3 (a full-depth panel
+    // at V = 8000 is 512 KiB with NR = 16, 1 MiB with NR = 32: as large as
+    // the L2 of either machine measured). With MR = 8 (AVX-512, Zen 4) that
+    // kept up; with MR = 6 (AVX2, Zen 3) dh ran 25-35% slower than the
+    // B-stationary order (bench_lstm_train V=8000, interleaved: dh 527-668
+    // vs 391-412 ms per step). So the long-K order needs >= 8 flops per byte.
+    let long_k = k > 2 * kern.blocking().kc && mr >= 8;
     let (kcb, pb, mc) = if long_k {
         let (omc, okc) = block_override().unwrap_or((2 * mr, GROUPED_KC));
         (okc.min(k).div_ceil(gw) * gw, panels, (omc / mr).max(1) * mr)
