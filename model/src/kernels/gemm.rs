@@ -37,11 +37,22 @@
 //!   work saves. If M is not a multiple of MR the last tile is shifted up to
 //!   end at row M (recomputing a few rows into a scratch tile) so it can still
 //!   read A in place.
-//! - Blocking (AVX-512, tile 8 x 32): KC = 512, MC = 64 for the packed-A
-//!   driver. KC 256 -> 512 gave ~5% on the K = 512 and K = 4096 shapes
-//!   (fewer C reloads; the 64 KiB B sub-panel streams from L2 fine at one
-//!   load per 8 FMAs); MC 64-128 were within noise. `TOKLAB_GEMM_BLOCK=MC,KC`
-//!   overrides the blocking of every driver for tuning.
+//! - Blocking comes from the cache sizes (`cache::Blocking::derive`): KC
+//!   keeps 8 B panels of KC x NR in half the L2, MC fills a quarter of it
+//!   with packed A. On the two machines measured that is KC = 512 (Zen 4,
+//!   AVX-512, 1 MiB L2; Zen 3, AVX2, 512 KiB L2) and MC = 128 / 60. On
+//!   AVX-512, KC 256 -> 512 had given ~5% on the K = 512 and K = 4096
+//!   shapes (fewer C reloads; the 64 KiB B sub-panel streams from L2 fine
+//!   at one load per 8 FMAs); MC 64-128 were within noise.
+//!   `TOKLAB_GEMM_BLOCK=MC,KC` overrides the blocking of every driver for
+//!   tuning.
+//! - Tiles: AVX-512 8 x 32 (16 zmm accumulators), AVX2 6 x 16 (12 ymm
+//!   accumulators, two B vectors and a broadcast: the 16 ymm registers).
+//!   The per-step GEMMs have M = batch = 32, which 6 does not divide: they
+//!   run 2 tiles of 6 rows and 4 of 5 (`row_split`) instead of 6 x 6 with
+//!   the last tile shifted and recomputed through a scratch copy. With the
+//!   depth loop unrolled by two, 32x512x2048 on one AVX2 core (Zen 3,
+//!   gemm_probe `rows`) went from 74% to 92% of the core's FMA peak.
 //! - A read in place changes the best blocking: with no A buffer to fill,
 //!   `gemm_grouped_a` runs one microkernel call over the whole depth (K up
 //!   to 8192) on tiles of 2 x MR rows. Weight gradient 2048x4096x512 on 2
