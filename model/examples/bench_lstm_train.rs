@@ -70,13 +70,15 @@ fn main() {
     );
     if json {
         println!(
-            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases}}}",
+            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"recurrent_gflops\":{:.2},\"head_gflops\":{:.2},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases}}}",
             Kernels::detect().isa().name(),
             cfg.vocab,
             cfg.hidden,
             cfg.embed,
             cfg.layers,
             cpu_gf.map_or("null".into(), |g| format!("{g:.2}")),
+            r.recurrent_gflops(),
+            r.head_gflops(),
             r.losses.last().copied().unwrap_or(f32::NAN)
         );
         return;
@@ -89,6 +91,13 @@ fn main() {
         r.secs,
         r.cpu_secs.unwrap_or(f64::NAN),
         cpu_gf.map_or(String::new(), |g| format!(", {g:.1} GFLOP/s per CPU-second x {threads}")),
+    );
+    println!(
+        "recurrent part {:.1} GFLOP/s = {:.1}% of peak; head {:.1} GFLOP/s = {:.1}% of peak",
+        r.recurrent_gflops(),
+        100.0 * r.recurrent_gflops() / peak,
+        r.head_gflops(),
+        100.0 * r.head_gflops() / peak
     );
     let p = &r.profile;
     let tot = p.total();

@@ -108,7 +108,7 @@ fn case(cell: Cell, tie: bool) -> Case {
 
 fn check(cell: Cell, tie: bool) {
     let c = case(cell, tie);
-    for isa in Isa::available() {
+    for isa in Isa::tested() {
         let mut ws = Workspace::with_isa(&c.layout, 2, 8, isa).unwrap();
         let mut grads = vec![f32::NAN; c.layout.len()];
         let loss = ws.forward_backward(&c.params, &mut grads, &c.inputs, &c.targets);
@@ -169,7 +169,7 @@ fn stepper_matches_pytorch_logits() {
     let fb = fixture("forward.safetensors");
     let fwd = SafeTensors::deserialize(&fb).unwrap();
     let logits = f32s(&fwd, "logits"); // [B, T, V]
-    for isa in Isa::available() {
+    for isa in Isa::tested() {
         let kern = model::kernels::Kernels::get(isa).unwrap();
         let mut st = Stepper::with_kernels(&c.layout, &c.params, kern);
         for b in 0..2 {
@@ -208,7 +208,7 @@ fn isas_agree_on_odd_shapes() {
         let mut ws = Workspace::with_isa(&layout, b, t, Isa::Scalar).unwrap();
         let mut g0 = layout.zeros();
         let l0 = ws.forward_backward(&params, &mut g0, &inputs, &targets);
-        for isa in Isa::available() {
+        for isa in Isa::tested() {
             let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
             let mut g = layout.zeros();
             let l = ws.forward_backward(&params, &mut g, &inputs, &targets);
@@ -373,7 +373,7 @@ fn assert_matches_f64(
     let mut g64 = vec![0.0f64; layout.len()];
     let mut r = Reference::<f64>::new(layout, b, t).unwrap();
     let l64 = r.forward_backward(&p64, &mut g64, inputs, targets).unwrap();
-    for isa in Isa::available() {
+    for isa in Isa::tested() {
         let mut ws = Workspace::with_isa(layout, b, t, isa).unwrap();
         let mut g = layout.zeros();
         let l = ws.forward_backward(params, &mut g, inputs, targets) as f64;
@@ -415,7 +415,7 @@ fn edge_shapes_match_f64_reference() {
             let mut g64 = vec![0.0f64; layout.len()];
             let mut r = Reference::<f64>::new(&layout, b, t).unwrap();
             let l64 = r.forward_backward(&p64, &mut g64, &inputs, &targets).unwrap();
-            for isa in Isa::available() {
+            for isa in Isa::tested() {
                 let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
                 let mut g = vec![f32::NAN; layout.len()];
                 let l = ws.forward_backward(&params, &mut g, &inputs, &targets) as f64;

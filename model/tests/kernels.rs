@@ -21,8 +21,10 @@ use model::kernels::{Isa, Kernels, PackedB};
 use model::optim::{AdamWConfig, AdamWScalars, adamw_update};
 use model::rng::Rng;
 
+/// The kernels of every ISA this CPU runs; fails when `TOKLAB_REQUIRE_ISA`
+/// names one it does not (see `Isa::tested`).
 fn kernels() -> Vec<&'static Kernels> {
-    Isa::available().into_iter().filter_map(Kernels::get).collect()
+    Isa::tested().into_iter().filter_map(Kernels::get).collect()
 }
 
 fn rand_vec(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f32> {
@@ -393,6 +395,11 @@ fn gemm_vs_f64_odd_shapes() {
         (65, 100, 97),
         (130, 513, 40),
         (3, 1030, 70),
+        // The per-step batch of 32 rows over two depth blocks (AVX2 covers
+        // it with 6- and 5-row tiles, see `gemm::row_split`), and 20 rows
+        // (5-row tiles only).
+        (32, 48, 600),
+        (20, 16, 7),
     ];
     for k in kernels() {
         let mut scratch = PackedB::new();
@@ -513,6 +520,16 @@ fn isa_names_and_env_parse() {
     assert!(Kernels::get(Isa::Scalar).is_some());
     // The detected kernels are one of the available ones.
     assert!(Isa::available().contains(&Kernels::detect().isa()));
+}
+
+/// `TOKLAB_REQUIRE_ISA=avx512|avx2` (CI on a machine that has them): the
+/// named ISA's kernels must be among those these tests exercise.
+#[test]
+fn required_isas_are_exercised() {
+    let tested: Vec<Isa> = kernels().iter().map(|k| k.isa()).collect();
+    for r in Isa::required() {
+        assert!(tested.contains(&r), "TOKLAB_REQUIRE_ISA={} was not exercised (tested {tested:?})", r.name());
+    }
 }
 
 #[test]

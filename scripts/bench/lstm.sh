@@ -113,12 +113,13 @@ for i in range(n):
     name = f"V={c['vocab']} E={c['embed']} H={c['hidden']} L={c['layers']} T={c['seq']} B={c['batch']}"
     rows.append((name, o, og, og / peak * 100, max(r["time_v_rss_mib"] for r in ours),
                  t, tg, tg / peak * 100, max(r["time_v_rss_mib"] for r in torch),
-                 statistics.median(ratios), min(ratios), max(ratios), peak))
-print(f"threads={ours[0]['threads']}, steps per run={ours[0]['steps']}, runs per cell={len(ours)} (median; ratio range over interleaved pairs)")
+                 statistics.median(ratios), min(ratios), max(ratios), peak,
+                 med(ours, "recurrent_gflops") / peak * 100, med(ours, "head_gflops") / peak * 100))
+print(f"ISA {ours[0]['isa']}, threads={ours[0]['threads']}, steps per run={ours[0]['steps']}, runs per cell={len(ours)} (median; ratio range over interleaved pairs)")
 print(f"FMA peak measured by bench_lstm_train on the same threads (best of all runs): {peak:.1f} GFLOP/s")
 print()
-print("| config | ours tok/s | ours GFLOP/s | ours % peak | ours RSS MiB | PyTorch tok/s | PyTorch GFLOP/s | PyTorch % peak | PyTorch RSS MiB | speed-up (min-max) |")
+print("| config | ours tok/s | ours GFLOP/s | ours % peak (recurrent / head) | ours RSS MiB | PyTorch tok/s | PyTorch GFLOP/s | PyTorch % peak | PyTorch RSS MiB | speed-up (min-max) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    print(f"| {r[0]} | {r[1]:.0f} | {r[2]:.1f} | {r[3]:.0f}% | {r[4]:.0f} | {r[5]:.0f} | {r[6]:.1f} | {r[7]:.0f}% | {r[8]:.0f} | {r[9]:.2f}x ({r[10]:.2f}-{r[11]:.2f}) |")
+    print(f"| {r[0]} | {r[1]:.0f} | {r[2]:.1f} | {r[3]:.0f}% ({r[13]:.0f}% / {r[14]:.0f}%) | {r[4]:.0f} | {r[5]:.0f} | {r[6]:.1f} | {r[7]:.0f}% | {r[8]:.0f} | {r[9]:.2f}x ({r[10]:.2f}-{r[11]:.2f}) |")
 EOF

@@ -31,6 +31,10 @@ pub struct Args {
     /// Also time batch-1 sampling of this many tokens (0: skip).
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub sample_tokens: usize,
+    /// Force a kernel path: avx2, avx512 or scalar (an error when this CPU
+    /// lacks it). Default: the best the CPU has (or TOKLAB_SIMD).
+    #[arg(long, value_name = "ISA", value_parser = ["avx2", "avx512", "scalar"])]
+    pub isa: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -50,15 +54,39 @@ pub fn run(args: Args) -> Result<()> {
     };
     cfg.validate().map_err(anyhow::Error::msg)?;
     let threads = rayon::current_num_threads();
-    let (peak, isa) = model::kernels::fma_peak_gflops(threads, 300);
-    let b = model::fast::bench::bench_train(&cfg, args.batch, args.seq, 2, args.steps, 0);
-    let sample = (args.sample_tokens > 0).then(|| sample_rate(&cfg, args.sample_tokens));
+    use model::kernels::{Isa, Kernels};
+    let kern = match &args.isa {
+        None => Kernels::detect(),
+        Some(name) => {
+            let isa = Isa::from_name(name).ok_or_else(|| anyhow::anyhow!("unknown ISA {name}"))?;
+            Kernels::get(isa)
+                .ok_or_else(|| anyhow::anyhow!("--isa {name}: this CPU does not support {name}"))?
+        }
+    };
+    let isa = kern.isa();
+    // The peak of the path being measured (a scalar run is compared with
+    // the widest vector ISA's).
+    let (peak, peak_isa) = match isa {
+        Isa::Scalar => model::kernels::fma_peak_gflops(threads, 300),
+        _ => (model::kernels::fma_peak_gflops_isa(threads, 300, isa), isa),
+    };
+    let caches = model::kernels::CacheSizes::detect();
+    let blocking = kern.blocking();
+    let (mr, nr) = kern.tile();
+    let b = model::fast::bench::bench_train_with(&cfg, args.batch, args.seq, 2, args.steps, 0, kern);
+    let sample = (args.sample_tokens > 0).then(|| sample_rate(&cfg, args.sample_tokens, kern));
     let rss = model::fast::bench::peak_rss_bytes().map(|b| b as f64 / (1 << 20) as f64);
+    let pct = |g: f64| if peak > 0.0 { 100.0 * g / peak } else { f64::NAN };
     if args.json {
         let v = serde_json::json!({
             "config": cfg, "batch": args.batch, "seq": args.seq, "threads": threads, "isa": isa.name(),
+            "tile": [mr, nr], "mc": blocking.mc, "kc": blocking.kc,
+            "caches": {"l1d": caches.l1d, "l2": caches.l2, "l3": caches.l3, "source": caches.source},
             "train_tokens_per_s": b.tokens_per_s(), "gflops": b.gflops(), "peak_gflops": peak,
-            "percent_of_peak": 100.0 * b.gflops() / peak, "sample_tokens_per_s": sample, "peak_rss_mib": rss,
+            "peak_isa": peak_isa.name(), "percent_of_peak": pct(b.gflops()),
+            "recurrent_gflops": b.recurrent_gflops(), "recurrent_percent_of_peak": pct(b.recurrent_gflops()),
+            "head_gflops": b.head_gflops(), "head_percent_of_peak": pct(b.head_gflops()),
+            "sample_tokens_per_s": sample, "peak_rss_mib": rss,
         });
         println!("{v}");
     } else {
@@ -73,11 +101,32 @@ pub fn run(args: Args) -> Result<()> {
             isa.name()
         );
         println!(
-            "  training  {:>9.0} tokens/s  {:>6.1} GFLOP/s  {:>5.1}% of the {:.0} GFLOP/s FMA peak",
+            "  kernels   {} tile {mr}x{nr}, KC {} MC {}; caches L1d {} KiB, L2 {} KiB, L3 {} KiB ({})",
+            isa.name(),
+            blocking.kc,
+            blocking.mc,
+            caches.l1d >> 10,
+            caches.l2 >> 10,
+            caches.l3 >> 10,
+            caches.source
+        );
+        println!(
+            "  training  {:>9.0} tokens/s  {:>6.1} GFLOP/s  {:>5.1}% of the {:.0} GFLOP/s FMA peak ({})",
             b.tokens_per_s(),
             b.gflops(),
-            100.0 * b.gflops() / peak,
-            peak
+            pct(b.gflops()),
+            peak,
+            peak_isa.name()
+        );
+        println!(
+            "  recurrent {:>25.1} GFLOP/s  {:>5.1}% of peak (loops and weight gradients)",
+            b.recurrent_gflops(),
+            pct(b.recurrent_gflops())
+        );
+        println!(
+            "  head      {:>25.1} GFLOP/s  {:>5.1}% of peak (logits, softmax-CE, dW_head, dh)",
+            b.head_gflops(),
+            pct(b.head_gflops())
         );
         if let Some(s) = sample {
             println!("  sampling  {s:>9.0} tokens/s (batch 1)");
@@ -89,10 +138,10 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn sample_rate(cfg: &ModelConfig, n: usize) -> f64 {
+fn sample_rate(cfg: &ModelConfig, n: usize, kern: &'static model::kernels::Kernels) -> f64 {
     let layout = model::ParamLayout::new(cfg);
     let params = layout.init(0);
-    let mut st = model::fast::Stepper::new(&layout, &params);
+    let mut st = model::fast::Stepper::with_kernels(&layout, &params, kern);
     st.set_threads(rayon::current_num_threads());
     let mut tok = 0u32;
     let t0 = std::time::Instant::now();

@@ -26,6 +26,8 @@ pub struct TrainBench {
     pub cpu_secs: Option<f64>,
     /// Training FLOPs per token (`ModelConfig::train_flops_per_token`).
     pub flops_per_token: f64,
+    /// Of which the head's.
+    pub head_flops_per_token: f64,
     /// Loss of every timed step.
     pub losses: Vec<f32>,
     /// Bytes held by the workspace.
@@ -42,10 +44,34 @@ impl TrainBench {
     pub fn gflops(&self) -> f64 {
         self.tokens_per_s() * self.flops_per_token / 1e9
     }
+
+    /// Training FLOPs per token of the head (`6*H*V`, the convention of
+    /// `ModelConfig::train_flops_per_token`).
+    pub fn head_flops_per_token(&self) -> f64 {
+        self.head_flops_per_token
+    }
+
+    /// GFLOP/s of the recurrent part alone: its FLOPs (everything but the
+    /// head) over the time of the forward and backward loops and the weight
+    /// gradients (packing, embedding and the head excluded).
+    pub fn recurrent_gflops(&self) -> f64 {
+        let p = &self.profile;
+        let secs = p.fwd_proj + p.fwd_loop + p.bwd_loop + p.bwd_gemm;
+        let flops =
+            (self.flops_per_token - self.head_flops_per_token) * (self.steps * self.tokens_per_step) as f64;
+        flops / secs / 1e9
+    }
+
+    /// GFLOP/s of the head alone (logits, softmax cross-entropy, dW_head,
+    /// dh) over its measured time.
+    pub fn head_gflops(&self) -> f64 {
+        self.head_flops_per_token * (self.steps * self.tokens_per_step) as f64 / self.profile.head / 1e9
+    }
 }
 
 /// Runs `warmup` then `steps` training steps of a `cfg` model on B x T
-/// random batches (Adam lr 2e-3, clip 1.0), on the current rayon pool.
+/// random batches (Adam lr 2e-3, clip 1.0), on the current rayon pool, with
+/// the detected kernels.
 pub fn bench_train(
     cfg: &ModelConfig,
     batch: usize,
@@ -54,13 +80,25 @@ pub fn bench_train(
     steps: usize,
     seed: u64,
 ) -> TrainBench {
+    bench_train_with(cfg, batch, seq, warmup, steps, seed, Kernels::detect())
+}
+
+/// [`bench_train`] with a given kernel table (`lm bench --isa`).
+pub fn bench_train_with(
+    cfg: &ModelConfig,
+    batch: usize,
+    seq: usize,
+    warmup: usize,
+    steps: usize,
+    seed: u64,
+    kern: &'static Kernels,
+) -> TrainBench {
     let layout = ParamLayout::new(cfg);
-    let kern = Kernels::detect();
     let mut params = layout.init(seed);
     let mut grads = layout.zeros();
     let mut m = layout.zeros();
     let mut v = layout.zeros();
-    let mut ws = Workspace::new(&layout, batch, seq);
+    let mut ws = Workspace::with_kernels(&layout, batch, seq, kern);
     let mut rng = Rng::new(seed ^ 0x5eed);
     let n = batch * seq;
     let mut inputs = vec![0u32; n];
@@ -104,6 +142,7 @@ pub fn bench_train(
         secs,
         cpu_secs,
         flops_per_token: cfg.train_flops_per_token(),
+        head_flops_per_token: 6.0 * cfg.hidden as f64 * cfg.vocab as f64,
         losses,
         workspace_bytes: ws.bytes(),
         profile: ws.profile().clone(),

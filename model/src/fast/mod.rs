@@ -984,6 +984,26 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // An earlier run (before the microkernels shared their tile code) gave
 // 86% / 81% / 83%: the machine is shared, quote ranges.
 //
+// AVX2 + FMA (2 Zen 3 cores, KVM, no AVX-512; 512 KiB L2 per core; FMA peak
+// ~192 GFLOP/s on 2 threads; a machine shared with other builds, so quote
+// ratios of interleaved runs). Before: 66% / 69% / 59% of the peak, 1.23x /
+// 1.40x / 1.12x PyTorch. Profile (perf, V=8000): everything is in the three
+// microkernels (ukernel_rows_g 31%, ukernel_rows 27%, ukernel_packed 21%).
+// - B = 32 rows did not divide into 6-row tiles: the per-step GEMMs computed
+//   36 rows through a shifted scratch tile. 6- and 5-row tiles (2x6 + 4x5)
+//   plus a depth loop unrolled by two: one core on 32x512x2048 74% -> 92%
+//   of its peak; V=65 training 4,141-4,306 -> 4,925-4,982 tokens/s.
+// - dh (K = V) in the A-stationary order read B once per 12 rows (6 flops
+//   per byte of B from L3): 25-35% slower than the B-stationary order here.
+// - `scripts/bench/lstm.sh --reps 3 --priority` after: 68% / 50% / 52% of
+//   the peak (recurrent part 70% / 52% / 58%, head 40% / 29% / 49%), 1.39x /
+//   1.75x / 1.21x PyTorch; both sides were slowed by other jobs in that run.
+// What is left: in the step, each thread streams ~4 MiB of W_ih/W_hh per
+// time step from L3 (an eighth fits in L2) and waits at one barrier per
+// step; the weight gradients run at ~80%; the V = 8000 head (its GEMMs at
+// ~50-60%) moves 32 MiB logits blocks and the 16 MiB weight through L3 and
+// memory several times per chunk.
+//
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
 //   transposed dG operand (instead of tile by tile): 163 -> 146 GFLOP/s;

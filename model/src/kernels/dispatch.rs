@@ -1,8 +1,10 @@
 //! Run-time choice of the instruction set (memchr's pattern): detect once,
 //! cache the choice in an atomic, log it, allow forcing it.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::kernels::cache::{Blocking, CacheSizes};
 use crate::optim::{AdamWConfig, AdamWScalars};
 
 /// An instruction set the kernels are compiled for.
@@ -47,9 +49,46 @@ impl Isa {
         }
     }
 
-    /// The available ISAs, slowest first (tests iterate these).
+    /// The available ISAs, slowest first.
     pub fn available() -> Vec<Isa> {
         Isa::ALL.into_iter().filter(|i| i.is_available()).collect()
+    }
+
+    /// The ISAs listed in `TOKLAB_REQUIRE_ISA` (comma-separated, e.g.
+    /// `avx512,avx2`; empty when unset).
+    ///
+    /// # Panics
+    /// On a name that is not an ISA, so a typo cannot pass silently.
+    pub fn required() -> Vec<Isa> {
+        let v = std::env::var("TOKLAB_REQUIRE_ISA").unwrap_or_default();
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                Isa::from_name(s)
+                    .unwrap_or_else(|| panic!("TOKLAB_REQUIRE_ISA: {s:?} is not one of scalar, avx2, avx512"))
+            })
+            .collect()
+    }
+
+    /// What the per-ISA tests iterate: [`Isa::available`], after checking
+    /// that every ISA of `TOKLAB_REQUIRE_ISA` is among them. A test run on a
+    /// machine (or CI runner) that lacks a required ISA then fails instead
+    /// of silently testing less.
+    ///
+    /// # Panics
+    /// When a required ISA is not available on this CPU.
+    pub fn tested() -> Vec<Isa> {
+        let avail = Isa::available();
+        for r in Isa::required() {
+            assert!(
+                avail.contains(&r),
+                "TOKLAB_REQUIRE_ISA requires {} but this CPU only runs {:?}: its kernels would not be tested",
+                r.name(),
+                avail.iter().map(|i| i.name()).collect::<Vec<_>>()
+            );
+        }
+        avail
     }
 }
 
@@ -82,12 +121,10 @@ pub struct Kernels {
     pub(crate) mr: usize,
     /// Register tile columns (a multiple of the vector width).
     pub(crate) nr: usize,
-    /// Rows of A per GEMM task (multiple of `mr`).
-    pub(crate) mc: usize,
-    /// K block: the depth of one microkernel call.
-    pub(crate) kc: usize,
     pub(crate) ukernel_packed: UkernelPacked,
     pub(crate) ukernel_rows: UkernelRows,
+    /// `ukernel_rows` on a tile of MR-1 rows (see `gemm::row_split`).
+    pub(crate) ukernel_rows_lo: UkernelRows,
     pub(crate) ukernel_rows_g: UkernelRowsG,
     pub(crate) gemv_panel: GemvPanel,
     pub(crate) lstm_fwd_rows: LstmFwdRows,
@@ -110,8 +147,7 @@ impl std::fmt::Debug for Kernels {
             .field("isa", &self.isa)
             .field("mr", &self.mr)
             .field("nr", &self.nr)
-            .field("mc", &self.mc)
-            .field("kc", &self.kc)
+            .field("blocking", &self.blocking())
             .finish_non_exhaustive()
     }
 }
@@ -160,6 +196,14 @@ impl Kernels {
     /// The GEMM register tile (rows, columns).
     pub fn tile(&self) -> (usize, usize) {
         (self.mr, self.nr)
+    }
+
+    /// The GEMM blocking for this ISA's tile, derived once from this
+    /// machine's cache sizes ([`Blocking::derive`]).
+    pub fn blocking(&self) -> Blocking {
+        static BLOCKING: [OnceLock<Blocking>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let i = Isa::ALL.iter().position(|&x| x == self.isa).unwrap_or(0);
+        *BLOCKING[i].get_or_init(|| Blocking::derive(self.mr, self.nr, &CacheSizes::detect()))
     }
 
     /// `y[i] = e^x[i]`.

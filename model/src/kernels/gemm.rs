@@ -37,11 +37,22 @@
 //!   work saves. If M is not a multiple of MR the last tile is shifted up to
 //!   end at row M (recomputing a few rows into a scratch tile) so it can still
 //!   read A in place.
-//! - Blocking (AVX-512, tile 8 x 32): KC = 512, MC = 64 for the packed-A
-//!   driver. KC 256 -> 512 gave ~5% on the K = 512 and K = 4096 shapes
-//!   (fewer C reloads; the 64 KiB B sub-panel streams from L2 fine at one
-//!   load per 8 FMAs); MC 64-128 were within noise. `TOKLAB_GEMM_BLOCK=MC,KC`
-//!   overrides the blocking of every driver for tuning.
+//! - Blocking comes from the cache sizes (`cache::Blocking::derive`): KC
+//!   keeps 8 B panels of KC x NR in half the L2, MC fills a quarter of it
+//!   with packed A. On the two machines measured that is KC = 512 (Zen 4,
+//!   AVX-512, 1 MiB L2; Zen 3, AVX2, 512 KiB L2) and MC = 128 / 60. On
+//!   AVX-512, KC 256 -> 512 had given ~5% on the K = 512 and K = 4096
+//!   shapes (fewer C reloads; the 64 KiB B sub-panel streams from L2 fine
+//!   at one load per 8 FMAs); MC 64-128 were within noise.
+//!   `TOKLAB_GEMM_BLOCK=MC,KC` overrides the blocking of every driver for
+//!   tuning.
+//! - Tiles: AVX-512 8 x 32 (16 zmm accumulators), AVX2 6 x 16 (12 ymm
+//!   accumulators, two B vectors and a broadcast: the 16 ymm registers).
+//!   The per-step GEMMs have M = batch = 32, which 6 does not divide: they
+//!   run 2 tiles of 6 rows and 4 of 5 (`row_split`) instead of 6 x 6 with
+//!   the last tile shifted and recomputed through a scratch copy. With the
+//!   depth loop unrolled by two, 32x512x2048 on one AVX2 core (Zen 3,
+//!   gemm_probe `rows`) went from 74% to 92% of the core's FMA peak.
 //! - A read in place changes the best blocking: with no A buffer to fill,
 //!   `gemm_grouped_a` runs one microkernel call over the whole depth (K up
 //!   to 8192) on tiles of 2 x MR rows. Weight gradient 2048x4096x512 on 2
@@ -466,7 +477,7 @@ pub(crate) unsafe fn gemm_packed_raw(
         return;
     }
     let mr = kern.mr;
-    let (mc, kcb) = block_override().unwrap_or((kern.mc, kern.kc));
+    let (mc, kcb) = block_override().unwrap_or((kern.blocking().mc, kern.blocking().kc));
     let panels = n.div_ceil(kern.nr);
     let tiles_m = m.div_ceil(mc);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
@@ -679,7 +690,7 @@ unsafe impl Sync for AGroups {}
 
 /// B panels per task of [`gemm_rows_grouped`]: a KC x 8*NR block of B
 /// (512 KiB for AVX-512) stays in L2 while the task's rows stream past it.
-const ROWS_GROUPED_PANELS: usize = 8;
+const ROWS_GROUPED_PANELS: usize = crate::kernels::cache::B_PANELS_HOT;
 
 /// `C (+)= A . B` with A in row groups, read in place ([`AGroups`]), and B
 /// in panels: the head's logits (A = the top layer's activation panels) and
@@ -723,7 +734,15 @@ pub(crate) unsafe fn gemm_rows_grouped(
     // Long K (dh, K = V): A-stationary like `gemm_grouped_a`, one call over
     // the whole depth per tile, the task's A tiles in L2 and B streaming
     // (fewer C round trips, long prefetch streams).
-    let long_k = k > 2 * kern.kc;
+    //
+    // The A-stationary order reads all of B once per task of 2 x MR rows:
+    // MR flops per byte of B, which has to come from L3 (a full-depth panel
+    // at V = 8000 is 512 KiB with NR = 16, 1 MiB with NR = 32: as large as
+    // the L2 of either machine measured). With MR = 8 (AVX-512, Zen 4) that
+    // kept up; with MR = 6 (AVX2, Zen 3) dh ran 25-35% slower than the
+    // B-stationary order (bench_lstm_train V=8000, interleaved: dh 527-668
+    // vs 391-412 ms per step). So the long-K order needs >= 8 flops per byte.
+    let long_k = k > 2 * kern.blocking().kc && mr >= 8;
     let (kcb, pb, mc) = if long_k {
         let (omc, okc) = block_override().unwrap_or((2 * mr, GROUPED_KC));
         (okc.min(k).div_ceil(gw) * gw, panels, (omc / mr).max(1) * mr)
@@ -731,7 +750,7 @@ pub(crate) unsafe fn gemm_rows_grouped(
         let pb = ROWS_GROUPED_PANELS;
         let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
         // KC in whole groups, so every microkernel call starts a group.
-        let kcb = (block_override().map_or(kern.kc, |o| o.1) / gw).max(1) * gw;
+        let kcb = (block_override().map_or(kern.blocking().kc, |o| o.1) / gw).max(1) * gw;
         (kcb, pb, m.div_ceil(mr).div_ceil(want_m).max(1) * mr)
     };
     let tiles_n = panels.div_ceil(pb);
@@ -1012,16 +1031,31 @@ pub(crate) unsafe fn gemm_rows_panels(
         }
         return;
     }
+    let split = row_split(m, mr);
     for jp in p0..p1 {
         let cols = nr.min(n - jp * nr);
         let mut pc = 0;
         while pc < k {
-            let kc = block_override().map_or(kern.kc, |b| b.1).min(k - pc);
+            let kc = block_override().map_or(kern.blocking().kc, |b| b.1).min(k - pc);
             let acc = accumulate || pc > 0;
             // SAFETY: panel jp, depth pc..pc+kc exist in the packing; the
             // row/column ranges below stay inside the caller's A and C.
             unsafe {
                 let bp = b.panel_ptr(jp).add(pc * nr);
+                if cols == nr
+                    && let Some((hi, lo)) = split
+                {
+                    // Exact cover: `hi` tiles of MR rows, then `lo` of MR-1.
+                    let mut ir = 0;
+                    for t in 0..hi + lo {
+                        let (f, h) =
+                            if t < hi { (kern.ukernel_rows, mr) } else { (kern.ukernel_rows_lo, mr - 1) };
+                        f(kc, a.add(ir * lda + pc), lda, bp, c.add(ir * ldc + jp * nr), ldc, acc);
+                        ir += h;
+                    }
+                    pc += kc;
+                    continue;
+                }
                 let mut ir = 0;
                 while ir < m {
                     let cp = c.add(ir * ldc + jp * nr);
@@ -1036,6 +1070,23 @@ pub(crate) unsafe fn gemm_rows_panels(
             pc += kc;
         }
     }
+}
+
+/// How the per-step GEMM covers `m` rows exactly: `hi` tiles of MR rows and
+/// then `lo` tiles of MR-1 (the most MR tiles possible), or None when no such
+/// split exists (then the last tile is shifted up and partly recomputed, see
+/// `rows_edge`). With the AVX2 tile (MR = 6) a batch of 32 rows is 2 x 6 +
+/// 4 x 5 rather than 6 x 6 with 4 rows computed twice and the last tile
+/// through a scratch copy; AVX-512 (MR = 8) and the scalar path (MR = 4)
+/// divide 32 exactly.
+pub(crate) fn row_split(m: usize, mr: usize) -> Option<(usize, usize)> {
+    if m.is_multiple_of(mr) {
+        return Some((m / mr, 0));
+    }
+    if mr < 2 {
+        return None;
+    }
+    (0..=m / mr).rev().find(|&a| (m - a * mr).is_multiple_of(mr - 1)).map(|a| (a, (m - a * mr) / (mr - 1)))
 }
 
 /// An edge tile of `gemm_rows_panels`: rows `ir..min(ir+mr, m)`, `cols`

@@ -569,9 +569,19 @@ pub(crate) unsafe fn ukernel_packed<V: Simd, const MR: usize, const NV: usize>(
     accumulate: bool,
 ) {
     let mut acc = tile_load::<V, MR, NV>(c, ldc, accumulate);
-    for k in 0..kc {
+    let nr = NV * V::LANES;
+    // Two depths per iteration: the same FMA sequence, half the loop and
+    // address arithmetic (the AVX2 loop was near the front end's limit).
+    let mut k = 0;
+    while k + 2 <= kc {
         let ak = a.add(k * MR);
-        tile_step(&mut acc, b.add(k * NV * V::LANES), |r| *ak.add(r));
+        tile_step(&mut acc, b.add(k * nr), |r| *ak.add(r));
+        tile_step(&mut acc, b.add(k * nr + nr), |r| *ak.add(MR + r));
+        k += 2;
+    }
+    if k < kc {
+        let ak = a.add(k * MR);
+        tile_step(&mut acc, b.add(k * nr), |r| *ak.add(r));
     }
     tile_store(&acc, c, ldc);
 }
@@ -588,8 +598,17 @@ pub(crate) unsafe fn ukernel_rows<V: Simd, const MR: usize, const NV: usize>(
     accumulate: bool,
 ) {
     let mut acc = tile_load::<V, MR, NV>(c, ldc, accumulate);
-    for k in 0..kc {
-        tile_step(&mut acc, b.add(k * NV * V::LANES), |r| *a.add(r * lda + k));
+    let nr = NV * V::LANES;
+    // Two depths per iteration, as in `ukernel_packed`.
+    let mut k = 0;
+    while k + 2 <= kc {
+        let ak = a.add(k);
+        tile_step(&mut acc, b.add(k * nr), |r| *ak.add(r * lda));
+        tile_step(&mut acc, b.add(k * nr + nr), |r| *ak.add(r * lda + 1));
+        k += 2;
+    }
+    if k < kc {
+        tile_step(&mut acc, b.add(k * nr), |r| *a.add(r * lda + k));
     }
     tile_store(&acc, c, ldc);
 }
@@ -614,9 +633,19 @@ pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
     let mut k0 = 0;
     while k0 < kc {
         let len = gw.min(kc - k0);
-        for k in 0..len {
+        let nr = NV * V::LANES;
+        // Two depths per iteration, as in `ukernel_packed`.
+        let mut k = 0;
+        while k + 2 <= len {
+            let ak = ag.add(k);
+            tile_step(&mut acc, b, |r| *ak.add(r * gw));
+            tile_step(&mut acc, b.add(nr), |r| *ak.add(r * gw + 1));
+            b = b.add(2 * nr);
+            k += 2;
+        }
+        if k < len {
             tile_step(&mut acc, b, |r| *ag.add(r * gw + k));
-            b = b.add(NV * V::LANES);
+            b = b.add(nr);
         }
         ag = ag.add(gs);
         k0 += len;

@@ -14,7 +14,7 @@
 macro_rules! instantiate_kernels {
     (
         $(#[$attr:meta])*
-        isa: $isa:expr, vector: $V:ty, mr: $mr:literal, nv: $nv:literal, mc: $mc:literal, kc: $kc:literal
+        isa: $isa:expr, vector: $V:ty, mr: $mr:literal, nv: $nv:literal
     ) => {
         use crate::kernels::generic as g;
 
@@ -34,6 +34,16 @@ macro_rules! instantiate_kernels {
         ) {
             // SAFETY: forwarded contract.
             unsafe { g::ukernel_rows::<$V, $mr, $nv>(kc, a, lda, b, c, ldc, acc) }
+        }
+
+        $(#[$attr])*
+        /// # Safety
+        /// See `instantiate_kernels!`.
+        pub(crate) unsafe fn ukernel_rows_lo(
+            kc: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool,
+        ) {
+            // SAFETY: forwarded contract (a tile of MR-1 rows).
+            unsafe { g::ukernel_rows::<$V, { $mr - 1 }, $nv>(kc, a, lda, b, c, ldc, acc) }
         }
 
         $(#[$attr])*
@@ -164,10 +174,9 @@ macro_rules! instantiate_kernels {
             isa: $isa,
             mr: $mr,
             nr: $nv * <$V as crate::kernels::simd::Simd>::LANES,
-            mc: $mc,
-            kc: $kc,
             ukernel_packed,
             ukernel_rows,
+            ukernel_rows_lo,
             ukernel_rows_g,
             gemv_panel,
             lstm_fwd_rows,

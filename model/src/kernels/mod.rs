@@ -28,6 +28,7 @@
 #[macro_use]
 mod instantiate;
 mod aligned;
+pub mod cache;
 mod dispatch;
 pub mod gemm;
 mod generic;
@@ -37,6 +38,7 @@ mod simd;
 mod x86_64;
 
 pub use aligned::AlignedBuf;
+pub use cache::{Blocking, CacheSizes};
 pub use dispatch::{Isa, Kernels};
 pub use gemm::PackedB;
 
@@ -131,16 +133,27 @@ pub fn scale(x: &mut [f32], s: f32) {
 /// Returns (GFLOP/s, ISA used).
 pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
     let isa = [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available()).unwrap_or(Isa::Scalar);
+    (fma_peak_gflops_isa(threads, millis, isa), isa)
+}
+
+/// [`fma_peak_gflops`] with the FMA chains of a given vector ISA (the peak
+/// a path forced to `isa` can reach; on cores with two 512-bit FMA units
+/// the AVX2 peak is half the AVX-512 one). 0 for `Isa::Scalar` or an ISA
+/// this CPU lacks.
+pub fn fma_peak_gflops_isa(threads: usize, millis: u64, isa: Isa) -> f64 {
+    if !isa.is_available() {
+        return 0.0;
+    }
     #[cfg(target_arch = "x86_64")]
     let (lanes, run): (f64, fn(u64) -> f32) = match isa {
-        // SAFETY: the ISA was detected just above.
+        // SAFETY: the ISA's availability was checked just above.
         Isa::Avx512 => (16.0, |n| unsafe { x86_64::avx512::fma_chains(n) }),
         // SAFETY: as above.
         Isa::Avx2 => (8.0, |n| unsafe { x86_64::avx2::fma_chains(n) }),
-        Isa::Scalar => return (0.0, Isa::Scalar),
+        Isa::Scalar => return 0.0,
     };
     #[cfg(not(target_arch = "x86_64"))]
-    return (0.0, Isa::Scalar);
+    return 0.0;
     #[cfg(target_arch = "x86_64")]
     {
         const BURSTS: u64 = 8;
@@ -168,6 +181,6 @@ pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
                 start.elapsed().as_secs_f64()
             })
             .fold(f64::INFINITY, f64::min);
-        (flops / best / 1e9, isa)
+        flops / best / 1e9
     }
 }

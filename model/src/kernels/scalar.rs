@@ -24,5 +24,5 @@ impl SimdMath for Scalar {
 }
 
 instantiate_kernels! {
-    isa: crate::kernels::Isa::Scalar, vector: Scalar, mr: 4, nv: 4, mc: 64, kc: 256
+    isa: crate::kernels::Isa::Scalar, vector: Scalar, mr: 4, nv: 4
 }

@@ -33,7 +33,7 @@ impl SimdMath for Avx2 {
 
 instantiate_kernels! {
     #[target_feature(enable = "avx2,fma")]
-    isa: crate::kernels::Isa::Avx2, vector: Avx2, mr: 6, nv: 2, mc: 72, kc: 512
+    isa: crate::kernels::Isa::Avx2, vector: Avx2, mr: 6, nv: 2
 }
 
 /// Spins `iters` rounds of 12 independent FMA chains on 8 lanes (see the

@@ -34,7 +34,7 @@ impl SimdMath for Avx512 {
 
 instantiate_kernels! {
     #[target_feature(enable = "avx512f,avx2,fma")]
-    isa: crate::kernels::Isa::Avx512, vector: Avx512, mr: 8, nv: 2, mc: 64, kc: 512
+    isa: crate::kernels::Isa::Avx512, vector: Avx512, mr: 8, nv: 2
 }
 
 /// Spins `iters` rounds of 12 independent FMA chains on 16 lanes; returns a
