@@ -54,6 +54,7 @@
 mod cache;
 mod merge;
 mod slots;
+mod splits;
 mod table;
 
 use rayon::prelude::*;
@@ -193,19 +194,14 @@ impl Bpe {
                 String::from_utf8_lossy(t)
             )));
         }
-        // Every split of every token into two tokens. Listed in id order
-        // then split position (rayon's collect keeps the order); a pair is
-        // unique (its concatenation fixes the token), so no entry shadows
-        // another.
+        // Every split of every token into two tokens (`splits`: linear in a
+        // long token's length). Listed in id order then split position
+        // (rayon's collect keeps the order); a pair is unique (its
+        // concatenation fixes the token), so no entry shadows another.
+        let splitter = splits::Splitter::new(tokens.iter().map(Vec::as_slice), lookup, get);
         let entries: Vec<(TokenId, TokenId, TokenId)> = (0..tokens.len())
             .into_par_iter()
-            .flat_map_iter(|id| {
-                let t = &tokens[id];
-                (1..t.len()).filter_map(move |k| {
-                    let (l, r) = t.split_at(k);
-                    Some((lookup(l)?, lookup(r)?, id as TokenId))
-                })
-            })
+            .flat_map_iter(|id| splitter.cuts(&tokens[id]).map(move |(l, r)| (l, r, id as TokenId)))
             .collect();
         let pairs = PairTable::new(&entries);
         let mut byte_pairs = vec![TokenId::MAX; 1 << 16].into_boxed_slice();
@@ -297,14 +293,10 @@ impl Bpe {
     /// This is what an HF `tokenizer.json` merge list needs.
     pub fn all_pairs(&self) -> Vec<(TokenId, TokenId, TokenId)> {
         let mut out = Vec::with_capacity(self.pairs.len());
+        let tokens = (0..self.len() as TokenId).map(|id| self.bytes_of(id));
+        let splitter = splits::Splitter::new(tokens, |t| self.token_id(t), |id| self.bytes_of(id));
         for id in 0..self.len() as TokenId {
-            let t = self.bytes_of(id);
-            for k in 1..t.len() {
-                let (l, r) = t.split_at(k);
-                if let (Some(a), Some(b)) = (self.token_id(l), self.token_id(r)) {
-                    out.push((a, b, id));
-                }
-            }
+            out.extend(splitter.cuts(self.bytes_of(id)).map(|(a, b)| (a, b, id)));
         }
         out
     }
