@@ -77,9 +77,9 @@ for c in $cases; do
   for r in $(seq 1 "$rounds"); do
     j="$work/$c.round$r.json"
     if [ $((r % 2)) -eq 1 ]; then
-      hyperfine -N -s none --runs "$runs" --export-json "$j" -n tok "$ours" -n rustbpe "$ref" >/dev/null
+      hyperfine -N --style none --runs "$runs" --export-json "$j" -n tok "$ours" -n rustbpe "$ref" >/dev/null
     else
-      hyperfine -N -s none --runs "$runs" --export-json "$j" -n rustbpe "$ref" -n tok "$ours" >/dev/null
+      hyperfine -N --style none --runs "$runs" --export-json "$j" -n rustbpe "$ref" -n tok "$ours" >/dev/null
     fi
     jsons+=("$j")
   done
