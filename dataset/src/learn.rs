@@ -24,6 +24,43 @@ pub enum VocabSpec {
     Bpe(BpeConfig),
 }
 
+/// Learns BPE vocabularies of every size in `sizes` from one training on
+/// `docs` (`config.vocab_size` is ignored): the first k merges of a run are
+/// the k-merge vocabulary, so each is identical to a separate run
+/// (`tokenizer::train::train_bpe_ladder`). Errors as [`train_tokenizer`].
+pub fn train_bpe_ladder(
+    docs: &[Document],
+    config: &BpeConfig,
+    sizes: &[usize],
+    observer: &mut dyn Observer,
+) -> Result<Vec<Tokenizer>> {
+    let largest = sizes.iter().copied().max().ok_or_else(|| Error::Config("no vocabulary size given".into()))?;
+    let config = BpeConfig { vocab_size: largest, ..config.clone() };
+    let mut words = WordCounter::new(config.pattern);
+    corpus::for_each_batch(docs, BATCH_BYTES, |_, texts| {
+        poll(observer)?;
+        words.feed_many_observed(texts, observer).map_err(|e| trainer_error(docs, e))
+    })?;
+    tokenizer::train::train_bpe_ladder(&config, sizes, words, observer).map_err(|e| trainer_error(docs, e))
+}
+
+/// Ctrl-C between batches: [`Error::Cancelled`].
+fn poll(observer: &mut dyn Observer) -> Result<()> {
+    match observer.poll() {
+        std::ops::ControlFlow::Break(()) => Err(Error::Cancelled),
+        std::ops::ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+fn trainer_error(docs: &[Document], e: tokenizer::Error) -> Error {
+    match e {
+        tokenizer::Error::Config(msg) => Error::Config(msg),
+        tokenizer::Error::EmptyCorpus => Error::Empty("the corpus is empty".into()),
+        tokenizer::Error::Cancelled => Error::Cancelled,
+        source => Error::Tokenizer { path: docs.first().map(|d| d.path.clone()).unwrap_or_default(), source },
+    }
+}
+
 /// Learns a tokenizer from `docs`.
 ///
 /// Errors: an unreadable file or (for a character vocabulary without byte
@@ -35,16 +72,12 @@ pub fn train_tokenizer(
     spec: &VocabSpec,
     observer: &mut dyn Observer,
 ) -> Result<Tokenizer> {
-    let trainer_error = |e: tokenizer::Error| match e {
-        tokenizer::Error::Config(msg) => Error::Config(msg),
-        tokenizer::Error::EmptyCorpus => Error::Empty("the corpus is empty".into()),
-        tokenizer::Error::Cancelled => Error::Cancelled,
-        source => Error::Tokenizer { path: docs.first().map(|d| d.path.clone()).unwrap_or_default(), source },
-    };
+    let trainer_error = |e| trainer_error(docs, e);
     match spec {
         VocabSpec::Char { byte_fallback, specials } => {
             let mut counter = CharCounter::new();
             corpus::for_each_batch(docs, BATCH_BYTES, |batch, texts| {
+                poll(observer)?;
                 for (doc, text) in batch.iter().zip(texts) {
                     if *byte_fallback {
                         counter.feed_lossy(text);
@@ -66,11 +99,8 @@ pub fn train_tokenizer(
             tokenizer::train::train_char(counter, specials, *byte_fallback).map_err(trainer_error)
         }
         VocabSpec::Bpe(config) => {
-            let mut words = WordCounter::new(config.pattern);
-            corpus::for_each_batch(docs, BATCH_BYTES, |_, texts| {
-                words.feed_many_observed(texts, observer).map_err(trainer_error)
-            })?;
-            tokenizer::train::train_bpe(config, words, observer).map_err(trainer_error)
+            let mut toks = train_bpe_ladder(docs, config, &[config.vocab_size], observer)?;
+            toks.pop().ok_or_else(|| Error::Config("no vocabulary size given".into()))
         }
     }
 }

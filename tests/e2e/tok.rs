@@ -392,3 +392,73 @@ fn exports_encode_identically_in_python() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
+
+/// SIGTERM (what `timeout` sends; Ctrl-C takes the same path) during a long
+/// `tok train` ends it with exit code 130 and "cancelled", and leaves no
+/// output or temporary file. The input, one piece of `'ab' * 20,000,000`,
+/// spends seconds in single merge steps over a 40 MB word, where the trainer
+/// used to check for cancellation only between steps; the signal is sent
+/// 0.5 s after the start. The wait is bounded only to turn a hang into a
+/// failure, not to time anything.
+#[test]
+fn sigterm_cancels_training_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ab.txt");
+    std::fs::write(&input, "ab".repeat(20_000_000)).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let output = out_dir.join("bpe.json");
+    let mut child = tok_cmd()
+        .args(["train", s(&input), "--vocab", "300", "-o", s(&output), "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tok starts");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tok train did not stop after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut err).unwrap();
+    assert_eq!((status.code(), err.as_str()), (Some(130), "tok: cancelled\n"));
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `tok train --vocab A,B,C -o DIR` writes DIR/bpeA.json ... from one
+/// training, each byte-identical to `tok train --vocab A -o x/bpeA.json`;
+/// a repeated or too small size is refused before anything is written.
+#[test]
+fn vocabulary_ladder_equals_separate_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    let ladder = dir.path().join("ladder");
+    let special = ["--special", "<|endoftext|>"];
+    ok(&[&["train", s(&corpus), "--vocab", "600,300,1000", "-o", s(&ladder), "-q"][..], &special].concat());
+    let mut names: Vec<String> =
+        std::fs::read_dir(&ladder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["bpe1000.json", "bpe300.json", "bpe600.json"]);
+    let single = dir.path().join("single");
+    std::fs::create_dir(&single).unwrap();
+    for size in ["300", "600", "1000"] {
+        let out = single.join(format!("bpe{size}.json"));
+        ok(&[&["train", s(&corpus), "--vocab", size, "-o", s(&out), "-q"][..], &special].concat());
+        let a = std::fs::read(ladder.join(format!("bpe{size}.json"))).unwrap();
+        assert!(a == std::fs::read(&out).unwrap(), "size {size} differs");
+    }
+    let bad = dir.path().join("bad");
+    fails(&["train", s(&corpus), "--vocab", "300,300", "-o", s(&bad)], "--vocab 300: given twice");
+    fails(&["train", s(&corpus), "--vocab", "300,200", "-o", s(&bad)], "--vocab 200");
+    assert!(!bad.exists());
+}

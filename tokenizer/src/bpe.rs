@@ -54,6 +54,7 @@
 mod cache;
 mod merge;
 mod slots;
+mod splits;
 mod table;
 
 use rayon::prelude::*;
@@ -154,6 +155,83 @@ impl Bpe {
         Bpe::build(&tokens, pattern)
     }
 
+    /// A vocabulary whose checks and pair entries were worked out ahead of
+    /// time (the pretrained vocabularies, baked by `build.rs`): token `id`
+    /// is `bytes[starts[id]..starts[id + 1]]` (empty: unused), the tokens
+    /// are distinct, and `entries` lists every cut of every token into two
+    /// tokens as `(left, right, token)`. Only the single-byte check is
+    /// repeated.
+    pub(crate) fn from_baked(
+        bytes: Vec<u8>,
+        starts: Vec<u32>,
+        entries: &[(TokenId, TokenId, TokenId)],
+        pattern: Pattern,
+    ) -> Result<Bpe> {
+        let ids = starts.len().saturating_sub(1);
+        if ids >= table::MAX_IDS || starts.last().is_none_or(|&e| e as usize != bytes.len()) {
+            return Err(Error::Config("malformed baked vocabulary".into()));
+        }
+        if entries.iter().any(|&(a, b, m)| a.max(b).max(m) as usize >= ids) {
+            return Err(Error::Config("malformed baked vocabulary: pair entry out of range".into()));
+        }
+        let (byte_ids, max_len) = Bpe::byte_ids(&starts, &bytes)?;
+        let whole = ByteTable::new(&bytes, &starts);
+        Ok(Bpe::assemble(pattern, bytes, starts, byte_ids, max_len, whole, entries))
+    }
+
+    /// The id of each single byte and the longest token's length; fails
+    /// when a byte is missing.
+    fn byte_ids(starts: &[u32], bytes: &[u8]) -> Result<([TokenId; 256], usize)> {
+        let mut byte_ids = [TokenId::MAX; 256];
+        let mut max_len = 0;
+        for (id, w) in starts.windows(2).enumerate() {
+            let (s, e) = (w[0] as usize, w[1] as usize);
+            if e < s || e > bytes.len() {
+                return Err(Error::Config("malformed token offsets".into()));
+            }
+            if e - s == 1 {
+                byte_ids[bytes[s] as usize] = id as TokenId;
+            }
+            max_len = max_len.max(e - s);
+        }
+        if let Some(b) = byte_ids.iter().position(|&id| id == TokenId::MAX) {
+            return Err(Error::Config(format!(
+                "byte 0x{b:02X} is not a token: a byte-level vocabulary needs all 256 single bytes"
+            )));
+        }
+        Ok((byte_ids, max_len))
+    }
+
+    fn assemble(
+        pattern: Pattern,
+        bytes: Vec<u8>,
+        starts: Vec<u32>,
+        byte_ids: [TokenId; 256],
+        max_len: usize,
+        whole: ByteTable,
+        entries: &[(TokenId, TokenId, TokenId)],
+    ) -> Bpe {
+        let pairs = PairTable::new(entries);
+        let mut byte_pairs = vec![TokenId::MAX; 1 << 16].into_boxed_slice();
+        for b0 in 0..256usize {
+            for b1 in 0..256usize {
+                byte_pairs[b0 << 8 | b1] = pairs.get(byte_ids[b0], byte_ids[b1]);
+            }
+        }
+        Bpe {
+            pattern,
+            bytes,
+            starts,
+            merges: None,
+            byte_ids,
+            max_len,
+            whole,
+            pairs,
+            byte_pairs,
+            memo_owner: cache::next_owner(),
+        }
+    }
+
     fn build(tokens: &[Vec<u8>], pattern: Pattern) -> Result<Bpe> {
         if tokens.len() >= table::MAX_IDS {
             return Err(Error::Config(format!("{} tokens is more than this encoder supports", tokens.len())));
@@ -162,19 +240,7 @@ impl Bpe {
         if bytes.len() > u32::MAX as usize {
             return Err(Error::Config("token bytes exceed 4 GiB".into()));
         }
-        let mut byte_ids = [TokenId::MAX; 256];
-        let mut max_len = 0;
-        for (id, t) in tokens.iter().enumerate() {
-            if t.len() == 1 {
-                byte_ids[t[0] as usize] = id as TokenId;
-            }
-            max_len = max_len.max(t.len());
-        }
-        if let Some(b) = byte_ids.iter().position(|&id| id == TokenId::MAX) {
-            return Err(Error::Config(format!(
-                "byte 0x{b:02X} is not a token: a byte-level vocabulary needs all 256 single bytes"
-            )));
-        }
+        let (byte_ids, max_len) = Bpe::byte_ids(&starts, &bytes)?;
         let whole = ByteTable::new(&bytes, &starts);
         let get = |id: TokenId| &bytes[starts[id as usize] as usize..starts[id as usize + 1] as usize];
         let lookup = |t: &[u8]| whole.get_hashed(t, table::hash_bytes(t), &bytes, get);
@@ -193,39 +259,16 @@ impl Bpe {
                 String::from_utf8_lossy(t)
             )));
         }
-        // Every split of every token into two tokens. Listed in id order
-        // then split position (rayon's collect keeps the order); a pair is
-        // unique (its concatenation fixes the token), so no entry shadows
-        // another.
+        // Every split of every token into two tokens (`splits`: linear in a
+        // long token's length). Listed in id order then split position
+        // (rayon's collect keeps the order); a pair is unique (its
+        // concatenation fixes the token), so no entry shadows another.
+        let splitter = splits::Splitter::new(tokens.iter().map(Vec::as_slice), lookup, get);
         let entries: Vec<(TokenId, TokenId, TokenId)> = (0..tokens.len())
             .into_par_iter()
-            .flat_map_iter(|id| {
-                let t = &tokens[id];
-                (1..t.len()).filter_map(move |k| {
-                    let (l, r) = t.split_at(k);
-                    Some((lookup(l)?, lookup(r)?, id as TokenId))
-                })
-            })
+            .flat_map_iter(|id| splitter.cuts(&tokens[id]).map(move |(l, r)| (l, r, id as TokenId)))
             .collect();
-        let pairs = PairTable::new(&entries);
-        let mut byte_pairs = vec![TokenId::MAX; 1 << 16].into_boxed_slice();
-        for b0 in 0..256usize {
-            for b1 in 0..256usize {
-                byte_pairs[b0 << 8 | b1] = pairs.get(byte_ids[b0], byte_ids[b1]);
-            }
-        }
-        Ok(Bpe {
-            pattern,
-            bytes,
-            starts,
-            merges: None,
-            byte_ids,
-            max_len,
-            whole,
-            pairs,
-            byte_pairs,
-            memo_owner: cache::next_owner(),
-        })
+        Ok(Bpe::assemble(pattern, bytes, starts, byte_ids, max_len, whole, &entries))
     }
 
     /// The pre-tokenizer this vocabulary was built with.
@@ -297,14 +340,10 @@ impl Bpe {
     /// This is what an HF `tokenizer.json` merge list needs.
     pub fn all_pairs(&self) -> Vec<(TokenId, TokenId, TokenId)> {
         let mut out = Vec::with_capacity(self.pairs.len());
+        let tokens = (0..self.len() as TokenId).map(|id| self.bytes_of(id));
+        let splitter = splits::Splitter::new(tokens, |t| self.token_id(t), |id| self.bytes_of(id));
         for id in 0..self.len() as TokenId {
-            let t = self.bytes_of(id);
-            for k in 1..t.len() {
-                let (l, r) = t.split_at(k);
-                if let (Some(a), Some(b)) = (self.token_id(l), self.token_id(r)) {
-                    out.push((a, b, id));
-                }
-            }
+            out.extend(splitter.cuts(self.bytes_of(id)).map(|(a, b)| (a, b, id)));
         }
         out
     }

@@ -5,7 +5,9 @@ mod train_common;
 
 use std::ops::ControlFlow;
 
-use tokenizer::train::{BpeConfig, Observer, Silent, Stage, Stop, WordCounter, learn_merges, train_bpe};
+use tokenizer::train::{
+    BpeConfig, Observer, Silent, Stage, Stop, WordCounter, learn_merges, train_bpe, train_bpe_ladder,
+};
 use tokenizer::{Error, Pattern};
 use train_common::{REAL_TEXT, zipf_text};
 
@@ -179,4 +181,75 @@ fn merging_can_be_cancelled() {
     // Cancelling through train_bpe gives the same error.
     let mut rec = Record { stop_at: Some(0), ..Record::default() };
     assert!(matches!(train_bpe(&config(1000, &[]), counter, &mut rec), Err(Error::Cancelled)));
+}
+
+/// Breaks at the `n`-th poll.
+struct PollBreak {
+    polls: u64,
+    at: u64,
+    progress: Vec<(Stage, u64, u64)>,
+}
+
+impl Observer for PollBreak {
+    fn progress(&mut self, stage: Stage, done: u64, total: u64) -> ControlFlow<()> {
+        self.progress.push((stage, done, total));
+        ControlFlow::Continue(())
+    }
+
+    fn poll(&mut self) -> ControlFlow<()> {
+        self.polls += 1;
+        if self.polls == self.at { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+}
+
+/// A merge step over a long word polls inside the step: on one piece of
+/// `'ab' * 1,500,000` the first step visits 1.5M positions, and the poll
+/// after the first million (the 4th: before the setup, after it, before the
+/// step) cancels it there, before any merge is reported.
+#[test]
+fn cancellation_is_polled_inside_a_long_merge_step() {
+    let counter = counted(&b"ab".repeat(1_500_000));
+    let mut obs = PollBreak { polls: 0, at: 4, progress: Vec::new() };
+    match learn_merges(&counter, 10, 0, &mut obs) {
+        Err(Error::Cancelled) => {}
+        other => panic!("expected Cancelled, got {:?}", other.map(|l| l.merges)),
+    }
+    assert_eq!(obs.polls, 4);
+    assert_eq!(obs.progress, vec![(Stage::Merging, 0, 10)]);
+    // Without the break the same run completes: 'ab' -> 256, then doublings.
+    let mut obs = PollBreak { polls: 0, at: u64::MAX, progress: Vec::new() };
+    let learned = learn_merges(&counter, 10, 0, &mut obs).expect("learns");
+    assert_eq!(learned.merges[..2], [(97, 98), (256, 256)]);
+}
+
+/// A ladder from one training equals separate trainings, file for file
+/// (the JSON we save), at every size, with specials, with a minimum
+/// frequency that stops the largest run early, and in the order given.
+#[test]
+fn ladder_equals_separate_runs() {
+    let text = zipf_text(3, 60_000, 2_000);
+    for (min_frequency, specials) in [(0, vec![]), (0, vec!["<|endoftext|>", "<|pad|>"]), (40, vec!["<|x|>"])]
+    {
+        let mut base = config(300, &specials);
+        base.min_frequency = min_frequency;
+        let sizes = [1200, 300, 700, 4000, 700];
+        let ladder = train_bpe_ladder(&base, &sizes, counted(&text), &mut Silent).expect("ladder");
+        assert_eq!(ladder.len(), sizes.len());
+        for (tok, &size) in ladder.iter().zip(&sizes) {
+            let single =
+                train_bpe(&BpeConfig { vocab_size: size, ..base.clone() }, counted(&text), &mut Silent)
+                    .expect("single");
+            assert_eq!(tok.to_json(), single.to_json(), "size {size}, min frequency {min_frequency}");
+        }
+    }
+    // The smallest size's check comes before any training.
+    let msg = config_error(
+        train_bpe_ladder(&config(0, &["<|a|>"]), &[8000, 256], counted(b"abc"), &mut Silent)
+            .map(|mut v| v.remove(0)),
+    );
+    assert!(msg.contains("256"), "{msg}");
+    let msg = config_error(
+        train_bpe_ladder(&config(300, &[]), &[], counted(b"abc"), &mut Silent).map(|mut v| v.remove(0)),
+    );
+    assert_eq!(msg, "no vocabulary size given");
 }

@@ -302,3 +302,36 @@ fn empty_corpus_is_an_error() {
     let err = learn_merges(&counter, 10, 0, &mut Silent).unwrap_err();
     assert!(matches!(err, tokenizer::Error::EmptyCorpus), "{err}");
 }
+
+/// Long repetitive pieces, the inputs that made training quadratic (issue
+/// 11): one piece of `'ab' * n`, a run of one byte, a period-3 repeat and
+/// random DNA, under cl100k's split (one letter run is one piece) and
+/// without a pattern; the merges equal the naive trainer's, and the trained
+/// vocabulary (whose tokens reach the piece's length) encodes the piece back.
+#[test]
+fn long_repetitive_pieces() {
+    let mut rng = Rng::new(11);
+    let dna: Vec<u8> = (0..20_000).map(|_| b"ACGT"[rng.below(4) as usize]).collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("ab*5000", b"ab".repeat(5000)),
+        ("a*8000", b"a".repeat(8000)),
+        ("a*8191", b"a".repeat(8191)),
+        ("abc*3000+ab", [b"abc".repeat(3000), b"ab".to_vec()].concat()),
+        ("=*3000 ab*1500", [b"=".repeat(3000), b" ".to_vec(), b"ab".repeat(1500)].concat()),
+        ("dna", dna),
+    ];
+    for (name, text) in cases {
+        for pattern in [Pattern::Gpt4, Pattern::None] {
+            let counter = count(pattern, std::slice::from_ref(&text));
+            let learned = check(&format!("{name} {pattern:?}"), &counter, 200, 0);
+            let bpe = tokenizer::bpe::Bpe::from_merges(&learned.merges, pattern).expect("builds");
+            let tok = tokenizer::Tokenizer::from_bpe(bpe, Vec::new(), "t").expect("wraps");
+            let ids = tok.encode_ordinary(&text).expect("encodes");
+            assert_eq!(tok.decode(&ids).expect("decodes"), text, "{name} {pattern:?}: round trip");
+            if learned.stats.stop == Stop::NoPairs && counter.distinct() == 1 {
+                // Every pair merged: the piece is one token.
+                assert_eq!(ids.len(), 1, "{name} {pattern:?}");
+            }
+        }
+    }
+}

@@ -228,13 +228,36 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     crate::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint }))?;
     observer.event(Event::Start { files: docs.len(), bytes, out });
 
+    // BPE vocabularies come from one training: the first k merges of the
+    // largest are the k-merge vocabulary (identical to a separate run).
+    let tok_path = |v: &Vocab| out.join("tokenizers").join(format!("{}.json", v.name()));
+    let missing: Vec<usize> = plan
+        .vocabs
+        .iter()
+        .filter_map(|v| match v {
+            Vocab::Bpe(n) if force || !usable(&tok_path(v), *v) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        let dir = out.join("tokenizers");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let config = BpeConfig { vocab_size: 0, pattern: plan.pattern, min_frequency: 0, specials: Vec::new() };
+        let toks = dataset::train_bpe_ladder(&docs, &config, &missing, observer.tokenizer())?;
+        for (tok, n) in toks.into_iter().zip(&missing) {
+            let path = tok_path(&Vocab::Bpe(*n));
+            tok.with_name(&Vocab::Bpe(*n).name()).save(&path)?;
+            observer.event(Event::TokenizerTrained { path: &path });
+        }
+    }
+
     let mut runs = Vec::new();
     for v in &plan.vocabs {
         let name = v.name();
         let tok_path = out.join("tokenizers").join(format!("{name}.json"));
         let shards_dir = out.join("shards").join(&name);
         let run_dir = out.join("runs").join(&name);
-        let tok = ensure_tokenizer(plan, force, *v, &docs, &tok_path, observer)?;
+        let tok = ensure_tokenizer(plan, force, *v, &docs, &tok_path, &missing, observer)?;
         let shards = ensure_shards(plan, force, &tok, &tok_path, &shards_dir, &docs, observer)?;
         let cfg = RunConfig {
             format_version: crate::run::FORMAT_VERSION,
@@ -277,6 +300,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| crate::run::RunError::Io { path: path.to_path_buf(), source }.into()
 }
 
+/// Whether `path` holds a tokenizer of `v`'s kind and size.
+fn usable(path: &Path, v: Vocab) -> bool {
+    Tokenizer::from_file(path).is_ok_and(|tok| match v {
+        Vocab::Char => tok.kind() == Kind::Char,
+        Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= n,
+    })
+}
+
 /// Trains the tokenizer unless a valid one of the right kind and size exists.
 fn ensure_tokenizer(
     plan: &Plan,
@@ -284,17 +315,18 @@ fn ensure_tokenizer(
     v: Vocab,
     docs: &[Document],
     path: &Path,
+    ladder: &[usize],
     observer: &mut dyn Observer,
 ) -> Result<Tokenizer> {
-    if !force && let Ok(tok) = Tokenizer::from_file(path) {
-        let ok = match v {
-            Vocab::Char => tok.kind() == Kind::Char,
-            Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= n,
-        };
-        if ok {
-            observer.event(Event::Kept { path });
-            return Ok(tok);
-        }
+    if let Vocab::Bpe(n) = v
+        && ladder.contains(&n)
+    {
+        // Trained by the ladder in this run.
+        return Ok(Tokenizer::from_file(path)?);
+    }
+    if !force && usable(path, v) {
+        observer.event(Event::Kept { path });
+        return Ok(Tokenizer::from_file(path)?);
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;

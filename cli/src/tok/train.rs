@@ -1,33 +1,80 @@
 //! `tok train`: learn a byte-level BPE or a character vocabulary from a corpus.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use dataset::VocabSpec;
 use tokenizer::Pattern;
+use dataset::VocabSpec;
 use tokenizer::train::BpeConfig;
 
 use crate::{Interrupt, Threads, TrainProgress};
+
+/// The trainer's observer for `tok train`: the progress bars, plus a poll of
+/// the Ctrl-C / SIGTERM flag between the trainer's small units of work, so a
+/// signal ends even one huge merge step within a fraction of a second.
+struct Observed {
+    progress: TrainProgress,
+    interrupt: Interrupt,
+}
+
+impl tokenizer::train::Observer for Observed {
+    fn progress(&mut self, stage: tokenizer::train::Stage, done: u64, total: u64) -> ControlFlow<()> {
+        self.progress.progress(stage, done, total)
+    }
+
+    fn poll(&mut self) -> ControlFlow<()> {
+        if self.interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+}
+
+impl Observed {
+    /// `Err(Cancelled)` once Ctrl-C or SIGTERM came.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.interrupt.is_set() {
+            return Err(tokenizer::Error::Cancelled.into());
+        }
+        Ok(())
+    }
+}
 
 /// Learn a tokenizer from a corpus and write it as JSON.
 ///
 /// BPE (default): byte-level, so any input trains and encodes; `--vocab` is
 /// the final size including the 256 byte tokens and the special tokens.
+/// Several sizes (`--vocab 8000,32000,64000 -o dir/`) make a vocabulary
+/// ladder from one training: `-o` is then a directory that receives
+/// `bpe8000.json`, `bpe32000.json`, ..., each identical to a separate run.
 /// `--char`: one token per distinct character, in code-point order.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("kind").required(true).args(["vocab", "char"])))]
+pub struct CliArgs {
+    /// Final vocabulary size, byte tokens and special tokens included (BPE);
+    /// a comma-separated list trains a ladder (see above).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', num_args = 1)]
+    pub vocab: Vec<usize>,
+
+    #[command(flatten)]
+    pub args: Args,
+}
+
+/// `tok train` with one vocabulary size (what `lm experiment` calls); the
+/// command line is [`CliArgs`].
+#[derive(clap::Args, Debug)]
 pub struct Args {
     /// Corpus files or directories (walked recursively in sorted order; every
     /// regular file is read as raw bytes).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output tokenizer file (our JSON format), written atomically.
+    /// Output tokenizer file (our JSON format), written atomically; with
+    /// several --vocab sizes, the directory of the ladder's files.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
     /// Final vocabulary size, byte tokens and special tokens included (BPE).
-    #[arg(long, value_name = "N")]
+    /// (On the command line, `--vocab` of [`CliArgs`].)
+    #[arg(skip)]
     pub vocab: Option<usize>,
 
     /// Train a character vocabulary instead of BPE.
@@ -55,7 +102,8 @@ pub struct Args {
     pub specials: Vec<String>,
 
     /// The name stored in the file and shown by `tok stats` (default: the
-    /// output file's stem).
+    /// output file's stem; with a ladder, NAME followed by the size, and
+    /// `bpe` followed by the size by default).
     #[arg(long)]
     pub name: Option<String>,
 
@@ -74,44 +122,83 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
     })
 }
 
+/// Runs `tok train` as parsed from the command line.
+pub fn run_cli(cli: CliArgs) -> anyhow::Result<()> {
+    let CliArgs { vocab, mut args } = cli;
+    match vocab.as_slice() {
+        [] => run(args),
+        [one] => {
+            args.vocab = Some(*one);
+            run(args)
+        }
+        sizes => train(args, sizes),
+    }
+}
+
+/// Runs `tok train` with at most one vocabulary size.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let sizes: Vec<usize> = args.vocab.into_iter().collect();
+    train(args, &sizes)
+}
+
+/// Trains a character vocabulary (`args.char`), one BPE vocabulary (one
+/// size) or a ladder (several), and writes it.
+fn train(args: Args, sizes: &[usize]) -> anyhow::Result<()> {
     args.threads.init()?;
-    if let Some(v) = args.vocab
-        && v < 256 + args.specials.len()
-    {
+    for (i, &v) in sizes.iter().enumerate() {
         // Checked again by the trainer; here so a large corpus is not read first.
-        anyhow::bail!(
-            "--vocab {v}: smaller than the 256 byte tokens plus {} special token(s) = {}",
-            args.specials.len(),
-            256 + args.specials.len()
-        );
+        if v < 256 + args.specials.len() {
+            anyhow::bail!(
+                "--vocab {v}: smaller than the 256 byte tokens plus {} special token(s) = {}",
+                args.specials.len(),
+                256 + args.specials.len()
+            );
+        }
+        if sizes[..i].contains(&v) {
+            anyhow::bail!("--vocab {v}: given twice");
+        }
     }
     let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
     let docs = dataset::corpus::list_files(&args.paths)?;
     let interrupt = Interrupt::install();
-    let mut progress = TrainProgress::new(args.quiet, interrupt);
-    let spec = if args.char {
-        VocabSpec::Char { byte_fallback: args.byte_fallback, specials: args.specials.clone() }
+    let mut progress = Observed { progress: TrainProgress::new(args.quiet, interrupt.clone()), interrupt };
+    let vocab = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let errors = |e: dataset::Error| match e {
+        dataset::Error::Config(msg) if !args.char => anyhow::anyhow!("--vocab {vocab}: {msg}"),
+        dataset::Error::Empty(msg) | dataset::Error::Config(msg) => anyhow::anyhow!("{corpus}: {msg}"),
+        e => e.into(),
+    };
+    let toks: Vec<tokenizer::Tokenizer> = if args.char {
+        let spec = VocabSpec::Char { byte_fallback: args.byte_fallback, specials: args.specials.clone() };
+        vec![dataset::train_tokenizer(&docs, &spec, &mut progress).map_err(errors)?]
     } else {
-        VocabSpec::Bpe(BpeConfig {
-            vocab_size: args.vocab.context("--vocab is required for BPE")?,
+        let config = BpeConfig {
+            vocab_size: *sizes.iter().max().context("--vocab is required for BPE")?,
             pattern: args.pattern,
             min_frequency: args.min_frequency,
             specials: args.specials.clone(),
-        })
+        };
+        dataset::train_bpe_ladder(&docs, &config, sizes, &mut progress).map_err(errors)?
     };
-    let tok = dataset::train_tokenizer(&docs, &spec, &mut progress).map_err(|e| match (e, &spec) {
-        (dataset::Error::Config(msg), VocabSpec::Bpe(c)) => {
-            anyhow::anyhow!("--vocab {}: {msg}", c.vocab_size)
+    // A signal that came after the last poll still leaves no file.
+    progress.check()?;
+    progress.progress.finish();
+    if sizes.len() > 1 {
+        // A ladder: one file per size in the output directory.
+        let dir = &args.output;
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        for (tok, size) in toks.iter().zip(sizes) {
+            let stem = format!("{}{size}", args.name.as_deref().unwrap_or("bpe"));
+            tok.with_name(&stem).save(&dir.join(format!("{stem}.json")))?;
         }
-        (dataset::Error::Empty(msg) | dataset::Error::Config(msg), _) => anyhow::anyhow!("{corpus}: {msg}"),
-        (e, _) => e.into(),
-    })?;
-    progress.finish();
+        return Ok(());
+    }
     let name = match &args.name {
         Some(n) => n.clone(),
         None => args.output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
     };
-    tok.with_name(&name).save(&args.output)?;
+    for tok in &toks {
+        tok.with_name(&name).save(&args.output)?;
+    }
     Ok(())
 }

@@ -76,6 +76,9 @@ use crate::{Error, Result, TokenId};
 
 /// A step merges its words on all threads from this many words on.
 const PARALLEL_WORDS: usize = 2048;
+/// A step over a long word polls the observer for cancellation every this
+/// many positions (a few milliseconds).
+const POLL_POSITIONS: usize = 1 << 20;
 /// How many words ahead of the current one to prefetch.
 const PREFETCH_AHEAD: usize = 8;
 /// Words longer than this many symbols are stored as linked positions and
@@ -186,9 +189,16 @@ fn learn(
     if words.distinct() == 0 {
         return Err(Error::EmptyCorpus);
     }
+    let cancelled = |observer: &mut dyn Observer| matches!(observer.poll(), ControlFlow::Break(()));
+    if cancelled(observer) {
+        return Err(Error::Cancelled);
+    }
     let t0 = Instant::now();
     let mut corpus = Corpus::from_counter(words)?;
     let setup_time = t0.elapsed();
+    if cancelled(observer) {
+        return Err(Error::Cancelled);
+    }
 
     let t1 = Instant::now();
     let mut pairs = PairTable::initial(&corpus);
@@ -227,6 +237,9 @@ fn learn(
         return Err(Error::Cancelled);
     }
     while out.len() < merges {
+        if cancelled(observer) {
+            return Err(Error::Cancelled);
+        }
         let Some((count, key)) = pairs.pop_best() else {
             stats.stop = Stop::NoPairs;
             break;
@@ -286,8 +299,13 @@ fn learn(
         // word's positions must be visited in order by one worker.
         let acc = &mut accs[0];
         acc.last_merged = NONE;
-        for &e in long {
-            corpus.long.merge_at(e & !LONG, step, acc);
+        for chunk in long.chunks(POLL_POSITIONS) {
+            for &e in chunk {
+                corpus.long.merge_at(e & !LONG, step, acc);
+            }
+            if chunk.len() == POLL_POSITIONS && cancelled(observer) {
+                return Err(Error::Cancelled);
+            }
         }
         stats.pair_updates += pairs.apply(step, key, &mut accs);
         stats.peak_pairs = stats.peak_pairs.max(pairs.map.len());

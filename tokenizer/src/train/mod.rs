@@ -60,9 +60,25 @@ pub enum Stage {
 }
 
 /// Receives progress. The library never prints; the CLI implements this.
+///
+/// Cancellation: the library installs no signal handler. A caller that
+/// wants Ctrl-C or SIGTERM to stop a run sets a flag in its handler and
+/// returns `ControlFlow::Break(())` from [`Observer::poll`] (and from
+/// [`Observer::progress`]) once it is set; the operation then returns
+/// [`Error::Cancelled`] and nothing it would have produced.
 pub trait Observer {
-    /// Called now and then; return `ControlFlow::Break(())` to cancel.
+    /// Called now and then (about every half percent of the work); return
+    /// `ControlFlow::Break(())` to cancel.
     fn progress(&mut self, stage: Stage, done: u64, total: u64) -> ControlFlow<()>;
+
+    /// Called often, between units of work of a few milliseconds at most
+    /// (every merge step, and inside a step every million positions of a
+    /// long piece), so that a cancel flag is seen within a fraction of a
+    /// second whatever the input; return `ControlFlow::Break(())` to cancel.
+    /// Must be cheap (an atomic load). The default never cancels.
+    fn poll(&mut self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// An observer that ignores everything.
@@ -102,6 +118,50 @@ pub struct BpeConfig {
 /// counted; [`Error::Cancelled`] when the observer breaks.
 pub fn train_bpe(config: &BpeConfig, words: WordCounter, observer: &mut dyn Observer) -> Result<Tokenizer> {
     let target = merge_target(config)?;
+    let learned = learn_checked(config, &words, target, observer)?;
+    drop(words);
+    build(config, &learned.merges)
+}
+
+/// A vocabulary ladder: one training, one [`Tokenizer`] per size in
+/// `sizes` (in that order), each identical to what [`train_bpe`] gives with
+/// `config.vocab_size` set to that size (`config.vocab_size` itself is not
+/// used).
+///
+/// BPE learns merges in order and a merge does not depend on how many more
+/// are asked for, so the vocabulary of size `n` is the first
+/// `n - 256 - specials` merges of the largest run; this learns those once.
+/// The special tokens of each size take the ids after its own last merge.
+///
+/// Errors: those of [`train_bpe`] for any size, and [`Error::Config`] when
+/// `sizes` is empty.
+pub fn train_bpe_ladder(
+    config: &BpeConfig,
+    sizes: &[usize],
+    words: WordCounter,
+    observer: &mut dyn Observer,
+) -> Result<Vec<Tokenizer>> {
+    if sizes.is_empty() {
+        return Err(Error::Config("no vocabulary size given".into()));
+    }
+    let targets = sizes
+        .iter()
+        .map(|&vocab_size| merge_target(&BpeConfig { vocab_size, ..config.clone() }))
+        .collect::<Result<Vec<usize>>>()?;
+    let most = targets.iter().copied().max().unwrap_or(0);
+    let learned = learn_checked(config, &words, most, observer)?;
+    drop(words);
+    targets.iter().map(|&t| build(config, &learned.merges[..t.min(learned.merges.len())])).collect()
+}
+
+/// [`learn_merges`] after checking that `words` were split with
+/// `config.pattern`.
+fn learn_checked(
+    config: &BpeConfig,
+    words: &WordCounter,
+    merges: usize,
+    observer: &mut dyn Observer,
+) -> Result<learn::Learned> {
     if words.pattern() != config.pattern {
         return Err(Error::Config(format!(
             "the words were split with pattern {} but the configuration asks for {}",
@@ -109,10 +169,13 @@ pub fn train_bpe(config: &BpeConfig, words: WordCounter, observer: &mut dyn Obse
             config.pattern.name()
         )));
     }
-    let learned = learn_merges(&words, target, config.min_frequency, observer)?;
-    drop(words);
-    let bpe = Bpe::from_merges(&learned.merges, config.pattern)?;
-    let first_special = 256 + learned.merges.len();
+    learn_merges(words, merges, config.min_frequency, observer)
+}
+
+/// The tokenizer of a merge list: the merges' vocabulary, then the specials.
+fn build(config: &BpeConfig, merges: &[(TokenId, TokenId)]) -> Result<Tokenizer> {
+    let bpe = Bpe::from_merges(merges, config.pattern)?;
+    let first_special = 256 + merges.len();
     let specials = config
         .specials
         .iter()
