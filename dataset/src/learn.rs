@@ -34,7 +34,8 @@ pub fn train_bpe_ladder(
     sizes: &[usize],
     observer: &mut dyn Observer,
 ) -> Result<Vec<Tokenizer>> {
-    let largest = sizes.iter().copied().max().ok_or_else(|| Error::Config("no vocabulary size given".into()))?;
+    let largest =
+        sizes.iter().copied().max().ok_or_else(|| Error::Config("no vocabulary size given".into()))?;
     let config = BpeConfig { vocab_size: largest, ..config.clone() };
     let mut words = WordCounter::new(config.pattern);
     corpus::for_each_batch(docs, BATCH_BYTES, |_, texts| {

@@ -62,7 +62,7 @@ trap 'rm -rf "$out"' EXIT
 
 echo "building and running ours + tiktoken-rs (release)..." >&2
 TOKLAB_ENCODE_TABLE=1 TOKLAB_ENCODE_RUNS="$runs" TOKLAB_BENCH_CORPUS="$corpus" \
-  cargo bench -q -p tokenizer --bench encode >"$out/rust.txt"
+  cargo bench -q -p tokenizer-bench --bench encode >"$out/rust.txt"
 
 echo "running Python tiktoken..." >&2
 TIKTOKEN_CACHE_DIR="$cache" "$venv/bin/python" - "$corpus" "$runs" >"$out/py.txt" <<'EOF'

@@ -16,7 +16,7 @@
 #   CASES          override the cases: "name:vocab:path ..." (space separated)
 #
 # PyPI `tokenizers` and `rustbpe` are installed into target/bench-venv (reused
-# when present). Ours is tokenizer/examples/bench_bpe_train.rs, built in release.
+# when present). Ours is tokenizer-bench/examples/bench_bpe_train.rs, built in release.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -43,7 +43,7 @@ if [ -z "${CASES:-}" ]; then
 fi
 
 echo "building bench_bpe_train (release)" >&2
-cargo build -q --release -p tokenizer --example bench_bpe_train
+cargo build -q --release -p tokenizer-bench --example bench_bpe_train
 
 export RAYON_NUM_THREADS="$threads"      # ours and rustbpe
 export RAYON_RS_NUM_THREADS="$threads"   # HF tokenizers

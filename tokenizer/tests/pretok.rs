@@ -831,27 +831,3 @@ fn generated_text_with_broken_bytes_matches_the_reference() {
     }
     check_all(&text);
 }
-
-/// Every file of the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-/// `/work/bench-corpus`), all three patterns. Slow in the reference engine:
-/// run with `cargo test --release -p tokenizer --test pretok -- --ignored`.
-#[test]
-#[ignore = "needs the benchmark corpus; slow"]
-fn benchmark_corpus_matches_the_reference() {
-    let root = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
-    // The corpus as `tok` reads it (none when the directory is missing).
-    let files: Vec<std::path::PathBuf> = dataset::corpus::list_files(&[&root])
-        .map_or_else(|_| Vec::new(), |d| d.into_iter().map(|d| d.path).collect());
-    assert!(!files.is_empty(), "no files under {root}");
-    let mut bytes = 0;
-    for path in &files {
-        let text = std::fs::read(path).expect("readable corpus file");
-        bytes += text.len();
-        for pattern in SPLITTING {
-            let ours: Vec<&[u8]> = pattern.split(&text).collect();
-            let reference = pretok_ref::split(pattern, &text);
-            assert!(ours == reference, "{} differs on {}", pattern.name(), path.display());
-        }
-    }
-    eprintln!("{} files, {bytes} bytes: all three patterns match the reference", files.len());
-}

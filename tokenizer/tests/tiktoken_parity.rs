@@ -231,32 +231,3 @@ proptest! {
         }
     }
 }
-
-/// Every file of the benchmark corpus (built by
-/// `scripts/bench/make-corpus.sh`), when present: run with
-/// `cargo test -p tokenizer --release --test tiktoken_parity -- --ignored`.
-#[test]
-#[ignore]
-fn bench_corpus_matches_tiktoken() {
-    let root = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
-    // The corpus as `tok` reads it (none when the directory is missing).
-    let files: Vec<std::path::PathBuf> = dataset::corpus::list_files(&[&root])
-        .map_or_else(|_| Vec::new(), |d| d.into_iter().map(|d| d.path).collect());
-    if files.is_empty() {
-        eprintln!("NOTICE: no benchmark corpus at {root}; nothing compared");
-        return;
-    }
-    let (mut n, mut bytes) = (0, 0);
-    for f in &files {
-        let data = std::fs::read(f).unwrap();
-        let Ok(text) = std::str::from_utf8(&data) else { continue };
-        for p in all() {
-            let want = p.theirs.encode_ordinary(text);
-            let got = p.ours.encode_ordinary(text.as_bytes()).unwrap();
-            assert!(got == want, "{}: ids differ on {}", p.ours.name(), f.display());
-        }
-        n += 1;
-        bytes += data.len();
-    }
-    eprintln!("compared {n} files, {bytes} bytes, 4 vocabularies: identical");
-}

@@ -242,7 +242,8 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     if !missing.is_empty() {
         let dir = out.join("tokenizers");
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let config = BpeConfig { vocab_size: 0, pattern: plan.pattern, min_frequency: 0, specials: Vec::new() };
+        let config =
+            BpeConfig { vocab_size: 0, pattern: plan.pattern, min_frequency: 0, specials: Vec::new() };
         let toks = dataset::train_bpe_ladder(&docs, &config, &missing, observer.tokenizer())?;
         for (tok, n) in toks.into_iter().zip(&missing) {
             let path = tok_path(&Vocab::Bpe(*n));

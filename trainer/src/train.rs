@@ -312,7 +312,9 @@ pub fn check_settings(t: &TrainSettings) -> Result<()> {
         Budget::Flops(f) if !(f.is_finite() && f > 0.0) => {
             bad(format!("--flops: must be a positive number, got {f}"))
         }
-        Budget::Seconds(s) if !(s.is_finite() && s > 0.0) => bad(format!("--time: must be positive, got {s}")),
+        Budget::Seconds(s) if !(s.is_finite() && s > 0.0) => {
+            bad(format!("--time: must be positive, got {s}"))
+        }
         _ => Ok(()),
     }
 }

@@ -260,7 +260,8 @@ fn resume_repairs_a_metrics_line_torn_by_a_kill() {
     let shards = char_shards(tmp.path());
     let dir = tmp.path().join("run");
     let mut first = Record { stop_at: Some(5), ..Record::default() };
-    trainer::train::train_new(&dir, config(&shards, Budget::Steps(12), 3e-3), &shards, opts(), &mut first).unwrap();
+    trainer::train::train_new(&dir, config(&shards, Budget::Steps(12), 3e-3), &shards, opts(), &mut first)
+        .unwrap();
     let rd = RunDir::new(&dir);
     let whole = std::fs::read_to_string(rd.metrics()).unwrap();
     std::fs::write(rd.metrics(), format!("{whole}{{\"step\": 9, \"time_s\": 1.2")).unwrap();

@@ -4,8 +4,8 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use tokenizer::Pattern;
 use dataset::VocabSpec;
+use tokenizer::Pattern;
 use tokenizer::train::BpeConfig;
 
 use crate::{Interrupt, Threads, TrainProgress};

@@ -7,12 +7,12 @@
 //! `TOKLAB_TRAIN_BENCH_MERGES` sets the merge counts (default `8000,31744`,
 //! i.e. vocabularies of 8256 and 32000).
 //!
-//! Run: `cargo bench -p tokenizer --bench train`; one part:
-//! `cargo bench -p tokenizer --bench train -- learn`. Thread count:
+//! Run: `cargo bench -p tokenizer-bench --bench train`; one part:
+//! `cargo bench -p tokenizer-bench --bench train -- learn`. Thread count:
 //! `RAYON_NUM_THREADS`. Side by side with rustbpe and Hugging Face:
 //! `scripts/bench/train.sh`.
 
-#[path = "../tests/train_common/mod.rs"]
+#[path = "../../tokenizer/tests/train_common/mod.rs"]
 mod train_common;
 
 use std::hint::black_box;

@@ -7,7 +7,7 @@
 //! Before timing, both encoders run on every document and the ids are
 //! compared, so no speed is reported for a wrong answer.
 //!
-//! Criterion groups (`cargo bench -p tokenizer --bench encode`):
+//! Criterion groups (`cargo bench -p tokenizer-bench --bench encode`):
 //! - `encode/<vocab>`: whole pipeline (pre-tokenizer + BPE), one thread.
 //! - `bpe_only/<vocab>`: the pieces pre-split once, then only whole-token
 //!   lookups and merges: ours against tiktoken-rs's `byte_pair_split` over an

@@ -11,10 +11,10 @@
 //! Before timing, every input is split by both and the pieces compared, so the
 //! bench never reports a speed for a wrong answer.
 //!
-//! Run: `cargo bench -p tokenizer --bench pretok`; one pattern:
-//! `cargo bench -p tokenizer --bench pretok -- gpt4o/`.
+//! Run: `cargo bench -p tokenizer-bench --bench pretok`; one pattern:
+//! `cargo bench -p tokenizer-bench --bench pretok -- gpt4o/`.
 
-#[path = "../tests/pretok_ref/mod.rs"]
+#[path = "../../tokenizer/tests/pretok_ref/mod.rs"]
 mod pretok_ref;
 
 use std::hint::black_box;
