@@ -5,13 +5,13 @@
 # (median of RUNS encodes of the whole corpus) with ratios to ours.
 #
 #   scripts/bench/encode.sh
-#   RUNS=3 BENCH_CORPUS=/work/bench-corpus scripts/bench/encode.sh
+#   RUNS=3 BENCH_CORPUS=DIR scripts/bench/encode.sh
 #
 # Environment:
 #   RUNS           runs per tool, vocabulary and thread count (default 5)
 #   BENCH_CORPUS   the benchmark corpus directory; built with
 #                  scripts/bench/make-corpus.sh when missing
-#                  (default /work/bench-corpus if it exists, else
+#                  (default
 #                  ~/.cache/bench-corpus)
 #
 # Ours and tiktoken-rs run in tokenizer/benches/encode.rs (table mode),
@@ -28,8 +28,6 @@ cd "$root"
 runs="${RUNS:-5}"
 if [ -n "${BENCH_CORPUS:-}" ]; then
   corpus="$BENCH_CORPUS"
-elif [ -d /work/bench-corpus ]; then
-  corpus=/work/bench-corpus
 else
   corpus="${XDG_CACHE_HOME:-$HOME/.cache}/bench-corpus"
 fi

@@ -2,7 +2,7 @@
 //! with `o200k_base` and `cl100k_base`.
 //!
 //! Input: the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-//! `/work/bench-corpus`, built by `scripts/bench/make-corpus.sh`), every
+//! `~/.cache/bench-corpus`, built by `scripts/bench/make-corpus.sh`), every
 //! file one document; without it, 4 MB of generated English-like text.
 //! Before timing, both encoders run on every document and the ids are
 //! compared, so no speed is reported for a wrong answer.
@@ -42,7 +42,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// The documents (valid UTF-8 only: tiktoken-rs takes `&str`).
 fn corpus() -> (String, Vec<String>) {
-    let root = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
+    let root = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| default_corpus());
     let docs: Vec<String> = files_under(Path::new(&root))
         .iter()
         .filter_map(|p| String::from_utf8(std::fs::read(p).ok()?).ok())
@@ -330,4 +330,11 @@ fn main() {
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
+}
+
+/// Where `scripts/bench/make-corpus.sh` puts the corpus by default.
+fn default_corpus() -> String {
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_else(|_| ".".into())));
+    format!("{cache}/bench-corpus")
 }

@@ -2,7 +2,7 @@
 //! regexes in `fancy-regex` (the engine tiktoken and tiktoken-rs use).
 //!
 //! Inputs: the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-//! `/work/bench-corpus`, built by `scripts/bench/make-corpus.sh`), one input per top-level
+//! `~/.cache/bench-corpus`, built by `scripts/bench/make-corpus.sh`), one input per top-level
 //! directory (`en`, `code`, ...: its files concatenated in sorted order), plus
 //! generated multilingual text. Without the corpus, generated English-like
 //! text stands in. `TOKLAB_PRETOK_BENCH_BYTES` caps each input (default: no
@@ -51,8 +51,7 @@ fn generated(seed: u64, len: usize, words: &[&str]) -> Vec<u8> {
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let cap = std::env::var("TOKLAB_PRETOK_BENCH_BYTES").ok().and_then(|s| s.parse::<usize>().ok());
-    let root =
-        PathBuf::from(std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into()));
+    let root = PathBuf::from(std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| default_corpus()));
     let mut inputs = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&root) {
         let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
@@ -151,3 +150,10 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// Where `scripts/bench/make-corpus.sh` puts the corpus by default.
+fn default_corpus() -> String {
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_else(|_| ".".into())));
+    format!("{cache}/bench-corpus")
+}

@@ -2,7 +2,7 @@
 //! included) and learning merges (`learn_merges`, the merge loop) separately.
 //!
 //! Input: the benchmark corpus (`TOKLAB_BENCH_CORPUS`, default
-//! `/work/bench-corpus`, built by `scripts/bench/make-corpus.sh`), every file one document;
+//! `~/.cache/bench-corpus`, built by `scripts/bench/make-corpus.sh`), every file one document;
 //! without it, 8 MB of generated Zipf-distributed text stands in.
 //! `TOKLAB_TRAIN_BENCH_MERGES` sets the merge counts (default `8000,31744`,
 //! i.e. vocabularies of 8256 and 32000).
@@ -24,7 +24,7 @@ use tokenizer::Pattern;
 use tokenizer::train::{Silent, WordCounter, learn_merges};
 
 fn corpus() -> (String, Vec<Vec<u8>>) {
-    let dir = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| "/work/bench-corpus".into());
+    let dir = std::env::var("TOKLAB_BENCH_CORPUS").unwrap_or_else(|_| default_corpus());
     let files = dataset::corpus::list_files(&[Path::new(&dir)]).unwrap_or_default();
     let docs: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(&f.path).ok()).collect();
     if docs.iter().map(Vec::len).sum::<usize>() > 0 {
@@ -71,3 +71,10 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// Where `scripts/bench/make-corpus.sh` puts the corpus by default.
+fn default_corpus() -> String {
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_else(|_| ".".into())));
+    format!("{cache}/bench-corpus")
+}
