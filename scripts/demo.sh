@@ -9,7 +9,7 @@
 # the plots to experiments/shakespeare/.
 #
 # Usage: scripts/demo.sh [extra `lm experiment` flags, e.g. --flops 1e13,3e13,1e14 or --force]
-# About 15 minutes on a 2-core machine from a fresh clone; re-running skips what is done.
+# About 21 minutes on an idle 2-core AVX2 machine once built; re-running skips what is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
