@@ -10,6 +10,9 @@
 //! tests check that the baked vocabularies equal the ones rebuilt from
 //! `tiktoken-rs`.
 
+#[path = "src/ranks.rs"]
+mod ranks;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,6 +23,7 @@ const VERSION: u32 = 1;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/ranks.rs");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     for name in NAMES {
         let core = match name {
@@ -48,30 +52,9 @@ fn pad(v: &mut Vec<u8>) {
 
 fn bake(core: &tiktoken_rs::CoreBPE) -> Vec<u8> {
     // Specials and ranks, as pretrained::from_core_bpe reads them.
-    let mut specials: Vec<(String, u32)> = core
-        .special_tokens()
-        .into_iter()
-        .map(|s| {
-            let ids = core.encode_with_special_tokens(s);
-            assert_eq!(ids.len(), 1, "special token {s:?} does not encode to one id");
-            (s.to_string(), ids[0])
-        })
-        .collect();
-    specials.sort_by_key(|(_, id)| *id);
-    let last_special = specials.last().map_or(0, |(_, id)| *id);
-    let mut tokens: Vec<Vec<u8>> = Vec::new();
-    for id in 0.. {
-        let is_special = specials.iter().any(|(_, s)| *s == id);
-        match core.decode_bytes(&[id]) {
-            Ok(b) if !is_special => tokens.push(b),
-            Ok(_) => tokens.push(Vec::new()),
-            Err(_) if id < last_special => tokens.push(Vec::new()),
-            Err(_) => break,
-        }
-    }
-    while tokens.last().is_some_and(|t| t.is_empty()) {
-        tokens.pop();
-    }
+    let specials =
+        ranks::specials(core).unwrap_or_else(|s| panic!("special token {s:?} does not encode to one id"));
+    let tokens = ranks::tokens(core, &specials);
     // Every cut of every token into two tokens, by id then cut.
     let index: HashMap<&[u8], u32> = tokens
         .iter()

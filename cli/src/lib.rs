@@ -241,6 +241,17 @@ impl tokenizer::train::Observer for TrainProgress {
         }
         std::ops::ControlFlow::Continue(())
     }
+
+    /// Polled between the trainer's small units of work (inside one long
+    /// merge step too), so Ctrl-C or SIGTERM ends training within a fraction
+    /// of a second.
+    fn poll(&mut self) -> std::ops::ControlFlow<()> {
+        if self.interrupt.is_set() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    }
 }
 
 impl Drop for TrainProgress {

@@ -283,7 +283,7 @@ pub fn clip_grad_norm(layout: &ParamLayout, grads: &mut [f32], max_norm: f64) ->
 // ----------------------------------------------------------------------------
 // Learning-rate schedule
 
-/// Linear warmup, then cosine decay to a floor.
+/// Linear warmup, then a decay to a floor: a cosine, or warmup-stable-decay.
 ///
 /// For the 0-based step index `s` (the update about to happen):
 /// - `s < warmup`: `peak * (s + 1) / warmup` (the first update already moves);
@@ -291,6 +291,11 @@ pub fn clip_grad_norm(layout: &ParamLayout, grads: &mut [f32], max_norm: f64) ->
 ///   half a cosine from `peak` down to `floor`, and stays at `floor` after `n`;
 /// - with `decay_steps = None` (a run bounded by time, whose step count is not
 ///   known in advance): constant `peak` after the warmup.
+///
+/// With [`Decay::Linear`] (warmup-stable-decay, Hägele et al. 2024), the
+/// rate stays at `peak` after the warmup until `start`, then falls linearly to
+/// `floor` at the last step `decay_steps - 1`; without a `start` it stays at
+/// `peak`.
 ///
 /// The default floor is a tenth of the peak (nanoGPT's and llm.c's choice):
 /// low enough to settle, high enough that late steps still learn.
@@ -300,18 +305,40 @@ pub struct LrSchedule {
     pub warmup: u64,
     pub decay_steps: Option<u64>,
     pub floor: f64,
+    #[serde(default)]
+    pub decay: Decay,
+}
+
+/// The shape of the decay after the warmup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Decay {
+    /// Half a cosine from `peak` at the end of the warmup to `floor` at `decay_steps`.
+    #[default]
+    Cosine,
+    /// `peak` until `start`, then linear to `floor` at step `decay_steps - 1`.
+    Linear { start: Option<u64> },
 }
 
 impl LrSchedule {
     /// Warmup over `warmup` steps, cosine to `peak / 10` at `decay_steps`.
     pub fn new(peak: f64, warmup: u64, decay_steps: Option<u64>) -> LrSchedule {
-        LrSchedule { peak, warmup, decay_steps, floor: peak * 0.1 }
+        LrSchedule { peak, warmup, decay_steps, floor: peak * 0.1, decay: Decay::Cosine }
     }
 
     /// The learning rate of 0-based step `step`.
     pub fn lr(&self, step: u64) -> f64 {
         if step < self.warmup {
             return self.peak * (step + 1) as f64 / self.warmup as f64;
+        }
+        if let Decay::Linear { start } = self.decay {
+            return match (start, self.decay_steps) {
+                (Some(d), Some(end)) if step >= d => {
+                    let span = end.saturating_sub(1).saturating_sub(d).max(1) as f64;
+                    let progress = ((step - d) as f64 / span).min(1.0);
+                    self.peak + (self.floor - self.peak) * progress
+                }
+                _ => self.peak,
+            };
         }
         let Some(total) = self.decay_steps else { return self.peak };
         if step >= total {

@@ -33,6 +33,18 @@ pub struct ComputeAxis {
     pub agreement: Vec<BudgetAgreement>,
 }
 
+/// The finished budgets of `vocab` in `c`, by FLOPs: (nominal budget, bits/char).
+fn points(c: &Comparison, vocab: &str) -> Vec<Point> {
+    let mut points: Vec<Point> = c
+        .rows
+        .iter()
+        .filter(|r| r.vocab == vocab && r.status == "finished")
+        .filter_map(|r| Some(Point { flops: r.budget_flops?, bits_per_char: r.eval?.bits_per_char }))
+        .collect();
+    points.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+    points
+}
+
 impl ComputeAxis {
     /// The analysis of `c`'s rows that have a FLOPs budget; `None` when none
     /// has. `runs` are the summaries `c` was built from (for the tokenizers)
@@ -51,13 +63,7 @@ impl ComputeAxis {
         let mut curves = Vec::new();
         let mut all = Vec::new();
         for v in &vocabs {
-            let mut points: Vec<Point> = c
-                .rows
-                .iter()
-                .filter(|r| &r.vocab == v && r.status == "finished")
-                .filter_map(|r| Some(Point { flops: r.budget_flops?, bits_per_char: r.eval?.bits_per_char }))
-                .collect();
-            points.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+            let points = points(c, v);
             // Unfitted vocabularies still take part in the rank agreement,
             // which reads only the points.
             let unfitted = PowerLaw { e: f64::NAN, a: f64::NAN, alpha: f64::NAN };
@@ -86,9 +92,7 @@ impl ComputeAxis {
         }
         for v in &vocabs {
             let Some(run) = runs.iter().find(|r| &r.config.data.tokenizer_name == v) else { continue };
-            let tok = trainer::train::run_tokenizer(&run.path, &run.config).map_err(|e| {
-                crate::Error::Empty(format!("{}: the run's tokenizer: {e}", run.path.display()))
-            })?;
+            let tok = trainer::train::run_tokenizer(&run.path, &run.config)?;
             let counter = tokenizer::stats::measure(&tok, &[val_text])?;
             axis.intrinsic.push(Intrinsic::from_counter(v, &counter, tok.vocab_size()));
         }
@@ -100,18 +104,7 @@ impl ComputeAxis {
     pub fn curves(&self, c: &Comparison) -> Vec<VocabCurve> {
         self.fits
             .iter()
-            .map(|f| {
-                let mut points: Vec<Point> = c
-                    .rows
-                    .iter()
-                    .filter(|r| r.vocab == f.vocab && r.status == "finished")
-                    .filter_map(|r| {
-                        Some(Point { flops: r.budget_flops?, bits_per_char: r.eval?.bits_per_char })
-                    })
-                    .collect();
-                points.sort_by(|a, b| a.flops.total_cmp(&b.flops));
-                VocabCurve { vocab: f.vocab.clone(), law: f.fit.law, points }
-            })
+            .map(|f| VocabCurve { vocab: f.vocab.clone(), law: f.fit.law, points: points(c, &f.vocab) })
             .collect()
     }
 

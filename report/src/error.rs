@@ -12,6 +12,9 @@ pub enum Error {
     /// A run's files could not be read.
     #[error(transparent)]
     Run(#[from] trainer::RunError),
+    /// A run's tokenizer could not be loaded (the intrinsic measures).
+    #[error(transparent)]
+    Trainer(#[from] trainer::TrainError),
     /// The runs were not evaluated on the same text.
     #[error("{0}")]
     Mismatch(String),

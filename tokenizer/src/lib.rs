@@ -32,6 +32,7 @@ pub mod export;
 pub mod file;
 pub mod pretok;
 pub mod pretrained;
+mod ranks;
 pub mod stats;
 mod tokenizer;
 pub mod train;

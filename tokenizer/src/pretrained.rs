@@ -130,34 +130,9 @@ fn parse(blob: &[u8], pattern: Pattern, name: &str) -> Result<Tokenizer> {
 /// has (o200k skips 199998; p50k's `<|endoftext|>` sits at 50256 among its
 /// ranks) stay unused ids.
 pub fn from_core_bpe(core: &CoreBPE, pattern: Pattern, name: &str) -> Result<Tokenizer> {
-    let mut specials: Vec<(String, TokenId)> = core
-        .special_tokens()
-        .into_iter()
-        .map(|s| {
-            let ids = core.encode_with_special_tokens(s);
-            match ids.as_slice() {
-                [id] => Ok((s.to_string(), *id)),
-                _ => Err(Error::Config(format!("{name}: special token {s:?} does not encode to one id"))),
-            }
-        })
-        .collect::<Result<_>>()?;
-    specials.sort_by_key(|(_, id)| *id);
-    let last_special = specials.last().map_or(0, |(_, id)| *id);
-    // Read ranks until one fails past the last special; ids that fail
-    // earlier, and the specials' ids, are unused ranks (empty entries).
-    let mut tokens: Vec<Vec<u8>> = Vec::new();
-    for id in 0.. {
-        let is_special = specials.iter().any(|(_, s)| *s == id);
-        match core.decode_bytes(&[id]) {
-            Ok(b) if !is_special => tokens.push(b),
-            Ok(_) => tokens.push(Vec::new()),
-            Err(_) if id < last_special => tokens.push(Vec::new()),
-            Err(_) => break,
-        }
-    }
-    while tokens.last().is_some_and(|t| t.is_empty()) {
-        tokens.pop();
-    }
+    let specials = crate::ranks::specials(core)
+        .map_err(|s| Error::Config(format!("{name}: special token {s:?} does not encode to one id")))?;
+    let tokens = crate::ranks::tokens(core, &specials);
     let bpe = Bpe::from_ranks(tokens, pattern)?;
     Tokenizer::from_bpe(bpe, specials, name)
 }

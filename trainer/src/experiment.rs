@@ -228,38 +228,14 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     crate::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint }))?;
     observer.event(Event::Start { files: docs.len(), bytes, out });
 
-    // BPE vocabularies come from one training: the first k merges of the
-    // largest are the k-merge vocabulary (identical to a separate run).
-    let tok_path = |v: &Vocab| out.join("tokenizers").join(format!("{}.json", v.name()));
-    let missing: Vec<usize> = plan
-        .vocabs
-        .iter()
-        .filter_map(|v| match v {
-            Vocab::Bpe(n) if force || !usable(&tok_path(v), *v) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    if !missing.is_empty() {
-        let dir = out.join("tokenizers");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let config =
-            BpeConfig { vocab_size: 0, pattern: plan.pattern, min_frequency: 0, specials: Vec::new() };
-        let toks = dataset::train_bpe_ladder(&docs, &config, &missing, observer.tokenizer())?;
-        for (tok, n) in toks.into_iter().zip(&missing) {
-            let path = tok_path(&Vocab::Bpe(*n));
-            tok.with_name(&Vocab::Bpe(*n).name()).save(&path)?;
-            observer.event(Event::TokenizerTrained { path: &path });
-        }
-    }
-
+    let toks = ensure_tokenizers(plan, force, &docs, observer)?;
     let mut runs = Vec::new();
-    for v in &plan.vocabs {
+    for (v, tok) in plan.vocabs.iter().zip(&toks) {
         let name = v.name();
         let tok_path = out.join("tokenizers").join(format!("{name}.json"));
         let shards_dir = out.join("shards").join(&name);
         let run_dir = out.join("runs").join(&name);
-        let tok = ensure_tokenizer(plan, force, *v, &docs, &tok_path, &missing, observer)?;
-        let shards = ensure_shards(plan, force, &tok, &tok_path, &shards_dir, &docs, observer)?;
+        let shards = ensure_shards(plan, force, tok, &tok_path, &shards_dir, &docs, observer)?;
         let cfg = RunConfig {
             format_version: crate::run::FORMAT_VERSION,
             model: plan.shape.config(shards.vocab_size())?,
@@ -268,7 +244,7 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
             branch: None,
         };
         if plan.sweep.is_empty() {
-            let fresh = ensure_run(plan, force, &cfg, &plan.loop_options, &shards, &run_dir, observer)?;
+            let fresh = ensure_run(force, &cfg, &plan.loop_options, &shards, &run_dir, observer)?;
             ensure_sample(plan, force, &run_dir, fresh, observer)?;
             runs.push(run_dir);
         } else {
@@ -301,50 +277,77 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| crate::run::RunError::Io { path: path.to_path_buf(), source }.into()
 }
 
-/// Whether `path` holds a tokenizer of `v`'s kind and size.
-fn usable(path: &Path, v: Vocab) -> bool {
-    Tokenizer::from_file(path).is_ok_and(|tok| match v {
-        Vocab::Char => tok.kind() == Kind::Char,
-        Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= n,
-    })
-}
-
-/// Trains the tokenizer unless a valid one of the right kind and size exists.
-fn ensure_tokenizer(
+/// The tokenizer of each vocabulary of the plan, in order: kept when
+/// `tokenizers/NAME.json` holds one of the right kind and size, trained
+/// otherwise. The BPE sizes to train come from one training: the first k
+/// merges of the largest are the k-merge vocabulary (identical to a separate
+/// run).
+fn ensure_tokenizers(
     plan: &Plan,
     force: bool,
-    v: Vocab,
     docs: &[Document],
-    path: &Path,
-    ladder: &[usize],
     observer: &mut dyn Observer,
-) -> Result<Tokenizer> {
-    if let Vocab::Bpe(n) = v
-        && ladder.contains(&n)
-    {
-        // Trained by the ladder in this run.
-        return Ok(Tokenizer::from_file(path)?);
+) -> Result<Vec<Tokenizer>> {
+    let dir = plan.out.join("tokenizers");
+    let path = |v: &Vocab| dir.join(format!("{}.json", v.name()));
+    let mut toks: Vec<Option<Tokenizer>> = plan
+        .vocabs
+        .iter()
+        .map(|v| {
+            if force {
+                return None;
+            }
+            Tokenizer::from_file(&path(v)).ok().filter(|tok| match v {
+                Vocab::Char => tok.kind() == Kind::Char,
+                Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= *n,
+            })
+        })
+        .collect();
+    for (v, tok) in plan.vocabs.iter().zip(&toks) {
+        if tok.is_some() {
+            observer.event(Event::Kept { path: &path(v) });
+        }
     }
-    if !force && usable(path, v) {
-        observer.event(Event::Kept { path });
-        return Ok(Tokenizer::from_file(path)?);
+    let missing: Vec<usize> = plan
+        .vocabs
+        .iter()
+        .zip(&toks)
+        .filter_map(|(v, t)| match v {
+            Vocab::Bpe(n) if t.is_none() => Some(*n),
+            _ => None,
+        })
+        .collect();
+    if toks.iter().any(Option::is_none) {
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut ladder = if missing.is_empty() {
+        Vec::new()
+    } else {
+        let config =
+            BpeConfig { vocab_size: 0, pattern: plan.pattern, min_frequency: 0, specials: Vec::new() };
+        dataset::train_bpe_ladder(docs, &config, &missing, observer.tokenizer())?
     }
-    let spec = match v {
-        Vocab::Char => VocabSpec::Char { byte_fallback: false, specials: Vec::new() },
-        Vocab::Bpe(n) => VocabSpec::Bpe(BpeConfig {
-            vocab_size: n,
-            pattern: plan.pattern,
-            min_frequency: 0,
-            specials: Vec::new(),
-        }),
-    };
-    let tok = dataset::train_tokenizer(docs, &spec, observer.tokenizer())?.with_name(&v.name());
-    tok.save(path)?;
-    observer.event(Event::TokenizerTrained { path });
-    Ok(tok)
+    .into_iter();
+    for (v, slot) in plan.vocabs.iter().zip(&mut toks) {
+        if slot.is_some() {
+            continue;
+        }
+        let trained = match v {
+            Vocab::Char => {
+                let spec = VocabSpec::Char { byte_fallback: false, specials: Vec::new() };
+                dataset::train_tokenizer(docs, &spec, observer.tokenizer())?
+            }
+            // The ladder's tokenizers come in the order of `missing`, the plan's.
+            Vocab::Bpe(_) => {
+                ladder.next().ok_or_else(|| TrainError::Invalid("the ladder fell short".into()))?
+            }
+        };
+        let tok = trained.with_name(&v.name());
+        tok.save(&path(v))?;
+        observer.event(Event::TokenizerTrained { path: &path(v) });
+        *slot = Some(tok);
+    }
+    Ok(toks.into_iter().flatten().collect())
 }
 
 /// Encodes the corpus unless valid shards of this tokenizer and corpus exist.
@@ -382,7 +385,6 @@ fn ensure_shards(
 /// Trains the run unless it finished with these settings; resumes an
 /// interrupted one. Returns whether it trained.
 fn ensure_run(
-    _plan: &Plan,
     force: bool,
     cfg: &RunConfig,
     opts: &LoopOptions,
@@ -514,7 +516,7 @@ fn ensure_sweep(
     trunk.train.budget = crate::run::Budget::Steps(last_start);
     trunk.train.schedule = crate::run::Schedule::Wsd { decay_start: None };
     let opts = LoopOptions { snapshot_steps: steps.starts.clone(), ..plan.loop_options.clone() };
-    ensure_run(plan, force, &trunk, &opts, shards, dir, observer)?;
+    ensure_run(force, &trunk, &opts, shards, dir, observer)?;
 
     let trunk_dir = RunDir::new(dir);
     let mut out = Vec::new();

@@ -32,7 +32,7 @@ use tokenizer::Tokenizer;
 use model::checkpoint;
 use model::fast::Workspace;
 use model::kernels;
-use model::optim::{AdamW, AdamWConfig, GradNorms, LrSchedule, clip_coefficient};
+use model::optim::{AdamW, AdamWConfig, Decay, GradNorms, LrSchedule, clip_coefficient};
 use model::params::ParamLayout;
 
 use crate::run::TrainSettings;
@@ -343,7 +343,7 @@ fn machine_memory() -> Option<u64> {
 
 /// Refuses a run that cannot fit the machine's memory or its data, before
 /// anything is written.
-pub fn check_run(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
+fn check_run(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
     check_settings(&cfg.train)?;
     cfg.model.validate().map_err(TrainError::Invalid)?;
     let need = memory_estimate(cfg);
@@ -419,20 +419,14 @@ impl<'a> Loop<'a> {
         }
     }
 
-    fn schedule(&self, target: u64) -> Schedule_ {
+    fn schedule(&self, target: u64) -> LrSchedule {
         let t = &self.cfg.train;
         let warmup = warmup_steps(t.warmup, target);
-        let floor = t.lr * t.min_lr_ratio;
-        match t.schedule {
-            Schedule::Cosine => {
-                let mut s = LrSchedule::new(t.lr, warmup, Some(target.max(warmup + 1)));
-                s.floor = floor;
-                Schedule_::Cosine(s)
-            }
-            Schedule::Wsd { decay_start } => {
-                Schedule_::Wsd { peak: t.lr, warmup, floor, decay_start, end: target }
-            }
-        }
+        let (decay_steps, decay) = match t.schedule {
+            Schedule::Cosine => (target.max(warmup + 1), Decay::Cosine),
+            Schedule::Wsd { decay_start } => (target, Decay::Linear { start: decay_start }),
+        };
+        LrSchedule { peak: t.lr, warmup, decay_steps: Some(decay_steps), floor: t.lr * t.min_lr_ratio, decay }
     }
 
     fn checkpoint(&mut self, wall: f64) -> Result<()> {
@@ -680,42 +674,6 @@ fn estimate_target(state: &RunState, budget_s: f64) -> u64 {
 /// less than one step's worth).
 pub fn flops_steps(flops: f64, flops_per_token: f64, tokens_per_step: u64) -> u64 {
     (flops / (flops_per_token * tokens_per_step as f64)).ceil().max(1.0) as u64
-}
-
-/// The learning rate of every step: [`Schedule`] resolved against the run's
-/// step count.
-enum Schedule_ {
-    Cosine(LrSchedule),
-    /// Linear warmup to `peak`; `peak` until `decay_start`; then linear to
-    /// `floor` at step `end - 1`, the last step.
-    Wsd {
-        peak: f64,
-        warmup: u64,
-        floor: f64,
-        decay_start: Option<u64>,
-        end: u64,
-    },
-}
-
-impl Schedule_ {
-    fn lr(&self, step: u64) -> f64 {
-        match *self {
-            Schedule_::Cosine(ref s) => s.lr(step),
-            Schedule_::Wsd { peak, warmup, floor, decay_start, end } => {
-                if step < warmup {
-                    return peak * (step + 1) as f64 / warmup as f64;
-                }
-                match decay_start {
-                    Some(d) if step >= d => {
-                        let span = end.saturating_sub(1).saturating_sub(d).max(1) as f64;
-                        let progress = ((step - d) as f64 / span).min(1.0);
-                        peak + (floor - peak) * progress
-                    }
-                    _ => peak,
-                }
-            }
-        }
-    }
 }
 
 fn diverged(

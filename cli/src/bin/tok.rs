@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    Train(tok::train::CliArgs),
+    Train(tok::train::Args),
     Tokenize(tok::tokenize::Args),
     Detokenize(tok::detokenize::Args),
     Stats(tok::stats::Args),
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Train(a) => tok::train::run_cli(a),
+        Command::Train(a) => tok::train::run(a),
         Command::Tokenize(a) => tok::tokenize::run(a),
         Command::Detokenize(a) => tok::detokenize::run(a),
         Command::Stats(a) => tok::stats::run(a),

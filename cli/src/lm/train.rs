@@ -214,9 +214,10 @@ pub fn train_new(
     opts: LoopOptions,
     quiet: bool,
 ) -> Result<RunState> {
-    trainer::train::check_run(&cfg, shards)?;
-    describe_run(dir, &cfg);
     let mut obs = Bar::new(&dir.display().to_string(), quiet);
+    // Shown once the library has checked the settings: a refused run prints
+    // only its error.
+    obs.intro = Some(run_line(dir, &cfg));
     let r = trainer::train::train_new(dir, cfg, shards, opts, &mut obs);
     obs.bar.finish_and_clear();
     Ok(r?)
@@ -224,9 +225,13 @@ pub fn train_new(
 
 /// One line on stderr: the model, its size, the batch and the budget.
 pub fn describe_run(dir: &Path, cfg: &RunConfig) {
-    let name = dir.display().to_string();
-    eprintln!(
-        "{name}: {} {}x{} (E {}{}), {} parameters, {} ids; B {} x T {}; {}",
+    eprintln!("{}", run_line(dir, cfg));
+}
+
+fn run_line(dir: &Path, cfg: &RunConfig) -> String {
+    format!(
+        "{}: {} {}x{} (E {}{}), {} parameters, {} ids; B {} x T {}; {}",
+        dir.display(),
         cfg.model.cell.name(),
         cfg.model.layers,
         cfg.model.hidden,
@@ -237,7 +242,7 @@ pub fn describe_run(dir: &Path, cfg: &RunConfig) {
         cfg.train.batch,
         cfg.train.seq,
         describe_budget(&cfg.train.budget),
-    );
+    )
 }
 
 /// Resumes a run, drawing progress.
@@ -287,6 +292,8 @@ fn report_end(dir: &Path, st: &RunState) {
 /// The progress bar observer: cancels on Ctrl-C.
 pub struct Bar {
     pub bar: ProgressBar,
+    /// A line to print before the first report.
+    pub intro: Option<String>,
     interrupt: Interrupt,
     name: String,
 }
@@ -304,12 +311,30 @@ impl Bar {
                 .progress_chars("=> "),
         );
         bar.set_prefix(name.to_string());
-        Bar { bar, interrupt: Interrupt::install(), name: name.to_string() }
+        Bar { bar, intro: None, interrupt: Interrupt::install(), name: name.to_string() }
+    }
+}
+
+impl Bar {
+    /// Prints a line above the bar (a hidden bar drops `println`).
+    fn line(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
+    fn show_intro(&mut self) {
+        if let Some(line) = self.intro.take() {
+            self.line(line);
+        }
     }
 }
 
 impl Observer for Bar {
     fn step(&mut self, p: &Progress) -> ControlFlow<()> {
+        self.show_intro();
         if p.target_steps < u64::MAX - 1 {
             self.bar.set_length(p.target_steps);
         }
@@ -324,16 +349,12 @@ impl Observer for Bar {
                 "{}: step {:>6}  {:>7.1}s  train {:.4}  val {:.4} nats/token  {:.4} bits/char  {:.0} tok/s  grad norm {:.3}",
                 self.name, m.step, m.time_s, m.train_loss, v, bpc, m.tokens_per_s, m.grad_norm
             );
-            // A hidden bar (--quiet, or stderr not a terminal) drops println.
-            if self.bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                self.bar.println(line);
-            }
+            self.line(line);
         }
     }
 
     fn evaluating(&mut self, is_final: bool) {
+        self.show_intro();
         self.bar.set_message(if is_final { "final evaluation ..." } else { "evaluating ..." });
     }
 }

@@ -1,6 +1,5 @@
 //! `tok train`: learn a byte-level BPE or a character vocabulary from a corpus.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -9,34 +8,6 @@ use tokenizer::Pattern;
 use tokenizer::train::BpeConfig;
 
 use crate::{Interrupt, Threads, TrainProgress};
-
-/// The trainer's observer for `tok train`: the progress bars, plus a poll of
-/// the Ctrl-C / SIGTERM flag between the trainer's small units of work, so a
-/// signal ends even one huge merge step within a fraction of a second.
-struct Observed {
-    progress: TrainProgress,
-    interrupt: Interrupt,
-}
-
-impl tokenizer::train::Observer for Observed {
-    fn progress(&mut self, stage: tokenizer::train::Stage, done: u64, total: u64) -> ControlFlow<()> {
-        self.progress.progress(stage, done, total)
-    }
-
-    fn poll(&mut self) -> ControlFlow<()> {
-        if self.interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    }
-}
-
-impl Observed {
-    /// `Err(Cancelled)` once Ctrl-C or SIGTERM came.
-    fn check(&self) -> anyhow::Result<()> {
-        if self.interrupt.is_set() {
-            return Err(tokenizer::Error::Cancelled.into());
-        }
-        Ok(())
-    }
-}
 
 /// Learn a tokenizer from a corpus and write it as JSON.
 ///
@@ -48,19 +19,6 @@ impl Observed {
 /// `--char`: one token per distinct character, in code-point order.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("kind").required(true).args(["vocab", "char"])))]
-pub struct CliArgs {
-    /// Final vocabulary size, byte tokens and special tokens included (BPE);
-    /// a comma-separated list trains a ladder (see above).
-    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', num_args = 1)]
-    pub vocab: Vec<usize>,
-
-    #[command(flatten)]
-    pub args: Args,
-}
-
-/// `tok train` with one vocabulary size (what `lm experiment` calls); the
-/// command line is [`CliArgs`].
-#[derive(clap::Args, Debug)]
 pub struct Args {
     /// Corpus files or directories (walked recursively in sorted order; every
     /// regular file is read as raw bytes).
@@ -72,10 +30,10 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
-    /// Final vocabulary size, byte tokens and special tokens included (BPE).
-    /// (On the command line, `--vocab` of [`CliArgs`].)
-    #[arg(skip)]
-    pub vocab: Option<usize>,
+    /// Final vocabulary size, byte tokens and special tokens included (BPE);
+    /// a comma-separated list trains a ladder (see above).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', num_args = 1)]
+    pub vocab: Vec<usize>,
 
     /// Train a character vocabulary instead of BPE.
     #[arg(long)]
@@ -122,29 +80,11 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
     })
 }
 
-/// Runs `tok train` as parsed from the command line.
-pub fn run_cli(cli: CliArgs) -> anyhow::Result<()> {
-    let CliArgs { vocab, mut args } = cli;
-    match vocab.as_slice() {
-        [] => run(args),
-        [one] => {
-            args.vocab = Some(*one);
-            run(args)
-        }
-        sizes => train(args, sizes),
-    }
-}
-
-/// Runs `tok train` with at most one vocabulary size.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let sizes: Vec<usize> = args.vocab.into_iter().collect();
-    train(args, &sizes)
-}
-
 /// Trains a character vocabulary (`args.char`), one BPE vocabulary (one
 /// size) or a ladder (several), and writes it.
-fn train(args: Args, sizes: &[usize]) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
+    let sizes = args.vocab.as_slice();
     for (i, &v) in sizes.iter().enumerate() {
         // Checked again by the trainer; here so a large corpus is not read first.
         if v < 256 + args.specials.len() {
@@ -161,7 +101,7 @@ fn train(args: Args, sizes: &[usize]) -> anyhow::Result<()> {
     let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
     let docs = dataset::corpus::list_files(&args.paths)?;
     let interrupt = Interrupt::install();
-    let mut progress = Observed { progress: TrainProgress::new(args.quiet, interrupt.clone()), interrupt };
+    let mut progress = TrainProgress::new(args.quiet, interrupt.clone());
     let vocab = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let errors = |e: dataset::Error| match e {
         dataset::Error::Config(msg) if !args.char => anyhow::anyhow!("--vocab {vocab}: {msg}"),
@@ -181,8 +121,10 @@ fn train(args: Args, sizes: &[usize]) -> anyhow::Result<()> {
         dataset::train_bpe_ladder(&docs, &config, sizes, &mut progress).map_err(errors)?
     };
     // A signal that came after the last poll still leaves no file.
-    progress.check()?;
-    progress.progress.finish();
+    if interrupt.is_set() {
+        return Err(tokenizer::Error::Cancelled.into());
+    }
+    progress.finish();
     if sizes.len() > 1 {
         // A ladder: one file per size in the output directory.
         let dir = &args.output;
