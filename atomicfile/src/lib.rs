@@ -9,7 +9,7 @@
 //! is deleted; a process killed outright leaves only the hidden temporary
 //! file, which no reader takes for the target.
 //!
-//! [`replace_file`] and [`write`] are the one-call forms.
+//! [`replace_file`] and [`write()`] are the one-call forms.
 //! [`AtomicFile::commit`] is the only place in the workspace that renames a
 //! temporary file over its target. Callers wrap the `io::Error` in their own
 //! error type, with the path.

@@ -1,5 +1,6 @@
 //! The atomic-write contract, including a process killed between the write
 //! and the rename.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::io::{Seek, SeekFrom, Write};
 use std::process::Command;

@@ -10,6 +10,7 @@
 //! ```text
 //! TOKLAB_BENCH_SHARDS=shards/char cargo bench -p dataset --bench batch
 //! ```
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::hint::black_box;
 

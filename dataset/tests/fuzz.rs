@@ -4,6 +4,7 @@
 //! encoding, from arbitrary bytes and from mutations of valid files. No input
 //! may panic: each either opens with its invariants holding or is a typed
 //! error naming the file.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 #[path = "../../tokenizer/tests/fuzz_harness/mod.rs"]
 mod fuzz_harness;

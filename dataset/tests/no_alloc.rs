@@ -1,5 +1,6 @@
 //! The batchers allocate nothing per batch: a counting global allocator
 //! (in this test binary only) sees zero allocations across many batches.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,6 +7,7 @@
 //! stored transposed, as dG^T in the weight gradients; `grp`: A in the
 //! grouped layout the backward writes dG^T in, read with no packing; `rg`:
 //! A in row groups of NR, as the head reads the activation panels.)
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use model::kernels::{Isa, Kernels, PackedB, gemm};
 use std::time::Instant;

@@ -6,6 +6,7 @@
 //! checkpoints written here when `python3` (or `$TOKLAB_PYTHON`) has
 //! `safetensors` and `numpy` (and, optionally, `torch`); with
 //! `TOKLAB_REQUIRE_PYTHON=1` (CI) a missing package is a failure.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@
 //!
 //! Also: bit-identical results for 1 and 2 threads, and `forward_loss` on
 //! full rows equal to `forward_backward`'s loss times the count.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell as FlagCell;

@@ -4,6 +4,7 @@
 //! header (tensor entries, offsets, shapes, dtypes) and of the model config
 //! inside `__metadata__`. No input may panic or abort: a file either loads
 //! with its invariants holding or gives a typed error naming it.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 #[path = "../../tokenizer/tests/fuzz_harness/mod.rs"]
 mod fuzz_harness;

@@ -10,6 +10,7 @@
 //! absolute error: 4.9e-11 to 8.3e-11 over the four cases (printed with
 //! `--nocapture`); a wrong sign, a missing term or a dropped time step is off
 //! by orders of magnitude more.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use model::config::{Cell, ModelConfig};
 use model::params::ParamLayout;

@@ -19,6 +19,7 @@
 //!   5e-7 absolute after steps 1 and 3 [1.2e-7], losses 1e-5 [4.8e-7],
 //!   pre-clip norms 1e-6 relative [7.1e-8]. The two fixtures differ from each
 //!   other by 3.5e-4, so the clip test fails if clipping is wrong.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use model::config::{Cell, ModelConfig};
 use model::optim::{AdamW, AdamWConfig, clip_grad_norm, grad_norms};

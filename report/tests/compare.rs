@@ -1,4 +1,5 @@
 //! The comparison's arithmetic and its refusal of runs on different text.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 

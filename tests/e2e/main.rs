@@ -1,4 +1,5 @@
 //! End-to-end tests: the binaries and the crates together.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 /// The bad-input battery: every `tok` command on broken input fails cleanly.
 mod bad_input;

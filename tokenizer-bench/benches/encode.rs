@@ -21,6 +21,7 @@
 //! wall time of `TOKLAB_ENCODE_RUNS` (default 5) encodes of the whole corpus,
 //! ours and tiktoken-rs interleaved, printed as lines
 //! `RESULT <tool> <vocab> <threads> <MB/s>`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //! (with and without byte fallback) and the pretrained cl100k/o200k. No
 //! input may panic: a file either loads into a tokenizer whose invariants
 //! hold or gives a typed error naming it.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 #[path = "fuzz_harness/mod.rs"]
 mod fuzz_harness;

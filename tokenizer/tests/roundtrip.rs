@@ -1,5 +1,6 @@
 //! Round trips and parallel encoding: `decode(encode(x)) == x` for every byte
 //! string, chunked and parallel encoding equal to the sequential one.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::sync::LazyLock;
 

@@ -1,6 +1,7 @@
 //! Our encoder against `tiktoken-rs`, the reference: identical ids on the
 //! pretrained vocabularies (cl100k, o200k, r50k, p50k) and on vocabularies of
 //! our own loaded into `tiktoken_rs::CoreBPE::new`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::collections::HashSet;
 use std::sync::LazyLock;

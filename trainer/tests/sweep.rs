@@ -1,6 +1,7 @@
 //! The experiment pipeline as a library call, with a FLOPs sweep: one trunk
 //! and a cooldown branch per budget; budgets resolve to the same steps on
 //! every machine, so the bits per character do not depend on its speed.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};

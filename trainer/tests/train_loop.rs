@@ -1,6 +1,7 @@
 //! The training loop (`trainer::train`): bit-exact resume, the NaN stop, the
 //! metrics file, and the evaluation protocol checked against the reference
 //! model window by window.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -281,7 +282,8 @@ fn resume_repairs_a_metrics_line_torn_by_a_kill() {
 fn bad_settings_are_refused_before_anything_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let shards = char_shards(tmp.path());
-    let cases: Vec<(Box<dyn Fn(&mut RunConfig)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut RunConfig)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|c| c.train.batch = 0), "--batch"),
         (Box::new(|c| c.train.seq = 0), "--seq"),
         (Box::new(|c| c.train.lr = f64::NAN), "--lr"),

@@ -3,7 +3,7 @@
 //! CPUID (AMD leaf 0x8000001D, Intel leaf 4: ways x partitions x line x
 //! sets), then conservative defaults (32 KiB, 256 KiB, 8 MiB).
 //!
-//! [`Blocking::for_kernels`] turns them into the GEMM's depth and row
+//! [`Blocking::derive`] turns them into the GEMM's depth and row
 //! blocks (see there); `lm bench` prints both.
 
 use std::sync::OnceLock;

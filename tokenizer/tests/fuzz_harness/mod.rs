@@ -14,6 +14,7 @@
 //! Either way a target prints one line on stderr,
 //! `fuzz <name>: <executions> executions, <crashes> crashes, <seconds> s`,
 //! and fails if anything crashed, printing the shrunk input.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
 use std::fmt::Debug;
@@ -59,7 +60,7 @@ where
             let hook = std::panic::take_hook();
             std::panic::set_hook(Box::new(|_| {}));
             while Instant::now() < deadline {
-                if let Err(e) = TestRunner::new(config(cases.max(1))).run(&strategy, &body) {
+                if let Err(e) = TestRunner::new(config(cases.max(1))).run(&strategy, body) {
                     let f = describe(e);
                     eprintln!("fuzz {name}: crash: {f}");
                     failures.push(f);
