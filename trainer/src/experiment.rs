@@ -32,6 +32,28 @@
 //! A sweep costs `s_n + sum(e_i - s_i)` steps, about 1.1 to 1.2 times its
 //! largest budget, instead of the sum of all budgets. Every branch is a
 //! normal run directory: `lm eval` reproduces its bits per character.
+//!
+//! # Widths
+//!
+//! With model widths ([`Plan::widths`], `lm experiment --widths
+//! 128,256,512`) the experiment is a grid: every vocabulary is trained at
+//! every width (hidden size `W`; the embedding width is `--embed` when
+//! given, else `W`; every other setting is the plan's), and each (vocabulary,
+//! width) is its own run or sweep, one level down:
+//! - `runs/NAME/hW/` is the run (or the sweep's trunk) of vocabulary `NAME`
+//!   at width `W`, e.g. `runs/bpe512/h256/`;
+//! - `runs/NAME/hW/branches/C_i/` are its cooldown branches.
+//!
+//! Without widths nothing changes: `runs/NAME/` and
+//! `runs/NAME/branches/C_i/`, as above. Re-running skips finished runs and
+//! branches of every width the same way.
+//!
+//! A wider model spends more FLOPs per token, so a budget buys it fewer
+//! steps. In a grid, a budget that gives a width fewer than
+//! [`MIN_SWEEP_STEPS`] steps is skipped at that width (reported as
+//! [`Event::Skipped`] and in [`Outcome::skipped`]); the other widths still
+//! run it. A vocabulary for which no budget fits at any width is an error,
+//! raised with every other check before anything is trained.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -140,6 +162,9 @@ pub struct Plan {
     /// with `train.budget`. Otherwise each vocabulary trains one stable trunk
     /// and a cooldown branch per budget ([`sweep`](self#sweeps)).
     pub sweep: Vec<f64>,
+    /// Hidden sizes of a grid ([`widths`](self#widths)), each overriding
+    /// `shape.hidden`. Empty: the one model of `shape`, laid out as before.
+    pub widths: Vec<usize>,
 }
 
 /// The share of a budget's steps its cooldown branch takes (Hägele et al.
@@ -171,6 +196,9 @@ pub enum Event<'a> {
     RunFinished { dir: &'a Path, eval: Option<&'a EvalResult> },
     /// A sample was written.
     Sampled { path: &'a Path },
+    /// A budget of a grid gives the run in `dir` (a width) too few steps and
+    /// is left out there ([`widths`](self#widths)).
+    Skipped { dir: &'a Path, skipped: &'a Skipped },
 }
 
 /// Receives the experiment's progress; the CLI draws it. Every `Break`
@@ -186,13 +214,40 @@ pub trait Observer {
     fn training(&mut self, dir: &Path) -> &mut dyn crate::train::Observer;
 }
 
-/// What the experiment made: one entry per vocabulary, in the plan's order.
+/// What the experiment made: one entry per vocabulary, in the plan's order
+/// (per vocabulary, per width, per budget).
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub runs: Vec<PathBuf>,
     /// The corpus files.
     pub files: usize,
     pub bytes: u64,
+    /// The (vocabulary, width, budget) cells of a grid left out for too few steps.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A budget left out at one width of a grid: it gives fewer than
+/// [`MIN_SWEEP_STEPS`] steps there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    /// The vocabulary's name (`char`, `bpe512`).
+    pub vocab: String,
+    /// The width (hidden size).
+    pub hidden: usize,
+    /// The budget, in FLOPs.
+    pub flops: f64,
+    /// The steps it would give.
+    pub steps: u64,
+    /// The FLOPs of [`MIN_SWEEP_STEPS`] steps at this width.
+    pub min_flops: f64,
+}
+
+/// One model of a vocabulary: its shape, run directory and budgets.
+struct ModelRun {
+    shape: Shape,
+    dir: PathBuf,
+    /// The budgets of its sweep (empty: one run with `train.budget`).
+    sweep: Vec<f64>,
 }
 
 /// Runs the experiment (module docs).
@@ -201,7 +256,11 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
         return Err(TrainError::Invalid("give at least one vocabulary".into()));
     }
     crate::train::check_settings(&plan.train)?;
-    plan.shape.config(1)?;
+    // With widths, `shape.hidden` is not used: each width is checked instead.
+    if plan.widths.is_empty() {
+        plan.shape.config(1)?;
+    }
+    check_widths(plan)?;
     if !(plan.val_fraction > 0.0 && plan.val_fraction < 1.0) {
         return Err(TrainError::Invalid(format!(
             "--val-fraction: must be between 0 and 1 (exclusive), got {}",
@@ -229,33 +288,113 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     observer.event(Event::Start { files: docs.len(), bytes, out });
 
     let toks = ensure_tokenizers(plan, force, &docs, observer)?;
+    // Every (vocabulary, width) is checked before anything is trained.
+    let mut skipped = Vec::new();
+    let grid = plan
+        .vocabs
+        .iter()
+        .zip(&toks)
+        .map(|(v, tok)| cells(plan, v, tok.vocab_size(), &mut skipped))
+        .collect::<Result<Vec<_>>>()?;
     let mut runs = Vec::new();
-    for (v, tok) in plan.vocabs.iter().zip(&toks) {
+    for ((v, tok), cells) in plan.vocabs.iter().zip(&toks).zip(grid) {
         let name = v.name();
         let tok_path = out.join("tokenizers").join(format!("{name}.json"));
         let shards_dir = out.join("shards").join(&name);
-        let run_dir = out.join("runs").join(&name);
         let shards = ensure_shards(plan, force, tok, &tok_path, &shards_dir, &docs, observer)?;
-        let cfg = RunConfig {
-            format_version: crate::run::FORMAT_VERSION,
-            model: plan.shape.config(shards.vocab_size())?,
-            train: plan.train.clone(),
-            data: crate::train::data_ref(&shards),
-            branch: None,
-        };
-        if plan.sweep.is_empty() {
-            let fresh = ensure_run(force, &cfg, &plan.loop_options, &shards, &run_dir, observer)?;
-            ensure_sample(plan, force, &run_dir, fresh, observer)?;
-            runs.push(run_dir);
-        } else {
-            let branches = ensure_sweep(plan, force, cfg, &shards, &run_dir, observer)?;
-            if let Some(last) = branches.last() {
-                ensure_sample(plan, force, last, true, observer)?;
+        for cell in cells {
+            for s in skipped.iter().filter(|s| s.vocab == name && s.hidden == cell.shape.hidden) {
+                observer.event(Event::Skipped { dir: &cell.dir, skipped: s });
             }
-            runs.extend(branches);
+            if plan.sweep.is_empty() {
+                let cfg = run_config(plan, &cell.shape, &shards)?;
+                let fresh = ensure_run(force, &cfg, &plan.loop_options, &shards, &cell.dir, observer)?;
+                ensure_sample(plan, force, &cell.dir, fresh, observer)?;
+                runs.push(cell.dir);
+            } else if !cell.sweep.is_empty() {
+                let cfg = run_config(plan, &cell.shape, &shards)?;
+                let branches = ensure_sweep(plan, &cell.sweep, force, cfg, &shards, &cell.dir, observer)?;
+                if let Some(last) = branches.last() {
+                    ensure_sample(plan, force, last, true, observer)?;
+                }
+                runs.extend(branches);
+            }
         }
     }
-    Ok(Outcome { runs, files: docs.len(), bytes })
+    Ok(Outcome { runs, files: docs.len(), bytes, skipped })
+}
+
+/// The configuration of the run of `shape` on `shards`, with the plan's settings.
+fn run_config(plan: &Plan, shape: &Shape, shards: &ShardSet) -> Result<RunConfig> {
+    Ok(RunConfig {
+        format_version: crate::run::FORMAT_VERSION,
+        model: shape.config(shards.vocab_size())?,
+        train: plan.train.clone(),
+        data: crate::train::data_ref(shards),
+        branch: None,
+    })
+}
+
+/// The models of vocabulary `v` (of `vocab_size` ids): the plan's shape in
+/// `runs/NAME/`, or one per width in `runs/NAME/hW/`, each with the budgets
+/// of its sweep, checked. A budget too small at one width of a grid goes to
+/// `skipped`; a vocabulary left with no budget at any width is an error.
+fn cells(plan: &Plan, v: &Vocab, vocab_size: usize, skipped: &mut Vec<Skipped>) -> Result<Vec<ModelRun>> {
+    let root = plan.out.join("runs").join(v.name());
+    let per_step = (plan.train.batch * plan.train.seq) as u64;
+    if plan.widths.is_empty() {
+        if !plan.sweep.is_empty() {
+            let fpt = plan.shape.config(vocab_size)?.train_flops_per_token();
+            sweep_steps(&plan.sweep, fpt, per_step, plan.train.warmup)?;
+        }
+        return Ok(vec![ModelRun { shape: plan.shape, dir: root, sweep: plan.sweep.clone() }]);
+    }
+    let mut out = Vec::new();
+    for &w in &plan.widths {
+        let shape = Shape { hidden: w, ..plan.shape };
+        let fpt = shape.config(vocab_size)?.train_flops_per_token();
+        let mut sweep = Vec::new();
+        for &c in &plan.sweep {
+            let steps = crate::train::flops_steps(c, fpt, per_step);
+            if c.is_finite() && c > 0.0 && steps < MIN_SWEEP_STEPS {
+                let min_flops = MIN_SWEEP_STEPS as f64 * fpt * per_step as f64;
+                skipped.push(Skipped { vocab: v.name(), hidden: w, flops: c, steps, min_flops });
+            } else {
+                sweep.push(c);
+            }
+        }
+        if !sweep.is_empty() {
+            sweep_steps(&sweep, fpt, per_step, plan.train.warmup)
+                .map_err(|e| TrainError::Invalid(format!("--widths {w}, vocabulary {}: {e}", v.name())))?;
+        }
+        out.push(ModelRun { shape, dir: root.join(format!("h{w}")), sweep });
+    }
+    if !plan.sweep.is_empty() && out.iter().all(|c| c.sweep.is_empty()) {
+        let least =
+            skipped.iter().filter(|s| s.vocab == v.name()).map(|s| s.min_flops).fold(f64::INFINITY, f64::min);
+        return Err(TrainError::Invalid(format!(
+            "--flops: no budget gives vocabulary {} at least {MIN_SWEEP_STEPS} steps at any of the --widths; \
+             the smallest width needs {least:.2e} FLOPs",
+            v.name()
+        )));
+    }
+    Ok(out)
+}
+
+/// Widths must be positive, distinct, and valid with the plan's shape.
+fn check_widths(plan: &Plan) -> Result<()> {
+    for (i, &w) in plan.widths.iter().enumerate() {
+        if w == 0 {
+            return Err(TrainError::Invalid("--widths: a width must be at least 1".into()));
+        }
+        if plan.widths[..i].contains(&w) {
+            return Err(TrainError::Invalid(format!("--widths: {w} is given twice")));
+        }
+        Shape { hidden: w, ..plan.shape }
+            .config(1)
+            .map_err(|e| TrainError::Invalid(format!("--widths {w}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The corpus as the experiment saw it: files (paths and sizes) and a hash of that list.
@@ -502,6 +641,7 @@ pub fn sweep_steps(
 /// branches' run directories in budget order.
 fn ensure_sweep(
     plan: &Plan,
+    budgets: &[f64],
     force: bool,
     base: RunConfig,
     shards: &ShardSet,
@@ -509,7 +649,7 @@ fn ensure_sweep(
     observer: &mut dyn Observer,
 ) -> Result<Vec<PathBuf>> {
     let per_step = (base.train.batch * base.train.seq) as u64;
-    let steps = sweep_steps(&plan.sweep, base.model.train_flops_per_token(), per_step, base.train.warmup)?;
+    let steps = sweep_steps(budgets, base.model.train_flops_per_token(), per_step, base.train.warmup)?;
     let last_start = *steps.starts.iter().max().unwrap_or(&1);
     let mut trunk = base.clone();
     trunk.train.warmup = steps.warmup;
@@ -520,7 +660,7 @@ fn ensure_sweep(
 
     let trunk_dir = RunDir::new(dir);
     let mut out = Vec::new();
-    for (i, &c) in plan.sweep.iter().enumerate() {
+    for (i, &c) in budgets.iter().enumerate() {
         let bdir = dir.join("branches").join(format!("{c:e}"));
         let mut cfg = trunk.clone();
         cfg.train.budget = crate::run::Budget::Flops(c);

@@ -57,6 +57,7 @@ fn plan(corpus: &Path, out: &Path, sweep: Vec<f64>) -> Plan {
         loop_options: LoopOptions { log_every_s: 1e9, interim_eval_bytes: 1024, snapshot_steps: Vec::new() },
         sample: SampleSpec { prompt: "the".into(), chars: 20, temperature: 0.8, seed: 1 },
         sweep,
+        widths: Vec::new(),
     }
 }
 
@@ -228,4 +229,123 @@ fn warmup_fits_the_budget() {
     assert_eq!(trainer::run::warmup_steps(100, 5), 1);
     assert_eq!(trainer::run::warmup_steps(100, 5000), 100);
     assert_eq!(trainer::run::warmup_steps(0, 40), 0);
+}
+
+/// `plan` with the model widths of a grid.
+fn grid_plan(corpus: &Path, out: &Path, vocabs: Vec<Vocab>, widths: Vec<usize>, sweep: Vec<f64>) -> Plan {
+    Plan { vocabs, widths, ..plan(corpus, out, sweep) }
+}
+
+#[test]
+fn a_grid_trains_one_sweep_per_vocabulary_and_width() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(tmp.path());
+    let out = tmp.path().join("exp");
+    let budgets = vec![2e8, 6e8];
+    let p = grid_plan(&corpus, &out, vec![Vocab::Char, Vocab::Bpe(300)], vec![8, 16], budgets.clone());
+    let outcome = experiment::run(&p, &mut Quiet::default()).unwrap();
+    assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
+
+    // runs/NAME/hW/ is the trunk of each (vocabulary, width), its branches below it.
+    let mut want = Vec::new();
+    for name in ["char", "bpe300"] {
+        for w in [8, 16] {
+            for c in &budgets {
+                want.push(
+                    out.join("runs").join(name).join(format!("h{w}")).join("branches").join(format!("{c:e}")),
+                );
+            }
+        }
+    }
+    assert_eq!(outcome.runs, want);
+    for name in ["char", "bpe300"] {
+        // No model of the plan's own shape (H = 16 at runs/NAME/).
+        assert!(!out.join("runs").join(name).join("config.json").exists());
+        for w in [8usize, 16] {
+            let trunk = out.join("runs").join(name).join(format!("h{w}"));
+            let cfg = RunDir::new(&trunk).read_config().unwrap();
+            assert_eq!((cfg.model.hidden, cfg.model.embed), (w, w));
+            assert_eq!(cfg.train.schedule, Schedule::Wsd { decay_start: None });
+        }
+    }
+    for branch in &outcome.runs {
+        let w: usize = branch.parent().unwrap().parent().unwrap().file_name().unwrap().to_str().unwrap()[1..]
+            .parse()
+            .unwrap();
+        let rd = RunDir::new(branch);
+        assert!(rd.model().exists(), "{}", branch.display());
+        assert_eq!(rd.read_config().unwrap().model.hidden, w);
+        let st = rd.read_state().unwrap();
+        assert_eq!(st.status, Status::Finished);
+        // `lm eval` of the branch's checkpoint reproduces its score exactly.
+        let again = trainer::eval::evaluate_run(branch, None, dataset::Split::Val, None).unwrap();
+        assert_eq!(again.eval, st.last_eval.unwrap(), "{}", branch.display());
+    }
+    // At one budget the wider model saw fewer characters (it costs more per token).
+    let chars = |w: usize, c: f64| {
+        let d = out.join("runs/char").join(format!("h{w}")).join("branches").join(format!("{c:e}"));
+        RunDir::new(&d).read_state().unwrap().chars
+    };
+    assert!(chars(16, 6e8) < chars(8, 6e8));
+
+    // Re-running trains nothing.
+    let mut q = Quiet::default();
+    let again = experiment::run(&p, &mut q).unwrap();
+    assert_eq!(again.runs, want);
+    assert!(q.events.iter().all(|e| !e.starts_with("RunStarting")), "{:?}", q.events);
+}
+
+#[test]
+fn a_budget_too_small_for_a_width_is_skipped_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(tmp.path());
+    let out = tmp.path().join("exp");
+    // At H = 128 (V = 30 characters) a step of 64 tokens costs 5.14e7
+    // FLOPs: 3e7 is one step (skipped), 6e8 twelve (kept). At H = 8 both fit.
+    let p = grid_plan(&corpus, &out, vec![Vocab::Char], vec![8, 128], vec![3e7, 6e8]);
+    let mut q = Quiet::default();
+    let outcome = experiment::run(&p, &mut q).unwrap();
+    assert_eq!(outcome.skipped.len(), 1, "{:?}", outcome.skipped);
+    let s = &outcome.skipped[0];
+    assert_eq!((s.vocab.as_str(), s.hidden, s.flops, s.steps), ("char", 128, 3e7, 1));
+    assert!(q.events.iter().any(|e| e.starts_with("Skipped")), "{:?}", q.events);
+    let runs = out.join("runs/char");
+    assert_eq!(
+        outcome.runs,
+        [runs.join("h8/branches/3e7"), runs.join("h8/branches/6e8"), runs.join("h128/branches/6e8")]
+    );
+    assert!(!runs.join("h128/branches/3e7").exists());
+    assert_eq!(RunDir::new(runs.join("h128/branches/6e8")).read_state().unwrap().step, 12);
+}
+
+#[test]
+fn a_grid_with_no_budget_at_any_width_or_bad_widths_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(tmp.path());
+    let out = tmp.path().join("exp");
+    let p = grid_plan(&corpus, &out, vec![Vocab::Char], vec![128, 256], vec![3e7]);
+    let e = experiment::run(&p, &mut Quiet::default()).err().unwrap().to_string();
+    assert!(
+        e.contains("--flops")
+            && e.contains("vocabulary char")
+            && e.contains("the smallest width needs 5.14e8 FLOPs"),
+        "{e}"
+    );
+    assert!(!out.join("runs").exists(), "a model was trained");
+
+    for (widths, needle) in
+        [(vec![0], "--widths: a width must be at least 1"), (vec![8, 8], "8 is given twice")]
+    {
+        let out = tmp.path().join("bad");
+        let p = grid_plan(&corpus, &out, vec![Vocab::Char], widths, vec![6e8]);
+        let e = experiment::run(&p, &mut Quiet::default()).err().unwrap().to_string();
+        assert!(e.contains(needle), "{e}");
+        assert!(!out.exists(), "{} was written", out.display());
+    }
+    // --tie with an embedding width that is not the width.
+    let mut p = grid_plan(&corpus, &tmp.path().join("tie"), vec![Vocab::Char], vec![8, 16], vec![6e8]);
+    p.shape.tie = true;
+    p.shape.embed = Some(8);
+    let e = experiment::run(&p, &mut Quiet::default()).err().unwrap().to_string();
+    assert!(e.contains("--widths 16") && e.contains("--tie"), "{e}");
 }

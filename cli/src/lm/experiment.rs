@@ -20,6 +20,7 @@ use crate::{Interrupt, Threads, TrainProgress};
     args_override_self = true,
     after_help = "Examples:
   lm experiment data/shakespeare --vocab char,512,2048,8000 --flops 2e12,5e12,1e13,2e13
+  lm experiment data/shakespeare --vocab char,512 --flops 2e12,5e12,1e13 --widths 128,256,512
   lm experiment data/shakespeare --vocab char,512,2048,8000 --budget 2m -o experiments/shakespeare
   lm experiment corpus/ --vocab char,1024,4096 --tokens 5M --hidden 256"
 )]
@@ -56,6 +57,13 @@ pub struct Args {
     pub reference: Vec<String>,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Model widths: a grid of runs, one per (vocabulary, width), with hidden
+    /// size W (instead of --hidden) in runs/NAME/hW/. A budget that gives a
+    /// width fewer than 10 steps is skipped there. The report fits
+    /// L(N, D) per vocabulary and draws the frontier from the best width at
+    /// each budget.
+    #[arg(long, value_name = "W,...", value_delimiter = ',', allow_hyphen_values = true)]
+    pub widths: Option<Vec<String>>,
     /// Also accepts `--budget DURATION`, an alias of `--time`, per vocabulary.
     #[command(flatten)]
     pub train: TrainArgs,
@@ -74,6 +82,10 @@ pub fn run(args: Args) -> Result<()> {
         .map(|s| Vocab::parse(s).map_err(|e| anyhow::anyhow!("--vocab: {e}")))
         .collect::<Result<Vec<_>>>()?;
     anyhow::ensure!(!vocabs.is_empty(), "--vocab: give at least one vocabulary");
+    let widths = match &args.widths {
+        Some(w) => parse_widths(w).map_err(|e| anyhow::anyhow!("--widths: {e}"))?,
+        None => Vec::new(),
+    };
     let budget = args
         .train
         .budget()
@@ -109,6 +121,7 @@ pub fn run(args: Args) -> Result<()> {
             seed: 1,
         },
         sweep,
+        widths,
     };
     let mut progress = Progress::new(&plan, args.quiet);
     let outcome = trainer::experiment::run(&plan, &mut progress)?;
@@ -122,11 +135,39 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// `128,256,512`: distinct hidden sizes of at least 1, ascending.
+fn parse_widths(values: &[String]) -> std::result::Result<Vec<usize>, String> {
+    let mut widths = Vec::new();
+    for v in values {
+        let w: usize = match v.trim().parse() {
+            Ok(w) if w > 0 => w,
+            _ if v.trim().is_empty() => {
+                return Err("an empty width; give hidden sizes such as 128,256,512".into());
+            }
+            _ => {
+                return Err(format!(
+                    "{v:?} is not a hidden size (a whole number of at least 1, such as 256)"
+                ));
+            }
+        };
+        if widths.contains(&w) {
+            return Err(format!("{w} is given twice"));
+        }
+        widths.push(w);
+    }
+    if widths.is_empty() {
+        return Err("give at least one width, such as 128,256,512".into());
+    }
+    widths.sort_unstable();
+    Ok(widths)
+}
+
 /// Draws the experiment on stderr: one line per step, and the bars of the
 /// tokenizer trainer, the encoder and the training loop. Ctrl-C stops it.
 struct Progress {
     quiet: bool,
     vocabs: String,
+    widths: String,
     budget: String,
     interrupt: Interrupt,
     tokenizer: TrainProgress,
@@ -140,6 +181,12 @@ impl Progress {
         Progress {
             quiet,
             vocabs: plan.vocabs.iter().map(Vocab::name).collect::<Vec<_>>().join(", "),
+            widths: if plan.widths.is_empty() {
+                String::new()
+            } else {
+                let w: Vec<String> = plan.widths.iter().map(usize::to_string).collect();
+                format!("; widths {}", w.join(", "))
+            },
             budget: if plan.sweep.is_empty() {
                 super::train::describe_budget(&plan.train.budget)
             } else {
@@ -175,8 +222,9 @@ impl trainer::experiment::Observer for Progress {
         self.clear();
         match event {
             Event::Start { files, bytes, out } => eprintln!(
-                "experiment: {files} files, {bytes} bytes; vocabularies {}; {} per run; output {}",
+                "experiment: {files} files, {bytes} bytes; vocabularies {}{}; {} per run; output {}",
                 self.vocabs,
+                self.widths,
                 self.budget,
                 out.display()
             ),
@@ -201,6 +249,15 @@ impl trainer::experiment::Observer for Progress {
                 }
             }
             Event::Sampled { .. } => {}
+            Event::Skipped { dir, skipped: s } => eprintln!(
+                "{}: budget {:e} skipped: {} step(s) at width {}, fewer than {} ({:.2e} FLOPs)",
+                dir.display(),
+                s.flops,
+                s.steps,
+                s.hidden,
+                trainer::experiment::MIN_SWEEP_STEPS,
+                s.min_flops
+            ),
         }
     }
 
