@@ -40,14 +40,13 @@ impl RunSummary {
         let state = if dir.state().exists() { Some(dir.read_state()?) } else { None };
         let metrics = if dir.metrics().exists() { dir.read_metrics()? } else { Vec::new() };
         let sample = std::fs::read_to_string(path.join("sample.txt")).ok();
-        let file_name = |p: &Path| {
-            p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
-        };
+        let hidden = config.model.hidden;
         // A cooldown branch (`runs/char/branches/1e13`) is named after its
-        // trunk and budget: `char@1e13`.
+        // trunk and budget: `char@1e13`; one width of a grid
+        // (`runs/char/h256/branches/1e13`), `char/h256@1e13`.
         let name = match &config.branch {
-            Some(b) => format!("{}@{}", file_name(&b.trunk), file_name(path)),
-            None => file_name(path),
+            Some(b) => format!("{}@{}", run_name(&b.trunk, hidden), file_name(path)),
+            None => run_name(path, hidden),
         };
         Ok(RunSummary { name, path: path.to_path_buf(), config, state, metrics, sample })
     }
@@ -66,6 +65,21 @@ impl RunSummary {
             Some(Status::Interrupted) => "interrupted",
             Some(Status::Diverged) => "diverged",
         }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+/// A run directory's name: its file name, or `NAME/hW` for the directory
+/// `NAME/hW` of a model of hidden size `W` (one width of `lm experiment
+/// --widths`).
+fn run_name(path: &Path, hidden: usize) -> String {
+    let name = file_name(path);
+    match path.parent().and_then(Path::file_name) {
+        Some(parent) if name == format!("h{hidden}") => format!("{}/{name}", parent.to_string_lossy()),
+        _ => name,
     }
 }
 
@@ -89,6 +103,11 @@ pub struct Row {
     pub params: usize,
     /// Embedding and head: `V*E + H*V + V` (`V*E + V` when tied).
     pub embed_head_params: usize,
+    /// The hidden size `H` (the width of a grid).
+    pub hidden: usize,
+    /// `N` of the scaling law: the parameters that are neither embedding
+    /// nor head (`params - embed_head_params`: the recurrent layers).
+    pub non_embedding_params: usize,
     /// Tokens per character of the validation text.
     pub tokens_per_char: f64,
     /// The last evaluation (nats/token, bits/char, bits/byte); `None` before the first.
@@ -130,6 +149,10 @@ pub struct Comparison {
     /// `frontier`, `intrinsic`, ... at the top level of `report.json`).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub compute: Option<crate::compute::ComputeAxis>,
+    /// With several widths: per vocabulary the fit of `L(N, D)`
+    /// (`scaling_fits`, `scaling_notes` at the top level of `report.json`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<crate::scaling::ScalingAxis>,
 }
 
 /// One run's validation curve (its evaluation lines in `metrics.jsonl`).
@@ -200,7 +223,7 @@ impl Comparison {
                     .collect(),
             })
             .collect();
-        Ok(Comparison { val, rows, references: Vec::new(), samples, curves, compute: None })
+        Ok(Comparison { val, rows, references: Vec::new(), samples, curves, compute: None, scaling: None })
     }
 
     /// Adds rows for pretrained tokenizers, measured on the validation text.
@@ -228,6 +251,8 @@ fn row(r: &RunSummary) -> Row {
         vocab_size: d.vocab_size,
         params: cfg.model.num_params(),
         embed_head_params: embed_head_params(&cfg.model),
+        hidden: cfg.model.hidden,
+        non_embedding_params: cfg.model.num_params() - embed_head_params(&cfg.model),
         tokens_per_char: d.val.tokens as f64 / d.val.chars as f64,
         eval: st.and_then(|s| s.last_eval),
         tokens_per_s: st.and_then(|s| per_s(s.tokens)),

@@ -7,6 +7,15 @@
 //! Inputs are the comparison's rows with a FLOPs budget (the sweep's cooldown
 //! branches); a point's x is the nominal budget, so the budgets of different
 //! vocabularies match exactly (each run spends at most one step more).
+//!
+//! With several widths (`lm experiment --widths`), a vocabulary has one run
+//! per width at each budget. Its point at that budget is then the best of
+//! them, the lowest bits/char (the first width in row order on an exact
+//! tie): the compute-optimal envelope over the widths, which is what a user
+//! with that budget would train. The fits, the frontier, the plot and the
+//! rank agreement all use that envelope, and [`ComputeAxis::envelope`] says
+//! which width won at each budget. The fit over model size and data is
+//! [`crate::scaling`]'s.
 
 use serde::Serialize;
 
@@ -31,18 +40,57 @@ pub struct ComputeAxis {
     pub intrinsic: Vec<Intrinsic>,
     /// At each budget, which intrinsic measure ordered the vocabularies as bits/char did.
     pub agreement: Vec<BudgetAgreement>,
+    /// With several widths: per vocabulary and budget, the width whose run
+    /// the points above use (module docs). Empty with one width.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub envelope: Vec<EnvelopePoint>,
 }
 
-/// The finished budgets of `vocab` in `c`, by FLOPs: (nominal budget, bits/char).
+/// The best width of one vocabulary at one budget.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EnvelopePoint {
+    pub vocab: String,
+    /// The nominal budget.
+    pub flops: f64,
+    /// The hidden size of the best run.
+    pub hidden: usize,
+    /// The best run's name.
+    pub run: String,
+    pub bits_per_char: f64,
+    /// Finished runs of this vocabulary at this budget (one per width).
+    pub runs: usize,
+}
+
+/// The best finished run of `vocab` at each FLOPs budget in `c`, by budget.
+fn envelope(c: &Comparison, vocab: &str) -> Vec<EnvelopePoint> {
+    let mut best: Vec<EnvelopePoint> = Vec::new();
+    for r in c.rows.iter().filter(|r| r.vocab == vocab && r.status == "finished") {
+        let (Some(flops), Some(e)) = (r.budget_flops, r.eval) else { continue };
+        match best.iter_mut().find(|b| b.flops == flops) {
+            Some(b) => {
+                b.runs += 1;
+                if e.bits_per_char < b.bits_per_char {
+                    (b.hidden, b.run, b.bits_per_char) = (r.hidden, r.run.clone(), e.bits_per_char);
+                }
+            }
+            None => best.push(EnvelopePoint {
+                vocab: vocab.to_string(),
+                flops,
+                hidden: r.hidden,
+                run: r.run.clone(),
+                bits_per_char: e.bits_per_char,
+                runs: 1,
+            }),
+        }
+    }
+    best.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+    best
+}
+
+/// The finished budgets of `vocab` in `c`, by FLOPs: (nominal budget,
+/// bits/char), the best width's at each budget.
 fn points(c: &Comparison, vocab: &str) -> Vec<Point> {
-    let mut points: Vec<Point> = c
-        .rows
-        .iter()
-        .filter(|r| r.vocab == vocab && r.status == "finished")
-        .filter_map(|r| Some(Point { flops: r.budget_flops?, bits_per_char: r.eval?.bits_per_char }))
-        .collect();
-    points.sort_by(|a, b| a.flops.total_cmp(&b.flops));
-    points
+    envelope(c, vocab).into_iter().map(|e| Point { flops: e.flops, bits_per_char: e.bits_per_char }).collect()
 }
 
 impl ComputeAxis {
@@ -60,6 +108,20 @@ impl ComputeAxis {
             return Ok(None);
         }
         let mut axis = ComputeAxis::default();
+        let several = vocabs.iter().any(|v| {
+            let mut w: Vec<usize> = c
+                .rows
+                .iter()
+                .filter(|r| &r.vocab == v && r.budget_flops.is_some())
+                .map(|r| r.hidden)
+                .collect();
+            w.sort_unstable();
+            w.dedup();
+            w.len() > 1
+        });
+        if several {
+            axis.envelope = vocabs.iter().flat_map(|v| envelope(c, v)).collect();
+        }
         let mut curves = Vec::new();
         let mut all = Vec::new();
         for v in &vocabs {
@@ -111,6 +173,22 @@ impl ComputeAxis {
     /// The Markdown section of `report.md`.
     pub fn markdown(&self) -> String {
         let mut md = String::from("\n## Bits per character against training compute\n\n");
+        if !self.envelope.is_empty() {
+            md.push_str(
+                "Several widths: at each budget, each vocabulary's point below (the fits, the frontier, the plot \
+                 and the rank agreement) is its best width there, the lowest bits/char (the compute-optimal \
+                 envelope):\n\n",
+            );
+            md.push_str("| vocab | FLOPs | best width | bits/char | run | widths measured |\n");
+            md.push_str("|---|---:|---:|---:|---|---:|\n");
+            for e in &self.envelope {
+                md.push_str(&format!(
+                    "| {} | {:.2e} | {} | {:.4} | {} | {} |\n",
+                    e.vocab, e.flops, e.hidden, e.bits_per_char, e.run, e.runs
+                ));
+            }
+            md.push('\n');
+        }
         if let Some(f) = &self.frontier_detail {
             md.push_str("![validation bits per character vs training FLOPs](bpc_vs_flops.svg)\n\n");
             md.push_str(
@@ -144,7 +222,12 @@ impl ComputeAxis {
         }
         if !self.fits.is_empty() {
             md.push_str(
-                "\nFits of bits/char = E + A * C^(-alpha), C in FLOPs (Huber loss on log values):\n\n",
+                if self.envelope.is_empty() {
+                    "\nFits of bits/char = E + A * C^(-alpha), C in FLOPs (Huber loss on log values):\n\n"
+                } else {
+                    "\nFits of bits/char = E + A * C^(-alpha), C in FLOPs, to the best width at each budget (Huber \
+                     loss on log values):\n\n"
+                },
             );
             md.push_str("| vocab | E | A | alpha | interval |\n|---|---:|---:|---:|---|\n");
             let iv =

@@ -140,18 +140,20 @@ impl PowerLaw {
     }
 }
 
-/// `L(N, D) = E + A / N^a + B / D^b`.
+/// `L(N, D) = E + A / N^a + B / D^b`. In JSON the exponents are `alpha`
+/// (of `N`) and `beta` (of `D`), as in Hoffmann et al. 2022, so that no two
+/// keys differ only in case.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScalingLaw {
     #[serde(rename = "E")]
     pub e: f64,
     #[serde(rename = "A")]
     pub a_coef: f64,
-    #[serde(rename = "a")]
+    #[serde(rename = "alpha")]
     pub a_exp: f64,
     #[serde(rename = "B")]
     pub b_coef: f64,
-    #[serde(rename = "b")]
+    #[serde(rename = "beta")]
     pub b_exp: f64,
 }
 
@@ -246,11 +248,11 @@ pub struct ScalingLawFit {
     pub e_interval: Option<[f64; 2]>,
     #[serde(rename = "A_interval")]
     pub a_coef_interval: Option<[f64; 2]>,
-    #[serde(rename = "a_interval")]
+    #[serde(rename = "alpha_interval")]
     pub a_exp_interval: Option<[f64; 2]>,
     #[serde(rename = "B_interval")]
     pub b_coef_interval: Option<[f64; 2]>,
-    #[serde(rename = "b_interval")]
+    #[serde(rename = "beta_interval")]
     pub b_exp_interval: Option<[f64; 2]>,
     pub interval: IntervalInfo,
     pub points: usize,

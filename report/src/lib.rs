@@ -12,6 +12,9 @@
 //! - [`fit`]: fitted loss curves (`E + A*C^-alpha`, `L(N, D)`) with intervals.
 //! - [`frontier`]: which vocabulary is best over which compute range, where
 //!   the curves cross, and which intrinsic measure ordered the vocabularies.
+//! - [`compute`]: the compute axis of a FLOPs sweep (fits, frontier,
+//!   intrinsic measures), from the best width at each budget in a grid.
+//! - [`scaling`]: with several widths, `L(N, D)` per vocabulary.
 
 pub mod bits;
 pub mod compare;
@@ -20,6 +23,7 @@ mod error;
 pub mod fit;
 pub mod frontier;
 pub mod plot;
+pub mod scaling;
 pub mod table;
 
 pub use compare::{Comparison, Curve, CurvePoint, ReferenceRow, Row, RunSummary};
@@ -56,6 +60,9 @@ pub fn markdown_report(c: &Comparison) -> String {
     md.push_str("![validation bits per character vs characters seen](bpc_vs_chars.svg)\n");
     md.push_str("![tokens per character](tokens_per_char.svg)\n");
     if let Some(axis) = &c.compute {
+        md.push_str(&axis.markdown());
+    }
+    if let Some(axis) = &c.scaling {
         md.push_str(&axis.markdown());
     }
     if c.rows.iter().any(|r| r.machine_dependent) {

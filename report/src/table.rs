@@ -42,19 +42,39 @@ pub fn markdown(c: &Comparison) -> String {
         c.val.chars,
         c.val.text_hash.chars().take(16).collect::<String>()
     ));
+    // Runs of several widths: the width and N of each row (the scaling fit's inputs).
+    let mut widths: Vec<usize> = c.rows.iter().map(|r| r.hidden).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let grid = widths.len() > 1;
+    s.push_str(if grid {
+        "| run | vocab | H | params | non-emb | emb+head "
+    } else {
+        "| run | vocab | params | emb+head "
+    });
     s.push_str(
-        "| run | vocab | params | emb+head | tokens/char | val nats/token | **val bits/char** | val bits/byte \
+        "| tokens/char | val nats/token | **val bits/char** | val bits/byte \
          | tokens/s | chars/s | train time | tokens seen | chars seen | status |\n",
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    s.push_str(if grid { "|---|---:|---:|---:|---:|---:" } else { "|---|---:|---:|---:" });
+    s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in &c.rows {
         let e = r.eval.as_ref();
+        let size = if grid {
+            format!(
+                "{} | {} | {} | {}",
+                r.hidden,
+                si(r.params as f64),
+                si(r.non_embedding_params as f64),
+                si(r.embed_head_params as f64)
+            )
+        } else {
+            format!("{} | {}", si(r.params as f64), si(r.embed_head_params as f64))
+        };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.4} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {size} | {:.4} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |\n",
             r.run,
             r.vocab_size,
-            si(r.params as f64),
-            si(r.embed_head_params as f64),
             r.tokens_per_char,
             opt(e.map(|e| e.val_loss), |v| format!("{v:.4}")),
             opt(e.map(|e| e.bits_per_char), |v| format!("{v:.4}")),

@@ -29,6 +29,7 @@ pub struct Args {
 pub fn build(runs: &[PathBuf], references: &[String]) -> Result<Comparison> {
     let summaries = runs.iter().map(|r| RunSummary::load(r)).collect::<report::Result<Vec<_>>>()?;
     let mut c = Comparison::new(&summaries)?;
+    c.scaling = report::scaling::ScalingAxis::build(&c);
     let names: Vec<&str> = references.iter().map(String::as_str).filter(|n| *n != "none").collect();
     let sweep = c.rows.iter().any(|r| r.budget_flops.is_some());
     if !names.is_empty() || sweep {
