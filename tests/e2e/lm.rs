@@ -210,3 +210,146 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["val"]["bytes"], 24_985);
 }
+
+/// Two files of tinyshakespeare (120,000 bytes each) in `dir/corpus`.
+fn small_corpus(dir: &Path) -> std::path::PathBuf {
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let text = std::fs::read(tinyshakespeare()).unwrap();
+    std::fs::write(corpus.join("a.txt"), &text[..120_000]).unwrap();
+    std::fs::write(corpus.join("b.txt"), &text[120_000..240_000]).unwrap();
+    corpus
+}
+
+#[test]
+fn experiment_widths_are_checked_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(tmp.path());
+    let out = tmp.path().join("exp");
+    for (widths, needle) in [
+        ("0", "\"0\" is not a hidden size"),
+        ("-1", "\"-1\" is not a hidden size"),
+        ("128,-64", "\"-64\" is not a hidden size"),
+        ("NaN", "\"NaN\" is not a hidden size"),
+        ("1.5", "\"1.5\" is not a hidden size"),
+        ("", "--widths: "),
+        ("128,,256", "an empty width"),
+        ("128,128", "128 is given twice"),
+    ] {
+        let args =
+            ["experiment", s(&corpus), "--vocab", "char", "-o", s(&out), "--steps", "2", "--widths", widths];
+        let line = run_err("lm", &args, &["--widths", needle]);
+        assert!(!line.contains("panicked"), "{line}");
+        assert!(!out.exists(), "--widths {widths:?} wrote {}", out.display());
+    }
+    // `--widths=` (an empty list) too.
+    let args = ["experiment", s(&corpus), "--vocab", "char", "-o", s(&out), "--steps", "2", "--widths="];
+    run_err("lm", &args, &["--widths"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn experiment_widths_train_a_grid_and_fit_model_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(tmp.path());
+    let out = tmp.path().join("exp");
+    // Per step of 64 tokens, H = 8 costs 4.0e5 FLOPs and H = 16 1.2e6, so
+    // every budget fits both; H = 64 (1.4e7 per step) gets fewer than 10
+    // steps from each and is skipped.
+    let args = [
+        "experiment",
+        s(&corpus),
+        "--vocab",
+        "char",
+        "-o",
+        s(&out),
+        "--flops",
+        "2e7,4e7,8e7",
+        "--widths",
+        "16,8,64",
+        "--hidden",
+        "512",
+        "--layers",
+        "1",
+        "--batch",
+        "4",
+        "--seq",
+        "16",
+        "--sample-chars",
+        "20",
+        "--reference",
+        "none",
+        "--quiet",
+    ];
+    let first = e2e::run("lm", &args);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{err}");
+    assert!(err.contains("widths 8, 16, 64"), "{err}");
+    for c in ["2e7", "4e7", "8e7"] {
+        assert!(err.contains(&format!("h64: budget {c} skipped at width 64")), "{c}: {err}");
+        for w in [8, 16] {
+            let branch = out.join("runs/char").join(format!("h{w}")).join("branches").join(c);
+            assert!(branch.join("model.safetensors").exists(), "{}", branch.display());
+        }
+        assert!(!out.join("runs/char/h64/branches").join(c).exists());
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0]["run"], "char/h8@2e7");
+    assert_eq!(rows[0]["hidden"], 8);
+    // One LSTM layer with E = H = 8: 8 * 8^2 + 8 * 8 recurrent parameters.
+    assert_eq!(rows[0]["non_embedding_params"], 576);
+    // The existing contract, and the grid's additions.
+    for key in ["fits", "frontier", "intrinsic", "envelope", "scaling_fits"] {
+        assert!(report.get(key).is_some(), "{key}");
+    }
+    assert_eq!(report["envelope"].as_array().unwrap().len(), 3);
+    let fit = &report["scaling_fits"][0];
+    assert_eq!(fit["vocab"], "char");
+    assert_eq!(fit["points"], 6);
+    for key in ["E", "A", "alpha", "B", "beta", "E_interval", "beta_interval"] {
+        assert!(fit.get(key).is_some(), "{key} in {fit}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("compute-optimal envelope") && md.contains("E + A / N^alpha + B / D^beta"), "{md}");
+
+    // A second run trains nothing.
+    let again = e2e::run("lm", &args);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert_eq!(err.matches("finished, kept").count(), 2 + 6, "{err}");
+    assert!(!err.contains("lstm 1x"), "a run started again: {err}");
+
+    // Any budget makes a grid: one run per width, in runs/NAME/hW.
+    let steps_out = tmp.path().join("steps");
+    let args = [
+        "experiment",
+        s(&corpus),
+        "--vocab",
+        "char",
+        "-o",
+        s(&steps_out),
+        "--steps",
+        "4",
+        "--widths",
+        "8,16",
+        "--layers",
+        "1",
+        "--batch",
+        "4",
+        "--seq",
+        "16",
+        "--sample-chars",
+        "20",
+        "--reference",
+        "none",
+        "--quiet",
+    ];
+    let table = run_ok("lm", &args);
+    assert!(table.contains("| char/h8 | 62 | 8 |") && table.contains("| char/h16 | 62 | 16 |"), "{table}");
+    for w in ["h8", "h16"] {
+        assert!(steps_out.join("runs/char").join(w).join("model.safetensors").exists(), "{w}");
+    }
+}

@@ -250,11 +250,12 @@ impl trainer::experiment::Observer for Progress {
             }
             Event::Sampled { .. } => {}
             Event::Skipped { dir, skipped: s } => eprintln!(
-                "{}: budget {:e} skipped: {} step(s) at width {}, fewer than {} ({:.2e} FLOPs)",
+                "{}: budget {:e} skipped at width {}: {} step(s), fewer than the {} a sweep needs ({:.2e} FLOPs \
+                 at this width)",
                 dir.display(),
                 s.flops,
-                s.steps,
                 s.hidden,
+                s.steps,
                 trainer::experiment::MIN_SWEEP_STEPS,
                 s.min_flops
             ),
