@@ -1157,3 +1157,55 @@ fn kill_9_during_train_then_resume_gives_the_same_model() {
         assert!(!name.contains(".tmp"), "{name} left in the run directory");
     }
 }
+
+// ------------------------------------------------------------------ SIGTERM during lm train
+
+/// SIGTERM (what `timeout` sends; Ctrl-C takes the same path) during `lm
+/// train` saves a checkpoint and exits with 130 ("cancelled" last on
+/// stderr); the run is marked interrupted, holds no temporary file, and
+/// `--resume` continues it. The wait is bounded only to turn a hang into a
+/// failure, not to time anything.
+#[test]
+fn sigterm_during_train_saves_an_interrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child =
+        lm(&["train", s(&FIX.shards), "-o", s(&run), "--steps", "1000000", "--eval-every", "0.05s"])
+            .args(["--hidden", "64", "--layers", "1", "--seq", "32", "--batch", "8", "-q", "--threads", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let start = std::time::Instant::now();
+    while !run.join("state.json").exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lm train did not stop after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert_eq!(err.lines().last(), Some("lm: cancelled"), "{err}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["status"], "interrupted");
+    for e in std::fs::read_dir(&run).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name} left in the run directory");
+    }
+    // The checkpoint loads: eval works on it.
+    let out = lm(&["eval", s(&run), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

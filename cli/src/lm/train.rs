@@ -203,6 +203,11 @@ pub fn run(args: Args) -> Result<()> {
         train_new(&args.output, cfg, &shards, args.train.loop_options(), args.quiet)?
     };
     report_end(&args.output, &state);
+    if state.status == Status::Interrupted {
+        // Saved and resumable, but not done: exit 130 as for any Ctrl-C, so
+        // `lm train ... && lm eval ...` stops here.
+        return Err(trainer::TrainError::Cancelled.into());
+    }
     Ok(())
 }
 
