@@ -304,6 +304,14 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// [`parse_count`] for a count that must be at least 1.
+pub fn parse_positive_count(s: &str) -> Result<u64, String> {
+    match parse_count(s)? {
+        0 => Err(format!("{s:?}: must be at least 1")),
+        n => Ok(n),
+    }
+}
+
 /// `40s`, `10m`, `1.5h`, `90` (seconds): a duration in seconds.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -319,6 +327,43 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
         return Err(bad());
     }
     Ok(x * mult)
+}
+
+/// Parses the command line of `prog` (`tok`, `lm`).
+///
+/// `--lr -1` is a value the flag's parser refuses (naming the flag), not an
+/// unknown option `-1`. A usage error is printed as one line naming the flag
+/// and the problem, like every other error (clap's own adds a usage block
+/// and a tip), and gives exit code 2. `--help`, `--version` and the bare
+/// program name print as clap does.
+pub fn parse_args<C: clap::Parser>(prog: &str) -> Result<C, ExitCode> {
+    let command = C::command().mut_subcommands(|sub| {
+        sub.mut_args(|a| {
+            let takes_value = a.get_action().takes_values();
+            if takes_value { a.allow_negative_numbers(true) } else { a }
+        })
+    });
+    match command.try_get_matches().and_then(|m| C::from_arg_matches(&m)) {
+        Ok(c) => Ok(c),
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let parts: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            let line = parts.join(" ");
+            eprintln!("{prog}: {}", line.strip_prefix("error: ").unwrap_or(&line));
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 #[cfg(test)]

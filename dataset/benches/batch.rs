@@ -77,23 +77,23 @@ fn bench(c: &mut Criterion) {
     g.bench_function("train_windows_B32_T128", |b| {
         b.iter(|| {
             step += 1;
-            black_box(train.batch(step).targets[B * T - 1])
+            black_box(train.batch(step).unwrap().targets[B * T - 1])
         })
     });
     let mut eval = set.eval_batches(Split::Val, B, T).unwrap();
     g.bench_function("eval_windows_B32_T128", |b| {
         b.iter(|| {
-            if eval.next().is_none() {
+            if eval.next().unwrap().is_none() {
                 eval.reset();
             }
-            black_box(eval.next().map(|b| b.lengths[0]))
+            black_box(eval.next().unwrap().map(|b| b.lengths[0]))
         })
     });
     g.throughput(Throughput::Bytes(B as u64 * (T as u64 + 1) * width));
     g.bench_function("train_bytes_B32_T128", |b| {
         b.iter(|| {
             step += 1;
-            black_box(train.batch(step).targets[B * T - 1])
+            black_box(train.batch(step).unwrap().targets[B * T - 1])
         })
     });
     g.finish();

@@ -121,15 +121,19 @@ impl TrainBatches {
     }
 
     /// Fills and returns the batch for `step`.
-    pub fn batch(&mut self, step: u64) -> Batch<'_> {
+    ///
+    /// Errors: [`Error::Mismatch`] naming the shard and the offset when a
+    /// window holds an id outside the manifest's vocabulary.
+    pub fn batch(&mut self, step: u64) -> Result<Batch<'_>> {
         let t = self.seq;
         for row in 0..self.batch {
             let (k, offset) = self.window_start(step, row);
             self.data.copy_from_shard(k, offset, &mut self.window);
+            self.data.check_ids(self.data.starts[k] + offset, &self.window)?;
             self.inputs[row * t..(row + 1) * t].copy_from_slice(&self.window[..t]);
             self.targets[row * t..(row + 1) * t].copy_from_slice(&self.window[1..]);
         }
-        Batch { inputs: &self.inputs, targets: &self.targets }
+        Ok(Batch { inputs: &self.inputs, targets: &self.targets })
     }
 }
 
@@ -209,10 +213,13 @@ impl EvalBatches {
     }
 
     /// The next batch, or `None` after the last.
+    ///
+    /// Errors: [`Error::Mismatch`] naming the shard and the offset when a
+    /// window holds an id outside the manifest's vocabulary.
     #[allow(clippy::should_implement_trait)] // lends its buffers: not an Iterator
-    pub fn next(&mut self) -> Option<EvalBatch<'_>> {
+    pub fn next(&mut self) -> Result<Option<EvalBatch<'_>>> {
         if self.next_window >= self.windows {
-            return None;
+            return Ok(None);
         }
         let first_window = self.next_window;
         let t = self.seq;
@@ -231,6 +238,7 @@ impl EvalBatches {
             let len = (predictions - start).min(t as u64) as usize;
             let window = &mut self.window[..len + 1];
             self.data.copy(start, window);
+            self.data.check_ids(start, window)?;
             inputs[..len].copy_from_slice(&window[..len]);
             targets[..len].copy_from_slice(&window[1..]);
             inputs[len..].fill(0);
@@ -238,7 +246,12 @@ impl EvalBatches {
             self.lengths[row] = len;
         }
         self.next_window = (first_window + self.batch as u64).min(self.windows);
-        Some(EvalBatch { inputs: &self.inputs, targets: &self.targets, lengths: &self.lengths, first_window })
+        Ok(Some(EvalBatch {
+            inputs: &self.inputs,
+            targets: &self.targets,
+            lengths: &self.lengths,
+            first_window,
+        }))
     }
 }
 

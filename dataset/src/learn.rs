@@ -88,7 +88,7 @@ pub fn train_tokenizer(
                                 &doc.path,
                                 format!(
                                     "invalid UTF-8 at byte offset {offset} (a character vocabulary needs \
-                                     UTF-8 text; add --byte-fallback to accept any bytes)"
+                                     UTF-8 text; `tok train --char --byte-fallback` accepts any bytes)"
                                 ),
                             ),
                             source => Error::Tokenizer { path: doc.path.clone(), source },

@@ -53,6 +53,8 @@ pub(crate) struct SplitData {
     /// `starts[shards.len()]` is the total.
     pub(crate) starts: Vec<u64>,
     pub(crate) width: TokenWidth,
+    /// The vocabulary size of the manifest's tokenizer: every id is below it.
+    pub(crate) vocab: u64,
     /// The directory, for error messages.
     pub(crate) dir: PathBuf,
 }
@@ -223,7 +225,13 @@ fn open_split(dir: &Path, manifest_path: &Path, m: &Manifest, split: Split) -> R
         starts.push(starts.last().copied().unwrap_or(0) + shard.count);
         shards.push(shard);
     }
-    Ok(SplitData { shards, starts, width: m.token_width, dir: dir.to_path_buf() })
+    Ok(SplitData {
+        shards,
+        starts,
+        width: m.token_width,
+        vocab: m.tokenizer.vocab_size as u64,
+        dir: dir.to_path_buf(),
+    })
 }
 
 /// Maps one shard and checks its header, width, size and (if given) the
@@ -324,6 +332,29 @@ impl SplitData {
                 }
             }
         }
+    }
+
+    /// Checks that `tokens`, read from the stream starting at `start`, are
+    /// ids of the vocabulary. A shard is not scanned when it is opened (that
+    /// would read every shard of a large set before the first step), so
+    /// every window is checked as it is read: a damaged shard, or one
+    /// written with another tokenizer than its manifest names, is refused
+    /// with the file and the offset instead of reaching the model.
+    pub(crate) fn check_ids(&self, start: u64, tokens: &[TokenId]) -> Result<()> {
+        let vocab = self.vocab;
+        if tokens.iter().all(|&t| u64::from(t) < vocab) {
+            return Ok(());
+        }
+        let i = tokens.iter().position(|&t| u64::from(t) >= vocab).unwrap_or(0);
+        let pos = start + i as u64;
+        let k = self.shard_of(pos);
+        Err(Error::mismatch(
+            &self.shards[k].path,
+            format!("token {} of the shard", pos - self.starts[k]),
+            format!("an id below the vocabulary size {vocab}"),
+            tokens[i],
+            Some("the shard is damaged, or was not written with the tokenizer its manifest names"),
+        ))
     }
 
     /// Copies `out.len()` tokens of the stream starting at `start`, across

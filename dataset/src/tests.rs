@@ -615,12 +615,12 @@ fn train_windows_are_deterministic_and_stay_in_one_shard() {
     let mut again = set.train_batches(b, t, 42).unwrap();
     let mut other = set.train_batches(b, t, 43).unwrap();
     for step in [0u64, 1, 2, 1000, 5, 1] {
-        let batch = a.batch(step);
+        let batch = a.batch(step).unwrap();
         let (inputs, targets) = (batch.inputs.to_vec(), batch.targets.to_vec());
-        let again_batch = again.batch(step);
+        let again_batch = again.batch(step).unwrap();
         assert_eq!(again_batch.inputs, &inputs[..]);
         assert_eq!(again_batch.targets, &targets[..]);
-        assert_ne!(other.batch(step).inputs, &inputs[..]);
+        assert_ne!(other.batch(step).unwrap().inputs, &inputs[..]);
         for row in 0..b {
             let (k, off) = a.window_start(step, row);
             // T + 1 tokens from `off` must fit: off + T + 1 <= count.
@@ -657,7 +657,7 @@ fn train_windows_cover_every_position_uniformly() {
     assert_eq!(batches.positions(), 9);
     let mut seen = std::collections::HashMap::new();
     for step in 0..3_000 {
-        let first_inputs: Vec<u32> = batches.batch(step).inputs.chunks(4).map(|r| r[0]).collect();
+        let first_inputs: Vec<u32> = batches.batch(step).unwrap().inputs.chunks(4).map(|r| r[0]).collect();
         for s in first_inputs {
             *seen.entry(s).or_insert(0) += 1;
         }
@@ -690,7 +690,7 @@ fn eval_windows_predict_every_token_exactly_once() {
             let mut targets = Vec::new();
             let mut windows = 0;
             let mut batches = 0;
-            while let Some(batch) = ev.next() {
+            while let Some(batch) = ev.next().unwrap() {
                 assert_eq!(batch.first_window, windows);
                 for row in 0..b {
                     let len = batch.lengths[row];
@@ -713,7 +713,7 @@ fn eval_windows_predict_every_token_exactly_once() {
             assert_eq!(windows, (m as u64 - 1).div_ceil(t as u64));
             assert_eq!(batches, ev.batches());
             ev.reset();
-            assert_eq!(ev.next().unwrap().first_window, 0);
+            assert_eq!(ev.next().unwrap().unwrap().first_window, 0);
         }
     }
 }
@@ -724,11 +724,11 @@ fn batch_buffers_are_reused() {
     let dir = encoded(tmp.path());
     let set = ShardSet::open(&dir).unwrap();
     let mut tb = set.train_batches(4, 16, 1).unwrap();
-    let p = tb.batch(0).inputs.as_ptr();
-    assert_eq!(tb.batch(1).inputs.as_ptr(), p);
+    let p = tb.batch(0).unwrap().inputs.as_ptr();
+    assert_eq!(tb.batch(1).unwrap().inputs.as_ptr(), p);
     let mut ev = set.eval_batches(Split::Val, 4, 16).unwrap();
-    let p = ev.next().unwrap().inputs.as_ptr();
-    assert_eq!(ev.next().unwrap().inputs.as_ptr(), p);
+    let p = ev.next().unwrap().unwrap().inputs.as_ptr();
+    assert_eq!(ev.next().unwrap().unwrap().inputs.as_ptr(), p);
 }
 
 // ---------------------------------------------------------------- properties

@@ -206,14 +206,26 @@ fn check_open_set(set: &ShardSet) -> Result<(), String> {
             ));
         }
         match set.eval_batches(split, 2, 3) {
-            Ok(mut it) => while it.next().is_some() {},
+            Ok(mut it) => loop {
+                match it.next() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        one_line(&e)?;
+                        break;
+                    }
+                }
+            },
             Err(e) => one_line(&e)?,
         }
     }
     match set.train_batches(2, 3, 7) {
         Ok(mut it) => {
             for step in 0..4 {
-                let _ = it.batch(step);
+                if let Err(e) = it.batch(step) {
+                    one_line(&e)?;
+                    break;
+                }
             }
         }
         Err(e) => one_line(&e)?,

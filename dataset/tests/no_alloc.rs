@@ -63,13 +63,13 @@ fn batches_do_not_allocate() {
     let mut sum = 0u64;
     let before = ALLOCS.load(Ordering::Relaxed);
     for step in 0..200 {
-        sum += train.batch(step).targets[0] as u64;
+        sum += train.batch(step).unwrap().targets[0] as u64;
     }
-    while let Some(b) = eval.next() {
+    while let Some(b) = eval.next().unwrap() {
         sum += b.predictions() as u64;
     }
     eval.reset();
-    while let Some(b) = eval.next() {
+    while let Some(b) = eval.next().unwrap() {
         sum += b.rows() as u64;
     }
     let after = ALLOCS.load(Ordering::Relaxed);

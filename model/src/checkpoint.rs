@@ -165,7 +165,48 @@ fn write_safetensors(
         views.push((name.as_str(), TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(corrupt)?));
     }
     let bytes = safetensors::serialize(views, Some(meta)).map_err(corrupt)?;
+    let bytes = canonical_header(&bytes).map_err(|reason| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialise: {reason}"),
+    })?;
     write_atomic(path, &bytes)
+}
+
+/// `safetensors::serialize` writes `__metadata__` from a `HashMap`, in an
+/// order that changes from one run to the next, so the same weights gave
+/// files that differ byte for byte. This rewrites the header with its keys
+/// and the metadata's keys sorted (the tensors' own entries keep their
+/// order), padded with spaces to a multiple of 8 bytes as the format asks;
+/// the data section is unchanged, so the offsets stay valid.
+fn canonical_header(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let len = bytes.get(..8).ok_or("no header length")?;
+    let n = u64::from_le_bytes(len.try_into().map_err(|_| "no header length")?) as usize;
+    let header = bytes.get(8..8 + n).ok_or("header past the end")?;
+    let mut top: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    if let Some(meta) = top.remove("__metadata__") {
+        let sorted: BTreeMap<String, String> = serde_json::from_value(meta).map_err(|e| e.to_string())?;
+        top.insert("__metadata__".into(), serde_json::to_value(sorted).map_err(|e| e.to_string())?);
+    }
+    let mut out = vec![0u8; 8];
+    let mut text = String::new();
+    text.push('{');
+    for (i, (k, v)) in top.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&serde_json::to_string(k).map_err(|e| e.to_string())?);
+        text.push(':');
+        text.push_str(&serde_json::to_string(v).map_err(|e| e.to_string())?);
+    }
+    text.push('}');
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    out[..8].copy_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Writes `bytes` atomically ([`atomicfile::write`]); errors name the

@@ -61,6 +61,32 @@ fn adamw() -> AdamWConfig {
     AdamWConfig { weight_decay: 0.1, ..AdamWConfig::default() }
 }
 
+/// The same weights give the same file, byte for byte (the metadata map is
+/// written in sorted order, not a hash map's), and the header stays a valid
+/// safetensors header: 8-byte aligned, readable by the safetensors crate.
+#[test]
+fn the_same_weights_give_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = ParamLayout::new(&config(Cell::Lstm, false));
+    let params = layout.init(3);
+    let files: Vec<Vec<u8>> = (0..8)
+        .map(|i| {
+            let path = dir.path().join(format!("m{i}.safetensors"));
+            save_model(&path, &layout, &params, 5).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.iter().all(|f| *f == files[0]), "the files differ");
+    let n = u64::from_le_bytes(files[0][..8].try_into().unwrap()) as usize;
+    assert_eq!(n % 8, 0, "header length {n}");
+    let header = std::str::from_utf8(&files[0][8..8 + n]).unwrap();
+    let meta = header.find("\"__metadata__\"").unwrap();
+    let keys = ["config", "format", "num_params", "step", "toklab.kind", "toklab.version"];
+    let at: Vec<usize> = keys.iter().map(|k| header[meta..].find(&format!("\"{k}\"")).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "metadata keys not sorted: {header}");
+    SafeTensors::deserialize(&files[0]).unwrap();
+}
+
 #[test]
 fn model_round_trip_is_bit_exact_and_gives_the_same_loss() {
     for (cell, tie) in [(Cell::Lstm, false), (Cell::Lstm, true), (Cell::Rnn, false), (Cell::Rnn, true)] {

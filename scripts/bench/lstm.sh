@@ -12,13 +12,13 @@
 #                 autogroup at -20 (root only): on a machine shared with other
 #                 jobs this gives both implementations the same, larger share
 #
-# PyTorch is installed from PyPI into target/bench-venv once (reused
+# PyTorch is installed from PyPI into target/bench-venv (or $BENCH_VENV) once (reused
 # afterwards; a large download). Peak RSS comes from /usr/bin/time -v; the
 # FMA peak is measured by the example on the same threads.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-VENV="$ROOT/target/bench-venv"
+VENV="${BENCH_VENV:-$ROOT/target/bench-venv}"
 THREADS=2
 STEPS=8
 REPS=3

@@ -8,7 +8,8 @@
 //! no partial or changed artifact (every file under the case's directory,
 //! inputs and outputs, is byte-identical before and after).
 //!
-//! The `lm` cases go in the marked section at the end, with the same helper.
+//! The `lm` cases (train, resume, eval, sample, compare, experiment, bench)
+//! follow the `tok` ones, and a run killed with SIGKILL is resumed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,18 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
 /// stderr, starting with the program's name and containing `expected`, no
 /// "panicked" anywhere, and `out_dir` unchanged, file for file (so nothing
 /// partial was left and no input was touched). Returns the line.
-pub fn assert_clean_failure(mut cmd: Command, out_dir: &Path, expected: &str) -> String {
+pub fn assert_clean_failure(cmd: Command, out_dir: &Path, expected: &str) -> String {
+    check_failure(cmd, out_dir, expected, false)
+}
+
+/// [`assert_clean_failure`] for a command that reports progress on stderr
+/// before it fails (`lm train`'s evaluations, `lm experiment`'s plan): the
+/// error is the one line starting with the program's name, and it is last.
+pub fn assert_clean_failure_after_progress(cmd: Command, out_dir: &Path, expected: &str) -> String {
+    check_failure(cmd, out_dir, expected, true)
+}
+
+fn check_failure(mut cmd: Command, out_dir: &Path, expected: &str, progress: bool) -> String {
     let before = snapshot(out_dir);
     let what = format!("{cmd:?}");
     // Counted by `--nocapture` runs (the number of cases in the report).
@@ -56,10 +68,18 @@ pub fn assert_clean_failure(mut cmd: Command, out_dir: &Path, expected: &str) ->
     let code = out.status.code();
     assert!(code.is_some(), "{what} was killed by a signal: {stderr}");
     assert!(code != Some(0) && code != Some(101), "{what}: exit {code:?}; stderr: {stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{what}: expected exactly one line on stderr, got {stderr:?}");
     let prog = Path::new(cmd.get_program()).file_stem().unwrap().to_string_lossy().into_owned();
-    assert!(lines[0].starts_with(&format!("{prog}: ")), "{what}: {:?}", lines[0]);
+    let prefix = format!("{prog}: ");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !progress || l.starts_with(&prefix)).collect();
+    assert_eq!(lines.len(), 1, "{what}: expected exactly one error line on stderr, got {stderr:?}");
+    assert!(lines[0].starts_with(&prefix), "{what}: {:?}", lines[0]);
+    if progress {
+        assert_eq!(
+            stderr.lines().last(),
+            Some(lines[0]),
+            "{what}: the error is not the last line: {stderr:?}"
+        );
+    }
     assert!(lines[0].contains(expected), "{what}: {:?} does not contain {expected:?}", lines[0]);
     let after = snapshot(out_dir);
     if before != after {
@@ -714,7 +734,472 @@ fn kill_9_during_encode_then_rerun_gives_the_same_directory() {
 }
 
 // ================================================================== lm
-//
-// The `lm` cases go here: build the command with `e2e::bin("lm")`, point it
-// at a copy of a fixture in a `case_dir`, and call
-// `assert_clean_failure(cmd, case_dir.path(), "the flag or file and problem")`.
+
+/// Damage done to a copy of a run directory.
+type Damage = dyn Fn(&Path);
+
+fn lm(args: &[&str]) -> Command {
+    let mut c = Command::new(e2e::bin("lm"));
+    c.args(args);
+    c
+}
+
+/// The flags of a tiny model, so that the cases that do train are quick.
+const TINY: &[&str] = &["--hidden", "16", "--layers", "1", "--seq", "16", "--batch", "4", "-q"];
+
+/// [`TINY`] without the flags `extra` sets (clap refuses a flag given twice).
+fn tiny_except(extra: &[&str]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < TINY.len() {
+        let takes_value = TINY[i] != "-q";
+        if !extra.contains(&TINY[i]) {
+            out.extend_from_slice(&TINY[i..i + 1 + usize::from(takes_value)]);
+        }
+        i += 1 + usize::from(takes_value);
+    }
+    out
+}
+
+/// Made once: a finished 3-step run of a tiny model on the fixture's char
+/// shards. Cases copy it into their own directory before damaging it.
+static RUN: LazyLock<(tempfile::TempDir, PathBuf)> = LazyLock::new(|| {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut args = vec!["train", s(&FIX.shards), "-o", s(&run), "--steps", "3"];
+    args.extend_from_slice(TINY);
+    let out = lm(&args).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (tmp, run)
+});
+
+fn fixture_run() -> &'static Path {
+    &RUN.1
+}
+
+/// `lm train SHARDS -o DIR/out --steps 3 <tiny> <extra>`.
+fn train_cmd(shards: &Path, dir: &Path, extra: &[&str]) -> Command {
+    let out = dir.join("out");
+    let mut c = lm(&["train", s(shards), "-o", s(&out), "--steps", "3"]);
+    c.args(tiny_except(extra)).args(extra);
+    c
+}
+
+/// Every numeric flag of `lm train` at 0, negative, NaN and huge, where the
+/// value is refused: (flag, values, what the error says).
+const TRAIN_FLAGS: &[(&str, &[&str], &str)] = &[
+    ("--hidden", &["0", "-1", "nan", "99999999999999999999999"], "hidden"),
+    ("--layers", &["0", "-1", "nan", "99999999999999999999999"], "layers"),
+    ("--embed", &["0", "-1", "nan", "99999999999999999999999"], "embed"),
+    ("--seq", &["0", "-1", "nan", "99999999999999999999999"], "seq"),
+    ("--batch", &["0", "-1", "nan", "99999999999999999999999"], "batch"),
+    ("--lr", &["0", "-1", "nan", "inf", "1e999"], "--lr"),
+    ("--warmup", &["-1", "nan", "99999999999999999999999"], "--warmup"),
+    ("--min-lr-ratio", &["-1", "nan", "2"], "--min-lr-ratio"),
+    ("--weight-decay", &["-1", "nan", "inf"], "--weight-decay"),
+    ("--clip", &["-1", "nan", "inf"], "--clip"),
+    ("--eval-every", &["0", "-1", "nan"], "--eval-every"),
+    ("--eval-bytes", &["0", "-1", "nan", "99999999999999999999999"], "--eval-bytes"),
+    ("--seed", &["-1", "nan", "99999999999999999999999"], "--seed"),
+    ("--threads", &["0", "-1", "nan", "99999999999999999999999"], "--threads"),
+];
+
+/// The budgets, which replace `--steps 3`.
+const BUDGET_FLAGS: &[(&str, &[&str], &str)] = &[
+    ("--steps", &["0", "-1", "nan", "99999999999999999999999"], "--steps"),
+    ("--tokens", &["0", "-1", "nan", "1e30"], "--tokens"),
+    ("--chars", &["0", "-1", "nan", "1e30"], "--chars"),
+    ("--flops", &["0", "-1", "nan", "inf"], "--flops"),
+    ("--time", &["0", "-1", "nan", "inf"], "--time"),
+];
+
+#[test]
+fn lm_train() {
+    let d = case_dir(&[(&FIX.shards, "shards"), (&FIX.bpe, "bpe.json")]);
+    let dir = d.path();
+    let shards = dir.join("shards");
+    // Missing, empty and damaged shard directories.
+    assert_clean_failure(train_cmd(Path::new("/no/such/shards"), dir, &[]), dir, "/no/such/shards");
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    assert_clean_failure(train_cmd(&dir.join("empty"), dir, &[]), dir, "manifest.json");
+    let damaged = |_what: &str, f: &dyn Fn(&Path)| {
+        let c = case_dir(&[(&FIX.shards, "shards")]);
+        f(&c.path().join("shards"));
+        c
+    };
+    let c = damaged("truncated", &|d| edit(&d.join("train_000001.bin"), |b| b.truncate(3000)));
+    assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "train_000001.bin");
+    let c = damaged("magic", &|d| edit(&d.join("train_000000.bin"), |b| b[..4].fill(0)));
+    assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "train_000000.bin");
+    let c = damaged("manifest", &|d| edit(&d.join("manifest.json"), |b| b.truncate(b.len() / 2)));
+    assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "manifest.json");
+    let c = damaged("tokenizer", &|d| std::fs::copy(&FIX.bpe, d.join("tokenizer.json")).map(drop).unwrap());
+    assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "tokenizer.json");
+    // An id out of the vocabulary in the validation shard: found by the
+    // first evaluation, before any checkpoint, so no run is left behind.
+    let c = damaged("ids", &|d| edit(&d.join("val_000000.bin"), |b| b[1024 + 76..1024 + 78].fill(0xff)));
+    let line = assert_clean_failure_after_progress(
+        train_cmd(&c.path().join("shards"), c.path(), &[]),
+        c.path(),
+        "val_000000.bin",
+    );
+    assert!(line.contains("token 38") && line.contains("65535"), "{line}");
+
+    // Numeric flags.
+    for (flag, values, expected) in TRAIN_FLAGS {
+        for v in *values {
+            assert_clean_failure(train_cmd(&shards, dir, &[flag, v]), dir, expected);
+        }
+    }
+    for (flag, values, expected) in BUDGET_FLAGS {
+        for v in *values {
+            let out = dir.join("out");
+            let mut c = lm(&["train", s(&shards), "-o", s(&out), flag, v]);
+            c.args(TINY);
+            assert_clean_failure(c, dir, expected);
+        }
+    }
+    // Sizes the machine cannot hold, refused with the figure.
+    for (flag, v) in [("--hidden", "100000"), ("--batch", "1000000000")] {
+        assert_clean_failure(train_cmd(&shards, dir, &[flag, v]), dir, "GiB of memory");
+    }
+    // A window longer than the data.
+    assert_clean_failure(train_cmd(&shards, dir, &["--seq", "50000"]), dir, "use a shorter sequence length");
+    assert_clean_failure(train_cmd(&shards, dir, &["--tie", "--embed", "8"]), dir, "--tie");
+    // No budget, or two.
+    let out = dir.join("out");
+    assert_clean_failure(lm(&["train", s(&shards), "-o", s(&out), "-q"]), dir, "--steps");
+    assert_clean_failure(train_cmd(&shards, dir, &["--tokens", "100"]), dir, "--tokens");
+    // --resume without a run; a run without --resume.
+    assert_clean_failure(train_cmd(&shards, dir, &["--resume"]), dir, "no run to resume");
+    let c = case_dir(&[(&FIX.shards, "shards"), (fixture_run(), "out")]);
+    assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "already exists");
+}
+
+/// `lm train --resume` of a run whose files were damaged or whose shards
+/// are not the ones it was trained on.
+#[test]
+fn lm_train_resume() {
+    // An unfinished run: the fixture with 3 more steps to go.
+    let unfinished = |c: &tempfile::TempDir| {
+        let run = c.path().join("out");
+        edit_json(&run.join("state.json"), |v| {
+            v["status"] = "interrupted".into();
+            v["target_steps"] = 6.into();
+        });
+        edit_json(&run.join("config.json"), |v| v["train"]["budget"]["steps"] = 6.into());
+        run
+    };
+    let resume = |c: &tempfile::TempDir, shards: &Path| {
+        let mut cmd = lm(&["train", s(shards), "-o", s(&c.path().join("out")), "--resume", "-q"]);
+        cmd.args(["--steps", "6"]);
+        cmd
+    };
+    let cases: &[(&str, &Damage, &str)] = &[
+        ("state", &|r| std::fs::write(r.join("state.json"), "garbage").unwrap(), "state.json"),
+        ("config", &|r| edit(&r.join("config.json"), |b| b.truncate(b.len() / 2)), "config.json"),
+        ("model", &|r| edit(&r.join("model.safetensors"), |b| b.truncate(b.len() / 2)), "model.safetensors"),
+        (
+            "optimizer",
+            &|r| edit(&r.join("optimizer.safetensors"), |b| b.truncate(100)),
+            "optimizer.safetensors",
+        ),
+        ("model header", &|r| edit(&r.join("model.safetensors"), |b| b[..8].fill(0xff)), "model.safetensors"),
+        ("tokenizer", &|r| std::fs::copy(&FIX.bpe, r.join("tokenizer.json")).map(drop).unwrap(), "tokenizer"),
+    ];
+    for (name, damage, expected) in cases {
+        let c = case_dir(&[(&FIX.shards, "shards"), (fixture_run(), "out")]);
+        let run = unfinished(&c);
+        damage(&run);
+        let line = assert_clean_failure(resume(&c, &c.path().join("shards")), c.path(), expected);
+        assert!(!line.is_empty(), "{name}");
+    }
+    // The BPE shards under a char run.
+    let c = case_dir(&[(&FIX.bpe_shards, "bpe_shards"), (fixture_run(), "out")]);
+    unfinished(&c);
+    assert_clean_failure(resume(&c, &c.path().join("bpe_shards")), c.path(), "bpe_shards");
+}
+
+#[test]
+fn lm_eval_and_sample() {
+    let d = case_dir(&[(fixture_run(), "run"), (&FIX.bpe_shards, "bpe_shards"), (&FIX.shards, "shards")]);
+    let dir = d.path();
+    let run = dir.join("run");
+    let r = s(&run);
+    for cmd in ["eval", "sample"] {
+        assert_clean_failure(lm(&[cmd, "/no/such/run"]), dir, "/no/such/run");
+        std::fs::create_dir_all(dir.join("empty")).unwrap();
+        assert_clean_failure(lm(&[cmd, s(&dir.join("empty"))]), dir, "config.json");
+        let cases: &[(&Damage, &str)] = &[
+            (&|r| edit(&r.join("model.safetensors"), |b| b.truncate(b.len() / 2)), "model.safetensors"),
+            (&|r| edit(&r.join("model.safetensors"), |b| b[..8].fill(0xff)), "model.safetensors"),
+            (&|r| std::fs::write(r.join("model.safetensors"), BINARY).unwrap(), "model.safetensors"),
+            (&|r| std::fs::remove_file(r.join("model.safetensors")).unwrap(), "model.safetensors"),
+            (&|r| edit(&r.join("config.json"), |b| b.truncate(b.len() / 2)), "config.json"),
+            (&|r| std::fs::write(r.join("config.json"), BAD_UTF8).unwrap(), "config.json"),
+            (&|r| std::fs::copy(&FIX.bpe, r.join("tokenizer.json")).map(drop).unwrap(), "tokenizer.json"),
+            (
+                &|r| edit_json(&r.join("config.json"), |v| v["model"]["hidden"] = 32.into()),
+                "model.safetensors",
+            ),
+        ];
+        for (damage, expected) in cases {
+            let c = case_dir(&[(fixture_run(), "run")]);
+            damage(&c.path().join("run"));
+            assert_clean_failure(lm(&[cmd, s(&c.path().join("run"))]), c.path(), expected);
+        }
+        for v in ["0", "-1", "nan", "99999999999999999999999"] {
+            assert_clean_failure(lm(&[cmd, r, "--threads", v]), dir, "--threads");
+        }
+    }
+    // eval: shards of another tokenizer, an id out of range, batch sizes.
+    assert_clean_failure(lm(&["eval", r, "--shards", s(&dir.join("bpe_shards"))]), dir, "bpe_shards");
+    let c = case_dir(&[(fixture_run(), "run"), (&FIX.shards, "shards")]);
+    edit(&c.path().join("shards/val_000000.bin"), |b| b[1024 + 76..1024 + 78].fill(0xff));
+    let line = assert_clean_failure(
+        lm(&["eval", s(&c.path().join("run")), "--shards", s(&c.path().join("shards"))]),
+        c.path(),
+        "val_000000.bin",
+    );
+    assert!(line.contains("65535"), "{line}");
+    for v in ["0", "-1", "nan", "99999999999999999999999"] {
+        assert_clean_failure(lm(&["eval", r, "--batch", v]), dir, "--batch");
+    }
+    assert_clean_failure(lm(&["eval", r, "--batch", "1000000000"]), dir, "GiB of memory");
+    assert_clean_failure(lm(&["eval", r, "--split", "test"]), dir, "--split");
+    // sample: numeric flags and a prompt outside the vocabulary.
+    for (flag, values, expected) in [
+        ("--tokens", &["-1", "nan", "99999999999999999999999"][..], "--tokens"),
+        ("--temperature", &["-1", "nan", "inf"][..], "temperature"),
+        ("--top-k", &["0", "-1", "nan", "99999999999999999999999"][..], "top-k"),
+        ("--seed", &["-1", "nan", "99999999999999999999999"][..], "--seed"),
+    ] {
+        for v in values {
+            assert_clean_failure(lm(&["sample", r, flag, v]), dir, expected);
+        }
+    }
+    assert_clean_failure(lm(&["sample", r, "--prompt", "the kingdom ✓"]), dir, "--prompt");
+}
+
+#[test]
+fn lm_compare() {
+    let d = case_dir(&[(fixture_run(), "run")]);
+    let dir = d.path();
+    let run = dir.join("run");
+    let report = dir.join("report");
+    assert_clean_failure(lm(&["compare", "/no/such/run", "-o", s(&report)]), dir, "/no/such/run");
+    let cases: &[(&Damage, &str)] = &[
+        (&|r| std::fs::write(r.join("state.json"), "garbage").unwrap(), "state.json"),
+        (&|r| edit(&r.join("config.json"), |b| b.truncate(b.len() / 2)), "config.json"),
+    ];
+    for (damage, expected) in cases {
+        let c = case_dir(&[(fixture_run(), "run"), (fixture_run(), "good")]);
+        damage(&c.path().join("run"));
+        let (good, bad, out) = (c.path().join("good"), c.path().join("run"), c.path().join("report"));
+        assert_clean_failure(lm(&["compare", s(&good), s(&bad), "-o", s(&out)]), c.path(), expected);
+    }
+    assert_clean_failure(
+        lm(&["compare", s(&run), "--reference", "no_such_tokenizer"]),
+        dir,
+        "no_such_tokenizer",
+    );
+}
+
+#[test]
+fn lm_experiment() {
+    let d = case_dir(&[]);
+    let dir = d.path();
+    let out = dir.join("ex");
+    let o = s(&out);
+    let corpus = s(&FIX.corpus);
+    let experiment = |input: &str, extra: &[&str]| {
+        let mut c = lm(&["experiment", input, "-o", o, "--steps", "2"]);
+        if !extra.contains(&"--vocab") {
+            c.args(["--vocab", "char"]);
+        }
+        c.args(tiny_except(extra)).args(extra);
+        c
+    };
+    assert_clean_failure(experiment("/no/such/corpus", &[]), dir, "/no/such/corpus");
+    std::fs::create_dir_all(dir.join("empty_dir")).unwrap();
+    assert_clean_failure(experiment(s(&dir.join("empty_dir")), &[]), dir, "no files found");
+    let empty = file(dir, "empty.txt", b"");
+    assert_clean_failure_after_progress(experiment(s(&empty), &[]), dir, "empty");
+    let binary = file(dir, "binary.bin", BINARY);
+    assert_clean_failure_after_progress(experiment(s(&binary), &[]), dir, "binary.bin");
+    let bad = file(dir, "bad.txt", BAD_UTF8);
+    assert_clean_failure_after_progress(experiment(s(&bad), &[]), dir, "bad.txt");
+    for (flag, values, expected) in [
+        ("--vocab", &["100", "foo", ",", "-1", "nan", "99999999999999999999999"][..], "--vocab"),
+        ("--flops", &["0", "-1", "nan", "inf"][..], "--flops"),
+        ("--val-fraction", &["0", "1", "-1", "nan"][..], "--val-fraction"),
+        ("--sample-chars", &["-1", "nan", "99999999999999999999999"][..], "--sample-chars"),
+        ("--temperature", &["-1", "nan", "inf"][..], "--temperature"),
+        ("--pattern", &["foo"][..], "--pattern"),
+        ("--reference", &["no_such_tokenizer"][..], "no_such_tokenizer"),
+        ("--hidden", &["0", "-1"][..], "hidden"),
+        ("--seq", &["0", "-1"][..], "seq"),
+        ("--batch", &["0", "-1"][..], "batch"),
+        ("--lr", &["0", "nan"][..], "--lr"),
+        ("--threads", &["0", "-1"][..], "--threads"),
+    ] {
+        for v in values {
+            assert_clean_failure(experiment(corpus, &[flag, v]), dir, expected);
+        }
+    }
+}
+
+#[test]
+fn lm_bench() {
+    let d = case_dir(&[]);
+    let dir = d.path();
+    for (flag, v, expected) in [
+        ("--steps", "0", "--steps"),
+        ("--batch", "0", "--batch"),
+        ("--seq", "0", "--seq"),
+        ("--hidden", "0", "hidden"),
+        ("--layers", "0", "layers"),
+        ("--vocab", "0", "vocab"),
+        ("--hidden", "-1", "--hidden"),
+        ("--steps", "nan", "--steps"),
+        ("--hidden", "100000", "GiB of memory"),
+        ("--isa", "foo", "--isa"),
+        ("--threads", "0", "--threads"),
+    ] {
+        let mut c = lm(&["bench", flag, v, "--sample-tokens", "0"]);
+        c.current_dir(dir);
+        assert_clean_failure(c, dir, expected);
+    }
+}
+
+// ------------------------------------------------------------------ kill -9 during lm train
+
+/// `lm train` killed with SIGKILL after a checkpoint, then `--resume`d: the
+/// resumed run finishes, its metrics parse line by line, and its weights are
+/// bit-identical to an uninterrupted run's (the data order is a function of
+/// the step, and the checkpoint holds the optimizer's state).
+#[test]
+fn kill_9_during_train_then_resume_gives_the_same_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "train",
+            s(&FIX.shards),
+            "-o",
+            s(out),
+            "--steps",
+            "400",
+            "--eval-every",
+            "0.05s",
+            "--eval-bytes",
+            "500",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        a.extend(
+            ["--hidden", "32", "--layers", "1", "--seq", "32", "--batch", "8", "-q", "--threads", "1"]
+                .map(String::from),
+        );
+        a
+    };
+    let reference = tmp.path().join("reference");
+    let a = args(&reference);
+    let out = lm(&a.iter().map(String::as_str).collect::<Vec<_>>()).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let run = tmp.path().join("run");
+    let a = args(&run);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let mut child = lm(&a).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Kill once a checkpoint after step 0 exists.
+    let start = std::time::Instant::now();
+    let past_zero = || {
+        std::fs::read_to_string(run.join("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["step"].as_u64())
+            .is_some_and(|s| s > 0)
+    };
+    while !past_zero() && child.try_wait().unwrap().is_none() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before it could be killed");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    let step = state["step"].as_u64().unwrap();
+    assert!(step > 0 && step < 2000, "killed at step {step}");
+    // Restarting without --resume is refused; --resume finishes the run.
+    assert_clean_failure(lm(&a), tmp.path().join("run").as_path(), "--resume");
+    let mut resumed = a.clone();
+    resumed.push("--resume");
+    let out = lm(&resumed).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Byte for byte: the same weights give the same file.
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        let (a, b) = (std::fs::read(run.join(f)).unwrap(), std::fs::read(reference.join(f)).unwrap());
+        assert!(a == b, "the resumed run's {f} differs from the uninterrupted one's");
+    }
+    for line in std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    }
+    // No temporary files are left.
+    for e in std::fs::read_dir(&run).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name} left in the run directory");
+    }
+}
+
+// ------------------------------------------------------------------ SIGTERM during lm train
+
+/// SIGTERM (what `timeout` sends; Ctrl-C takes the same path) during `lm
+/// train` saves a checkpoint and exits with 130 ("cancelled" last on
+/// stderr); the run is marked interrupted, holds no temporary file, and
+/// `--resume` continues it. The wait is bounded only to turn a hang into a
+/// failure, not to time anything.
+#[test]
+fn sigterm_during_train_saves_an_interrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child =
+        lm(&["train", s(&FIX.shards), "-o", s(&run), "--steps", "1000000", "--eval-every", "0.05s"])
+            .args(["--hidden", "64", "--layers", "1", "--seq", "32", "--batch", "8", "-q", "--threads", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let start = std::time::Instant::now();
+    while !run.join("state.json").exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lm train did not stop after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert_eq!(err.lines().last(), Some("lm: cancelled"), "{err}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["status"], "interrupted");
+    for e in std::fs::read_dir(&run).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name} left in the run directory");
+    }
+    // The checkpoint loads: eval works on it.
+    let out = lm(&["eval", s(&run), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

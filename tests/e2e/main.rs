@@ -1,7 +1,7 @@
 //! End-to-end tests: the binaries and the crates together.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-/// The bad-input battery: every `tok` command on broken input fails cleanly.
+/// The bad-input battery: every `tok` and `lm` command on broken input fails cleanly.
 mod bad_input;
 /// The `lm` binary: train, eval, sample, compare, experiment, bad input.
 mod lm;

@@ -86,7 +86,7 @@ pub fn evaluate(
     let mut batches = shards.eval_batches(split, b, t)?;
     let mut lengths = vec![0usize; b];
     let (mut nats, mut count) = (0f64, 0u64);
-    while let Some(batch) = batches.next() {
+    while let Some(batch) = batches.next()? {
         let first = batch.first_window * t as u64;
         if first >= predictions {
             break;
@@ -147,14 +147,13 @@ pub fn evaluate_run(
     let set = ShardSet::open(&shards_dir)?;
     let tok = crate::train::run_tokenizer(run, &cfg)?;
     set.check_tokenizer(&tok)?;
-    let loaded = model::checkpoint::load_model(&rd.model())?;
-    if loaded.config != cfg.model {
-        return Err(TrainError::Invalid(format!(
-            "{}: the model's shape differs from config.json",
-            rd.model().display()
-        )));
+    let loaded = crate::train::run_model(run, &cfg)?;
+    let batch = batch.unwrap_or(cfg.train.batch);
+    if batch == 0 {
+        return Err(TrainError::Invalid("--batch: must be at least 1".into()));
     }
-    let mut ws = Workspace::new(&loaded.layout, batch.unwrap_or(cfg.train.batch), cfg.train.seq);
+    crate::train::check_memory(&cfg.model, batch, cfg.train.seq)?;
+    let mut ws = Workspace::new(&loaded.layout, batch, cfg.train.seq);
     let eval = evaluate(&mut ws, &loaded.params, &set, &tok, split, None)?;
     Ok(RunEval { eval, step: loaded.step, shards: shards_dir })
 }

@@ -26,7 +26,7 @@ pub fn generate(
     }
     let cfg = rd.read_config()?;
     let tok = run_tokenizer(run, &cfg)?;
-    let loaded = model::checkpoint::load_model(&rd.model())?;
+    let loaded = crate::train::run_model(run, &cfg)?;
     let ids = tok.encode_ordinary(prompt.as_bytes()).map_err(|e| TrainError::Prompt(e.to_string()))?;
     if ids.is_empty() {
         return Err(TrainError::Prompt("give at least one character to start from".into()));

@@ -29,6 +29,7 @@ use std::time::Instant;
 use dataset::{ShardSet, Split};
 use tokenizer::Tokenizer;
 
+use model::ModelConfig;
 use model::checkpoint;
 use model::fast::Workspace;
 use model::kernels;
@@ -173,7 +174,32 @@ pub fn train_new(
     }
     check_shards(&cfg, shards)?;
     check_run(&cfg, shards)?;
+    let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
+    let result = start_new(&rd, cfg, shards, opts, observer);
+    if result.is_err() && !rd.state().exists() {
+        // Failed before the first checkpoint (bad ids in the validation
+        // shards, Ctrl-C during the first evaluation, ...): no run to resume,
+        // so leave nothing behind that would make the retry refuse.
+        for f in [rd.metrics(), rd.config(), rd.tokenizer()] {
+            let _ = std::fs::remove_file(f);
+        }
+        if created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    result
+}
+
+/// [`train_new`] once the run directory exists.
+fn start_new(
+    rd: &RunDir,
+    cfg: RunConfig,
+    shards: &ShardSet,
+    opts: LoopOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunState> {
+    let rd = rd.clone();
     let tok = shards.tokenizer()?;
     if !shards.manifest().tokenizer.pretrained {
         tok.save(&rd.tokenizer())?;
@@ -228,6 +254,8 @@ pub fn train_resume(
         )));
     }
     check_run(&cfg, shards)?;
+    // The run's copy of its tokenizer is what eval and sample use.
+    run_tokenizer(dir, &cfg)?;
     let tok = shards.tokenizer()?;
     let layout = ck.model.layout;
     // A line torn by a kill would sit in the middle of the file once we append.
@@ -323,9 +351,8 @@ pub fn check_settings(t: &TrainSettings) -> Result<()> {
 /// gradients and AdamW's two moments, packed weights, and the workspace's
 /// activations for B x T positions (gates, cell states, hidden states and
 /// their gradients per layer, the embedding input, the head's logits).
-pub fn memory_estimate(cfg: &RunConfig) -> u64 {
-    let m = &cfg.model;
-    let n = (cfg.train.batch as u64).saturating_mul(cfg.train.seq as u64);
+pub fn memory_estimate(m: &ModelConfig, batch: usize, seq: usize) -> u64 {
+    let n = (batch as u64).saturating_mul(seq as u64);
     let (h, e, v, l) = (m.hidden as u64, m.embed as u64, m.vocab as u64, m.layers as u64);
     let g = m.gates() as u64 * h;
     let per_position = l * (2 * g + 4 * h) + 4 * e.max(h) + 2 * v.min(4096);
@@ -346,25 +373,33 @@ fn machine_memory() -> Option<u64> {
 fn check_run(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
     check_settings(&cfg.train)?;
     cfg.model.validate().map_err(TrainError::Invalid)?;
-    let need = memory_estimate(cfg);
+    check_memory(&cfg.model, cfg.train.batch, cfg.train.seq)?;
+    // The data must hold one window of T + 1 tokens (named as the loader says).
+    shards.train_batches(cfg.train.batch, cfg.train.seq, cfg.train.seed)?;
+    shards.eval_batches(Split::Val, cfg.train.batch, cfg.train.seq)?;
+    Ok(())
+}
+
+/// Refuses a model of shape `m` trained or evaluated in batches of `batch`
+/// x `seq` when its workspace cannot fit the machine's memory
+/// ([`memory_estimate`]).
+pub fn check_memory(m: &ModelConfig, batch: usize, seq: usize) -> Result<()> {
+    let need = memory_estimate(m, batch, seq);
     if let Some(have) = machine_memory()
         && need > have
     {
         return Err(TrainError::Invalid(format!(
-            "this run needs about {:.1} GiB of memory (H = {}, L = {}, V = {}, B = {} x T = {}) but the machine has \
+            "this model needs about {:.1} GiB of memory (H = {}, L = {}, V = {}, B = {} x T = {}) but the machine has \
              {:.1} GiB: lower --hidden, --batch or --seq",
             need as f64 / (1u64 << 30) as f64,
-            cfg.model.hidden,
-            cfg.model.layers,
-            cfg.model.vocab,
-            cfg.train.batch,
-            cfg.train.seq,
+            m.hidden,
+            m.layers,
+            m.vocab,
+            batch,
+            seq,
             have as f64 / (1u64 << 30) as f64
         )));
     }
-    // The data must hold one window of T + 1 tokens (named as the loader says).
-    shards.train_batches(cfg.train.batch, cfg.train.seq, cfg.train.seed)?;
-    shards.eval_batches(Split::Val, cfg.train.batch, cfg.train.seq)?;
     Ok(())
 }
 
@@ -490,7 +525,7 @@ fn run_loop(mut lp: Loop<'_>, observer: &mut dyn Observer) -> Result<RunState> {
     while lp.state.step < target {
         let step = lp.state.step;
         let t0 = Instant::now();
-        let batch = batches.batch(step);
+        let batch = batches.batch(step)?;
         let loss = lp.ws.forward_backward(&lp.params, &mut lp.grads, batch.inputs, batch.targets) as f64;
         if !loss.is_finite() {
             return diverged(&mut lp, step, "loss", loss, &wall, wall_base);
@@ -693,6 +728,20 @@ fn diverged(
     st.message = Some(format!("the {what} was {value} at step {step}"));
     write_json(&lp.dir.state(), &st)?;
     Err(TrainError::Diverged { step, what, value, kept, dir: lp.dir.root().to_path_buf() })
+}
+
+/// The model of a run's checkpoint, which must have the shape its
+/// config.json gives.
+pub fn run_model(dir: &Path, cfg: &RunConfig) -> Result<model::checkpoint::LoadedModel> {
+    let path = RunDir::new(dir).model();
+    let loaded = checkpoint::load_model(&path)?;
+    if loaded.config != cfg.model {
+        return Err(TrainError::Invalid(format!(
+            "{}: the model's shape differs from config.json",
+            path.display()
+        )));
+    }
+    Ok(loaded)
 }
 
 /// The tokenizer of a run: its copy in the run directory, or the pretrained

@@ -28,7 +28,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match cli::parse_args::<Cli>("lm") {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Train(a) => lm::train::run(a),
         Command::Eval(a) => lm::eval::run(a),

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use cli::tok;
 
 /// Train, apply, measure and export tokenizers; encode corpora into token shards.
@@ -29,38 +29,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // `--top -1` is a value the flag's parser refuses, naming the flag, not
-    // an unknown option `-1`.
-    let command = Cli::command().mut_subcommands(|sub| {
-        sub.mut_args(|a| {
-            let takes_value = a.get_action().takes_values();
-            if takes_value { a.allow_negative_numbers(true) } else { a }
-        })
-    });
-    let cli = match command.try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match cli::parse_args::<Cli>("tok") {
         Ok(cli) => cli,
-        // --help and --version: clap prints them to stdout as usual;
-        // `tok` alone: the help, on stderr, as clap does.
-        Err(e)
-            if !e.use_stderr()
-                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
-        {
-            e.exit()
-        }
-        // A usage error: one line naming the flag and the problem, like every
-        // other error (clap's own adds a usage block and a tip), exit 2.
-        Err(e) => {
-            let text = e.render().to_string();
-            let parts: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
-                .collect();
-            let line = parts.join(" ");
-            eprintln!("tok: {}", line.strip_prefix("error: ").unwrap_or(&line));
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Command::Train(a) => tok::train::run(a),

@@ -53,6 +53,10 @@ pub fn run(args: Args) -> Result<()> {
         tie: false,
     };
     cfg.validate().map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(args.steps >= 1, "--steps: must be at least 1");
+    anyhow::ensure!(args.batch >= 1, "--batch: must be at least 1");
+    anyhow::ensure!(args.seq >= 1, "--seq: must be at least 1");
+    trainer::train::check_memory(&cfg, args.batch, args.seq)?;
     let threads = rayon::current_num_threads();
     use model::kernels::{Isa, Kernels};
     let kern = match &args.isa {

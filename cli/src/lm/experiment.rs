@@ -104,6 +104,15 @@ pub fn run(args: Args) -> Result<()> {
     };
     let pattern = tokenizer::Pattern::from_name(&args.pattern)
         .with_context(|| format!("--pattern: unknown pattern {:?}", args.pattern))?;
+    // Settings used only after training are checked before it.
+    anyhow::ensure!(
+        args.temperature.is_finite() && args.temperature >= 0.0,
+        "--temperature: must be a finite number >= 0, got {}",
+        args.temperature
+    );
+    for name in args.reference.iter().filter(|n| *n != "none") {
+        tokenizer::Tokenizer::load(name).with_context(|| format!("--reference {name}"))?;
+    }
     let plan = Plan {
         corpus: args.corpus.clone(),
         vocabs,
@@ -124,8 +133,15 @@ pub fn run(args: Args) -> Result<()> {
         widths,
     };
     let mut progress = Progress::new(&plan, args.quiet);
-    let outcome = trainer::experiment::run(&plan, &mut progress)?;
+    let created = !out.exists();
+    let outcome = trainer::experiment::run(&plan, &mut progress);
     drop(progress);
+    if outcome.is_err() && created && !out.join("runs").exists() {
+        // Failed before any model was trained (an empty or binary corpus, a
+        // corpus too small for the model, Ctrl-C): nothing worth resuming.
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    let outcome = outcome?;
 
     let c = super::compare::build(&outcome.runs, &args.reference)?;
     report::write_report(&c, &out)?;

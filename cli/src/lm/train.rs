@@ -84,7 +84,7 @@ pub struct TrainArgs {
     pub eval_every: f64,
     /// Interim evaluations score this many bytes of the validation text (the
     /// final one scores all of it); suffixes K, M, G.
-    #[arg(long, default_value = "256K", value_name = "BYTES", value_parser = parse_count)]
+    #[arg(long, default_value = "256K", value_name = "BYTES", value_parser = crate::parse_positive_count)]
     pub eval_bytes: u64,
     /// Seed of the initialisation and the data order.
     #[arg(long, default_value_t = 0)]
@@ -203,6 +203,11 @@ pub fn run(args: Args) -> Result<()> {
         train_new(&args.output, cfg, &shards, args.train.loop_options(), args.quiet)?
     };
     report_end(&args.output, &state);
+    if state.status == Status::Interrupted {
+        // Saved and resumable, but not done: exit 130 as for any Ctrl-C, so
+        // `lm train ... && lm eval ...` stops here.
+        return Err(trainer::TrainError::Cancelled.into());
+    }
     Ok(())
 }
 
