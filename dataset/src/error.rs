@@ -64,10 +64,21 @@ pub enum Error {
     /// A setting that cannot work.
     #[error("{0}")]
     Config(String),
+    /// Counting or learning would need more memory than the limit allows.
+    #[error(
+        "{what} needs about {needed} bytes ({:.2} GiB), more than the memory limit of {limit} bytes \
+         ({:.2} GiB){}",
+        *needed as f64 / GIB,
+        *limit as f64 / GIB,
+        hint_suffix(hint)
+    )]
+    OverMemory { what: String, needed: u64, limit: u64, hint: Option<String> },
     /// The callback asked to stop.
     #[error("cancelled")]
     Cancelled,
 }
+
+const GIB: f64 = (1u64 << 30) as f64;
 
 fn hint_suffix(hint: &Option<String>) -> String {
     match hint {

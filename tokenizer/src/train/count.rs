@@ -96,6 +96,20 @@ impl WordCounter {
         }
     }
 
+    /// An empty counter with room for `short` pieces of up to 15 bytes and
+    /// `long` longer ones of `long_bytes` bytes in all, so that adding them
+    /// never grows a table (see [`WordCounter::exact_memory_bytes`]).
+    pub fn with_capacity(pattern: Pattern, short: usize, long: usize, long_bytes: usize) -> WordCounter {
+        WordCounter {
+            pattern,
+            short: HashTable::with_capacity(short),
+            arena: Vec::with_capacity(long_bytes),
+            long: HashTable::with_capacity(long),
+            bytes_fed: 0,
+            pieces: 0,
+        }
+    }
+
     /// The pattern the documents are split with.
     pub fn pattern(&self) -> Pattern {
         self.pattern
