@@ -281,7 +281,8 @@ fn resume_repairs_a_metrics_line_torn_by_a_kill() {
 fn bad_settings_are_refused_before_anything_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let shards = char_shards(tmp.path());
-    let cases: Vec<(Box<dyn Fn(&mut RunConfig)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut RunConfig)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|c| c.train.batch = 0), "--batch"),
         (Box::new(|c| c.train.seq = 0), "--seq"),
         (Box::new(|c| c.train.lr = f64::NAN), "--lr"),

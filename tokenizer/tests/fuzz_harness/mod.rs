@@ -59,7 +59,7 @@ where
             let hook = std::panic::take_hook();
             std::panic::set_hook(Box::new(|_| {}));
             while Instant::now() < deadline {
-                if let Err(e) = TestRunner::new(config(cases.max(1))).run(&strategy, &body) {
+                if let Err(e) = TestRunner::new(config(cases.max(1))).run(&strategy, body) {
                     let f = describe(e);
                     eprintln!("fuzz {name}: crash: {f}");
                     failures.push(f);
