@@ -173,28 +173,29 @@ pub fn count_words(
     let mut stats = CountStats::default();
     let mut growth = 0usize;
     let mut total_fed = 0u64;
-    let mut spill_now = |words: &mut WordCounter, stats: &mut CountStats| -> Result<()> {
-        if words.distinct() == 0 {
-            return Ok(());
-        }
-        if spill.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix(".tok-spill-")
-                .tempdir_in(&spill_parent)
-                .map_err(|e| Error::io(&spill_parent, e))?;
-            spill = Some((dir, Vec::new()));
-        }
-        if let Some((dir, runs)) = &mut spill {
-            let path = dir.path().join(format!("run-{:06}.bin", runs.len()));
-            words.write_counts(&path).map_err(|e| trainer_error(docs, e))?;
-            stats.largest_run = stats.largest_run.max(std::fs::metadata(&path).map_or(0, |m| m.len()));
-            runs.push(path);
-            stats.spills += 1;
-        }
-        total_fed += words.bytes_fed();
-        *words = WordCounter::new(pattern);
-        Ok(())
-    };
+    let mut spill_now =
+        |words: &mut WordCounter, stats: &mut CountStats, observer: &mut dyn Observer| -> Result<()> {
+            if words.distinct() == 0 {
+                return Ok(());
+            }
+            if spill.is_none() {
+                let dir = tempfile::Builder::new()
+                    .prefix(".tok-spill-")
+                    .tempdir_in(&spill_parent)
+                    .map_err(|e| Error::io(&spill_parent, e))?;
+                spill = Some((dir, Vec::new()));
+            }
+            if let Some((dir, runs)) = &mut spill {
+                let path = dir.path().join(format!("run-{:06}.bin", runs.len()));
+                words.write_counts(&path, observer).map_err(|e| trainer_error(docs, e))?;
+                stats.largest_run = stats.largest_run.max(std::fs::metadata(&path).map_or(0, |m| m.len()));
+                runs.push(path);
+                stats.spills += 1;
+            }
+            total_fed += words.bytes_fed();
+            *words = WordCounter::new(pattern);
+            Ok(())
+        };
     let fixed = |batch: u64| batch + WORKER_TABLES;
     corpus::for_each_batch(docs, limit.batch_bytes, |_, texts| {
         poll(observer)?;
@@ -203,7 +204,7 @@ pub fn count_words(
             + SORT_BYTES_PER_PIECE * (words.distinct() + growth) as u64
             + fixed(batch);
         if projected > limit.max_memory {
-            spill_now(&mut words, &mut stats)?;
+            spill_now(&mut words, &mut stats, observer)?;
         }
         let before = words.distinct();
         words.feed_many_observed(texts, observer).map_err(|e| trainer_error(docs, e))?;
@@ -211,7 +212,7 @@ pub fn count_words(
         // Past the limit already (a batch brought far more new pieces than
         // the one before): spill now rather than carry it.
         if words.memory_bytes() + SORT_BYTES_PER_PIECE * words.distinct() as u64 > limit.max_memory {
-            spill_now(&mut words, &mut stats)?;
+            spill_now(&mut words, &mut stats, observer)?;
         }
         Ok::<_, Error>(())
     })?;
@@ -224,7 +225,7 @@ pub fn count_words(
         check_final(&stats, limit)?;
         return Ok((words, stats));
     }
-    spill_now(&mut words, &mut stats)?;
+    spill_now(&mut words, &mut stats, observer)?;
     drop(words);
     let Some((dir, mut runs)) = spill else {
         return Err(Error::Config("internal: spilled without a spill directory".into()));
@@ -290,7 +291,7 @@ fn check_final(stats: &CountStats, limit: &CountLimit) -> Result<()> {
         needed: stats.final_bytes,
         limit: limit.max_memory,
         hint: Some(if limit.min_count <= 1 {
-            "raise the limit, or drop rare pieces with a minimum frequency (which changes the result)".into()
+            "raise the limit, or drop rare pieces with a minimum frequency, which changes the result".into()
         } else {
             "raise the limit or the minimum frequency".into()
         }),
@@ -435,7 +436,7 @@ mod tests {
                 let part = &docs[Part { index: i, count: n }.files(&docs)];
                 let (words, _) = count_words(part, Pattern::Gpt4, None, &mut Silent).unwrap();
                 let p = parts.join(format!("part-{i}.bin"));
-                words.write_counts(&p).unwrap();
+                words.write_counts(&p, &mut Silent).unwrap();
                 files.push(p);
             }
             let merged = dir.path().join(format!("merged{n}.bin"));

@@ -225,7 +225,7 @@ impl WordCounter {
     /// per distinct piece besides the counter.
     pub fn sorted(&self) -> Vec<(&[u8], u64)> {
         let mut v: Vec<(&[u8], u64)> = self.iter().collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
     }
 
@@ -235,11 +235,13 @@ impl WordCounter {
     }
 
     /// Writes the counts to `path` as a word-count file ([`counts_file`]),
-    /// atomically. Errors name the file.
+    /// atomically. Errors name the file. The observer's `poll` is asked
+    /// every 65,536 entries; a break leaves no file and gives
+    /// [`Error::Cancelled`].
     ///
     /// [`counts_file`]: super::counts_file
-    pub fn write_counts(&self, path: &Path) -> Result<()> {
-        super::counts_file::write_counts(path, self.header(), self.sorted())
+    pub fn write_counts(&self, path: &Path, observer: &mut dyn Observer) -> Result<()> {
+        super::counts_file::write_counts(path, self.header(), self.sorted(), observer)
     }
 
     /// Reads a word-count file into a new counter, sized once from the
@@ -257,7 +259,7 @@ impl WordCounter {
         r.for_each(|piece, count| {
             words.insert(piece, count);
             n += 1;
-            if n % (1 << 16) == 0 && observer.poll().is_break() {
+            if n.is_multiple_of(1 << 16) && observer.poll().is_break() {
                 return Err(Error::Cancelled);
             }
             Ok(())

@@ -186,16 +186,21 @@ impl<W: Write> CountsWriter<W> {
 }
 
 /// Writes `entries` (increasing order) to `path` atomically: a failure or a
-/// cancellation leaves no file. Errors name the file.
+/// cancellation (the observer's `poll`, asked every 65,536 entries) leaves
+/// no file. Errors name the file.
 pub fn write_counts<'a>(
     path: &Path,
     header: CountsHeader,
     entries: impl IntoIterator<Item = (&'a [u8], u64)>,
+    observer: &mut dyn Observer,
 ) -> Result<()> {
     let mut file = atomicfile::AtomicFile::create(path).map_err(|e| io_error(path, e))?;
     let mut w = CountsWriter::new(&mut file, header).map_err(|e| io_error(path, e))?;
-    for (piece, count) in entries {
+    for (i, (piece, count)) in entries.into_iter().enumerate() {
         w.push(piece, count).map_err(|e| io_error(path, e))?;
+        if i as u64 % POLL_ENTRIES == POLL_ENTRIES - 1 && observer.poll().is_break() {
+            return Err(Error::Cancelled);
+        }
     }
     w.finish().map_err(|e| io_error(path, e))?;
     file.commit().map_err(|e| io_error(path, e))
@@ -593,7 +598,7 @@ pub fn merge_counts<R: Read>(
             sink(&piece, count)?;
         }
         merged += 1;
-        if merged % POLL_ENTRIES == 0 && observer.poll().is_break() {
+        if merged.is_multiple_of(POLL_ENTRIES) && observer.poll().is_break() {
             return Err(Error::Cancelled);
         }
     }
@@ -670,11 +675,13 @@ mod tests {
         w
     }
 
-    fn entries(w: &WordCounter) -> Vec<(Vec<u8>, u64)> {
+    fn entries(w: &WordCounter) -> Entries {
         w.sorted().into_iter().map(|(p, c)| (p.to_vec(), c)).collect()
     }
 
-    fn read_all(path: &Path) -> Result<(CountsHeader, Vec<(Vec<u8>, u64)>)> {
+    type Entries = Vec<(Vec<u8>, u64)>;
+
+    fn read_all(path: &Path) -> Result<(CountsHeader, Entries)> {
         let mut r = CountsReader::open(path)?;
         let mut v = Vec::new();
         r.for_each(|p, c| {
@@ -692,7 +699,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = counter(&[b"the cat the hat\n\n  x", LONG, b"", b"\xff\xfe the"]);
         let path = dir.path().join("c.bin");
-        w.write_counts(&path).unwrap();
+        w.write_counts(&path, &mut Silent).unwrap();
         let (h, v) = read_all(&path).unwrap();
         assert_eq!(h, w.header());
         assert_eq!(v, entries(&w));
@@ -701,7 +708,7 @@ mod tests {
         assert_eq!((back.pieces(), back.bytes_fed()), (w.pieces(), w.bytes_fed()));
         // Empty counts are a valid file too.
         let empty = WordCounter::new(Pattern::Gpt2);
-        empty.write_counts(&path).unwrap();
+        empty.write_counts(&path, &mut Silent).unwrap();
         assert_eq!(read_all(&path).unwrap(), (empty.header(), vec![]));
     }
 
@@ -713,7 +720,7 @@ mod tests {
         let mut paths = Vec::new();
         for (i, chunk) in [&docs[..2], &docs[2..3], &docs[3..]].iter().enumerate() {
             let p = dir.path().join(format!("p{i}.bin"));
-            counter(chunk).write_counts(&p).unwrap();
+            counter(chunk).write_counts(&p, &mut Silent).unwrap();
             paths.push(p);
         }
         let out = dir.path().join("merged.bin");
@@ -738,7 +745,7 @@ mod tests {
     fn damaged_files_are_refused_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.bin");
-        counter(&[b"the cat sat on the mat", LONG]).write_counts(&good).unwrap();
+        counter(&[b"the cat sat on the mat", LONG]).write_counts(&good, &mut Silent).unwrap();
         let bytes = std::fs::read(&good).unwrap();
         let bad = dir.path().join("bad.bin");
         let check = |b: &[u8], needle: &str| {
@@ -775,7 +782,7 @@ mod tests {
         let other = dir.path().join("other.bin");
         let mut w = WordCounter::new(Pattern::Gpt2);
         w.feed(b"x y");
-        w.write_counts(&other).unwrap();
+        w.write_counts(&other, &mut Silent).unwrap();
         let out = dir.path().join("out.bin");
         let err =
             merge_count_files(&[good.clone(), other.clone()], &out, &mut Silent).unwrap_err().to_string();
