@@ -43,6 +43,8 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::Path;
 
 use super::counts_file::{CountsHeader, CountsReader};
@@ -241,7 +243,30 @@ impl WordCounter {
     ///
     /// [`counts_file`]: super::counts_file
     pub fn write_counts(&self, path: &Path, observer: &mut dyn Observer) -> Result<()> {
-        super::counts_file::write_counts(path, self.header(), self.sorted(), observer)
+        // Sorted in chunks, polling between them, then merged while writing:
+        // sorting tens of millions of pieces in one go would not see a
+        // Ctrl-C for seconds. Same memory as one sort.
+        let mut v: Vec<(&[u8], u64)> = self.iter().collect();
+        for chunk in v.chunks_mut(SORT_CHUNK) {
+            chunk.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+            if observer.poll().is_break() {
+                return Err(Error::Cancelled);
+            }
+        }
+        let chunks: Vec<&[(&[u8], u64)]> = v.chunks(SORT_CHUNK).collect();
+        let mut heap: BinaryHeap<Reverse<(&[u8], u64, usize, usize)>> = chunks
+            .iter()
+            .enumerate()
+            .filter_map(|(c, s)| s.first().map(|&(p, n)| Reverse((p, n, c, 0))))
+            .collect();
+        let merged = std::iter::from_fn(|| {
+            let Reverse((piece, count, c, i)) = heap.pop()?;
+            if let Some(&(p, n)) = chunks[c].get(i + 1) {
+                heap.push(Reverse((p, n, c, i + 1)));
+            }
+            Some((piece, count))
+        });
+        super::counts_file::write_counts(path, self.header(), merged, observer)
     }
 
     /// Reads a word-count file into a new counter, sized once from the
@@ -437,6 +462,10 @@ impl WordCounter {
 
 /// Pieces of at most this many bytes are counted by value (see [`pack`]).
 const SHORT: usize = 15;
+/// [`WordCounter::write_counts`] sorts this many pieces at a time (a
+/// fraction of a second) between polls for cancellation (a few in unit
+/// tests, so that they merge several chunks).
+const SORT_CHUNK: usize = if cfg!(test) { 7 } else { 1 << 20 };
 /// Bytes of one entry of the short and of the long table.
 const SHORT_ENTRY: usize = std::mem::size_of::<([u8; 16], u64)>();
 const LONG_ENTRY: usize = std::mem::size_of::<Entry>();
