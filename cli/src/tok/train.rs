@@ -179,19 +179,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let (toks, stats) =
                     dataset::train_bpe_ladder_limited(&docs, &config, sizes, &limit, &mut progress)
                         .map_err(errors)?;
-                if !args.quiet {
-                    progress.finish();
-                    println!(
-                        "counted {} distinct pieces in at most {} bytes of memory: {} sorted runs spilled \
+                progress.finish();
+                println!(
+                    "counted {} distinct pieces in at most {} bytes of memory: {} sorted runs spilled \
                          (largest {} bytes), {} pieces kept for learning (estimated {} bytes)",
-                        stats.distinct,
-                        max_memory,
-                        stats.spills,
-                        stats.largest_run,
-                        stats.kept,
-                        stats.final_bytes
-                    );
-                }
+                    stats.distinct,
+                    max_memory,
+                    stats.spills,
+                    stats.largest_run,
+                    stats.kept,
+                    stats.final_bytes
+                );
                 toks
             }
         }
