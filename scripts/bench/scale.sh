@@ -20,6 +20,9 @@
 #   THREADS       threads for every tool (default 2)
 #   VOCAB         vocabulary size (default 32000)
 #   MAX_MEMORY    --max-memory of the bounded runs (default 2G)
+#   MIN_FREQUENCY --min-frequency of the bounded runs (default none: exact;
+#                 pieces seen fewer times are dropped, which changes the
+#                 result, so the unlimited run is then not compared)
 #   IN_MEMORY     sizes also run without a limit (default "1 4")
 #   SPILL         a second, smaller limit that forces spills (default 256M),
 #   SPILL_SIZES   run on these sizes (default "1"; empty: none)
@@ -43,6 +46,13 @@ in_memory="${IN_MEMORY:-1 4}"
 spill="${SPILL:-256M}"
 spill_sizes="${SPILL_SIZES-1}"
 refs="${REFS:-}"
+min_frequency="${MIN_FREQUENCY:-}"
+prune=()
+limit_note=""
+if [ -n "$min_frequency" ]; then
+  prune=(--min-frequency "$min_frequency")
+  limit_note=", min-frequency $min_frequency"
+fi
 
 if [ ! -d "$src" ] || [ -z "$(ls -A "$src" 2>/dev/null)" ]; then
   "$root/scripts/bench/make-corpus.sh" "$src" >&2
@@ -110,9 +120,9 @@ for gib in $sizes; do
   name="ours-${gib}g-limit"
   out="$dir/out/$name.json"
   measure "$name" "$tok" train "$corpus" --vocab "$vocab" --threads "$threads" -q --name bpe \
-    --max-memory "$max_memory" -o "$out"
-  result="ok"; [ "$status" -eq 0 ] || result="failed: $(tail -1 "$dir/logs/$name.err" | head -c 200)"
-  row "${gib} GiB" "ours" "$max_memory" "$result"
+    --max-memory "$max_memory" "${prune[@]}" -o "$out"
+  result="ok"; [ "$status" -eq 0 ] || result="failed: $(grep -m1 '^tok:' "$dir/logs/$name.err" | head -c 300)"
+  row "${gib} GiB" "ours" "$max_memory$limit_note" "$result"
   limited="$out"
 
   for s in $spill_sizes; do
@@ -120,12 +130,12 @@ for gib in $sizes; do
     name="ours-${gib}g-spill"
     out="$dir/out/$name.json"
     measure "$name" "$tok" train "$corpus" --vocab "$vocab" --threads "$threads" -q --name bpe \
-      --max-memory "$spill" -o "$out"
-    result="ok"; [ "$status" -eq 0 ] || result="failed: $(tail -1 "$dir/logs/$name.err" | head -c 200)"
+      --max-memory "$spill" "${prune[@]}" -o "$out"
+    result="ok"; [ "$status" -eq 0 ] || result="failed: $(grep -m1 '^tok:' "$dir/logs/$name.err" | head -c 300)"
     if [ "$status" -eq 0 ] && [ -f "$limited" ]; then
       if cmp -s "$out" "$limited"; then result="identical to the $max_memory run"; else result="DIFFERS from the $max_memory run"; fi
     fi
-    row "${gib} GiB" "ours" "$spill" "$result"
+    row "${gib} GiB" "ours" "$spill$limit_note" "$result"
   done
 
   for s in $in_memory; do
@@ -133,8 +143,8 @@ for gib in $sizes; do
     name="ours-${gib}g-free"
     out="$dir/out/$name.json"
     measure "$name" "$tok" train "$corpus" --vocab "$vocab" --threads "$threads" -q --name bpe -o "$out"
-    result="ok"; [ "$status" -eq 0 ] || result="failed: $(tail -1 "$dir/logs/$name.err" | head -c 200)"
-    if [ "$status" -eq 0 ] && [ -f "$limited" ]; then
+    result="ok"; [ "$status" -eq 0 ] || result="failed: $(grep -m1 '^tok:' "$dir/logs/$name.err" | head -c 300)"
+    if [ "$status" -eq 0 ] && [ -f "$limited" ] && [ -z "$min_frequency" ]; then
       if cmp -s "$out" "$limited"; then result="identical to the $max_memory run"; else result="DIFFERS from the $max_memory run"; fi
     fi
     row "${gib} GiB" "ours" "none" "$result"
@@ -163,4 +173,8 @@ for gib in $sizes; do
   fi
 done
 echo
-echo "versions: tok $(git -C "$root" rev-parse --short HEAD)${refs:+, $("$venv/bin/python" -c 'import importlib.metadata as m; print("tokenizers", m.version("tokenizers"), "rustbpe", m.version("rustbpe"))')}" | tee -a "$results"
+versions="tok $(git -C "$root" rev-parse --short HEAD)"
+if [ -n "$refs" ]; then
+  versions="$versions, $("$venv/bin/python" -c 'import importlib.metadata as m; print("tokenizers", m.version("tokenizers"), "rustbpe", m.version("rustbpe"))')"
+fi
+echo "versions: $versions" | tee -a "$results"

@@ -565,3 +565,53 @@ fn max_memory_spills_and_gives_the_same_vocabulary() {
     );
     assert!(err.contains("needs about") && err.contains("65536 bytes"), "{err}");
 }
+
+/// SIGTERM while `tok train --max-memory` is spilling: exit 130 within the
+/// bound, and neither the output nor the spill directory beside it is left.
+#[test]
+fn sigterm_while_spilling_leaves_no_spill_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    // ~48 MB of ever-new words in 48 files: many 1 MiB batches, each spilled.
+    let mut x: u64 = 11;
+    for f in 0..48 {
+        let mut text = String::with_capacity(1 << 20);
+        while text.len() < 1_000_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            text.push_str(&format!("w{} ", x >> 44));
+        }
+        std::fs::write(corpus.join(format!("f{f:02}.txt")), text).unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let output = out_dir.join("bpe.json");
+    let mut child = tok_cmd()
+        .args(["train", s(&corpus), "--vocab", "30000", "-o", s(&output), "-q", "--max-memory", "8M"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tok starts");
+    // Wait until it has spilled (the hidden directory appears), then stop it.
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&out_dir).unwrap().next().is_none() {
+        assert!(start.elapsed().as_secs() < 120, "no spill directory appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(kill.success());
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(stopped.elapsed().as_secs() < 60, "tok train did not stop after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut err).unwrap();
+    assert_eq!((status.code(), err.as_str()), (Some(130), "tok: cancelled\n"));
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -381,12 +381,18 @@ impl WordCounter {
             + long_bytes as u64
     }
 
-    /// The trainer's working copy of the words ([`super::learn_merges`]):
-    /// the sorted list of pieces (24 bytes each), a 12-byte header and a 4-byte
-    /// id per word, and 4 bytes per byte of each piece; the pair counts and
-    /// occurrence lists it builds while merging come on top.
+    /// The most the trainer ([`super::learn_merges`]) holds at once for
+    /// `distinct` words of `piece_bytes` bytes in all, besides the counter:
+    /// 64 bytes a word (the sorted list of words and its split into short
+    /// and long ones, 48 bytes a word while both exist, then a 12-byte header
+    /// and a 4-byte id) and 16 bytes a byte (4 for the symbol, 8 for the
+    /// lists of words each pair occurs in, built per worker and then joined,
+    /// and later holding dead entries until compacted, and an allowance of 4
+    /// for the pair table and its heap, whose size is the number of distinct
+    /// pairs). Measured: 1 GiB of generated text, 3.26 million distinct
+    /// pieces, vocab 32,000: see docs/scale.md.
     pub fn learn_memory_bytes(distinct: usize, piece_bytes: usize) -> u64 {
-        distinct as u64 * (24 + 12 + 4) + 4 * piece_bytes as u64
+        distinct as u64 * 64 + 16 * piece_bytes as u64
     }
 
     /// Whether `piece` is kept by value (a short piece, see
