@@ -1,9 +1,12 @@
 //! Fuzz targets for the tokenizer (see `fuzz_harness`): our JSON file format
 //! from arbitrary bytes and from mutations of valid files, and encode/decode
 //! round trips of arbitrary bytes for our BPE files, character vocabularies
-//! (with and without byte fallback) and the pretrained cl100k/o200k. No
-//! input may panic: a file either loads into a tokenizer whose invariants
-//! hold or gives a typed error naming it.
+//! (with and without byte fallback) and the pretrained cl100k/o200k; and
+//! the word-count file of `tok count` from arbitrary bytes and from
+//! mutations of a valid one (also with the checksum made right again, so
+//! the checks behind it are reached). No input may panic: a file either
+//! loads into a tokenizer (or counts) whose invariants hold or gives a typed
+//! error naming it.
 
 #[path = "fuzz_harness/mod.rs"]
 mod fuzz_harness;

@@ -254,7 +254,7 @@ impl WordCounter {
             }
         }
         let chunks: Vec<&[(&[u8], u64)]> = v.chunks(SORT_CHUNK).collect();
-        let mut heap: BinaryHeap<Reverse<(&[u8], u64, usize, usize)>> = chunks
+        let mut heap: BinaryHeap<ChunkHead<'_>> = chunks
             .iter()
             .enumerate()
             .filter_map(|(c, s)| s.first().map(|&(p, n)| Reverse((p, n, c, 0))))
@@ -468,6 +468,9 @@ impl WordCounter {
 
 /// Pieces of at most this many bytes are counted by value (see [`pack`]).
 const SHORT: usize = 15;
+/// A sorted chunk's current piece and count, the chunk and the position in
+/// it, in [`WordCounter::write_counts`]'s merge (a min-heap by piece).
+type ChunkHead<'a> = Reverse<(&'a [u8], u64, usize, usize)>;
 /// [`WordCounter::write_counts`] sorts this many pieces at a time (a
 /// fraction of a second) between polls for cancellation (a few in unit
 /// tests, so that they merge several chunks).
