@@ -70,7 +70,7 @@ fn mutate(src: &[u8], k: u64, out: &mut Vec<u8>) {
         let word = &src[start..i];
         occurrence += 1;
         let h = mix(hash_word(word) ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ occurrence.rotate_left(17));
-        if word.len() < 3 || h % 3 != 0 {
+        if word.len() < 3 || !h.is_multiple_of(3) {
             out.extend_from_slice(word);
             continue;
         }
