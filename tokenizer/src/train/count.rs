@@ -373,8 +373,8 @@ impl WordCounter {
     /// The bytes a counter holds once sized exactly for `short` pieces of up
     /// to 15 bytes and `long` longer ones of `long_bytes` bytes in all (as
     /// [`WordCounter::read_counts`] sizes it): hash-table buckets are a
-    /// power of two at most 7/8 full, each costing its entry (24 bytes short,
-    /// 32 long) plus one control byte.
+    /// power of two at most 7/8 full, each costing its entry (24 bytes, short
+    /// or long) plus one control byte.
     pub fn exact_memory_bytes(short: usize, long: usize, long_bytes: usize) -> u64 {
         table_bytes(buckets_for(exact_capacity(short)), SHORT_ENTRY)
             + table_bytes(buckets_for(exact_capacity(long)), LONG_ENTRY)
