@@ -312,6 +312,29 @@ pub fn parse_positive_count(s: &str) -> Result<u64, String> {
     }
 }
 
+/// `2G`, `512M`, `1.5G`, `100000` (bytes): a memory size with an optional
+/// binary suffix K, M, G or T (powers of 1024, as memory is counted; `B`
+/// and `iB` are accepted after it: `2GiB`, `2GB` are both 2^31 bytes).
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let bad =
+        || format!("bad memory size {s:?}: expected a number with an optional K, M, G or T suffix, e.g. 2G");
+    let t = s.trim().to_ascii_uppercase();
+    let t = t.strip_suffix("IB").or_else(|| t.strip_suffix('B')).unwrap_or(&t);
+    let (num, shift) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let x: f64 = num.trim().parse().map_err(|_| bad())?;
+    let v = x * (1u64 << shift) as f64;
+    if !v.is_finite() || v < 1.0 || v >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(v as u64)
+}
+
 /// `40s`, `10m`, `1.5h`, `90` (seconds): a duration in seconds.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -379,6 +402,18 @@ mod tests {
         assert_eq!(parse_count("1_000"), Ok(1000));
         for bad in ["", "M", "1.5", "-3", "10X", "1e400"] {
             assert!(parse_count(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn memory_sizes_are_binary() {
+        assert_eq!(parse_memory("2G"), Ok(2 << 30));
+        assert_eq!(parse_memory("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_memory("512m"), Ok(512 << 20));
+        assert_eq!(parse_memory("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_memory("4096"), Ok(4096));
+        for bad in ["", "G", "0", "-1G", "nanG", "1e30T", "2X"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
         }
     }
 

@@ -64,9 +64,29 @@ pub enum Error {
     /// A setting that cannot work.
     #[error("{0}")]
     Config(String),
+    /// Counting or learning would need more memory than the limit allows.
+    #[error(
+        "{what} needs about {needed} bytes ({}), more than the memory limit of {limit} bytes ({}){}",
+        human_bytes(*needed),
+        human_bytes(*limit),
+        hint_suffix(hint)
+    )]
+    OverMemory { what: String, needed: u64, limit: u64, hint: Option<String> },
     /// The callback asked to stop.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// `1.50 GiB`, `12.3 MiB`, `800 KiB`.
+fn human_bytes(n: u64) -> String {
+    let x = n as f64;
+    if n >= 1 << 30 {
+        format!("{:.2} GiB", x / (1u64 << 30) as f64)
+    } else if n >= 1 << 20 {
+        format!("{:.1} MiB", x / (1u64 << 20) as f64)
+    } else {
+        format!("{:.0} KiB", x / 1024.0)
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

@@ -35,7 +35,10 @@ pub mod split;
 pub use batch::{Batch, EvalBatch, EvalBatches, TrainBatches};
 pub use encode::{EncodeConfig, Part, Progress, TokenizerSource, encode_corpus};
 pub use error::{Error, Result};
-pub use learn::{VocabSpec, train_bpe_ladder, train_tokenizer};
+pub use learn::{
+    CountLimit, CountStats, VocabSpec, count_words, train_bpe_ladder, train_bpe_ladder_limited,
+    train_tokenizer,
+};
 pub use manifest::{Manifest, SplitInfo};
 pub use reader::{ShardSet, SplitTokens};
 

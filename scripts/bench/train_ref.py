@@ -72,7 +72,7 @@ def train_hf(docs, vocab):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         special_tokens=[],
     )
-    tok.train_from_iterator(docs, trainer=trainer, length=len(docs))
+    tok.train_from_iterator(docs, trainer=trainer, length=len(docs) if isinstance(docs, list) else None)
     dec = byte_level_decoder()
     model = json.loads(tok.to_str())["model"]
     out, seen = [], set()
@@ -89,12 +89,20 @@ def main():
     ap.add_argument("tool", choices=["rustbpe", "hf"])
     ap.add_argument("--vocab", type=int, required=True)
     ap.add_argument("--out")
+    ap.add_argument(
+        "--stream",
+        action="store_true",
+        help="feed the documents one at a time (a generator) instead of holding them all in a list, "
+        "as a corpus larger than memory needs",
+    )
     ap.add_argument("paths", nargs="+")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    docs = [open(f, "rb").read().decode("utf-8") for p in args.paths for f in walk(p)]
+    docs = (open(f, "rb").read().decode("utf-8") for p in args.paths for f in walk(p))
+    if not args.stream:
+        docs = list(docs)
     tokens = (train_rustbpe if args.tool == "rustbpe" else train_hf)(docs, args.vocab)
-    print(f"tool={args.tool} docs={len(docs)} tokens={len(tokens)} time_total={time.perf_counter() - t0:.3f}", file=sys.stderr)
+    print(f"tool={args.tool} tokens={len(tokens)} time_total={time.perf_counter() - t0:.3f}", file=sys.stderr)
     if args.out:
         with open(args.out, "w") as f:
             for t, dup in tokens:

@@ -258,6 +258,110 @@ fn tok_train() {
     );
 }
 
+// ------------------------------------------------------------------ tok count / train --counts
+
+/// Word-count files: (name, bytes, what the error says), from a good one.
+fn bad_counts(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let mut flipped = good.to_vec();
+    flipped[good.len() / 2] ^= 0x01;
+    let mut version = good.to_vec();
+    version[8] = 2;
+    let mut trailing = good.to_vec();
+    trailing.push(0);
+    vec![
+        ("empty.bin", vec![], "not a word-count file"),
+        ("binary.bin", BINARY.to_vec(), "not a word-count file"),
+        ("text.bin", b"the king and the queen said the lord, a text file".to_vec(), "magic"),
+        ("truncated.bin", good[..good.len() / 2].to_vec(), "truncated"),
+        ("no_checksum.bin", good[..good.len() - 1].to_vec(), "truncated"),
+        ("flipped.bin", flipped, "invalid word-count file"),
+        ("version.bin", version, "format version 2"),
+        ("trailing.bin", trailing, "trailing bytes"),
+    ]
+}
+
+#[test]
+fn tok_count() {
+    let d = case_dir(&[]);
+    let dir = d.path();
+    let corpus = s(&FIX.corpus);
+    let good = dir.join("good.bin");
+    tok_ok(&["count", corpus, "-o", s(&good), "-q"]);
+    let gpt2 = dir.join("gpt2.bin");
+    tok_ok(&["count", corpus, "--pattern", "gpt2", "-o", s(&gpt2), "-q"]);
+    let out = dir.join("out.bin");
+    let o = s(&out);
+    // Corpora and flags.
+    assert_clean_failure(tok(&["count", "/no/such/corpus", "-o", o]), dir, "/no/such/corpus");
+    std::fs::create_dir_all(dir.join("empty_dir")).unwrap();
+    assert_clean_failure(tok(&["count", s(&dir.join("empty_dir")), "-o", o]), dir, "no files found");
+    for p in ["2/2", "0/0", "x", "1/nan"] {
+        assert_clean_failure(tok(&["count", corpus, "-o", o, "--part", p]), dir, "--part");
+    }
+    assert_clean_failure(tok(&["count", corpus, "-o", o, "--pattern", "gpt5"]), dir, "--pattern");
+    assert_clean_failure(tok(&["count", corpus, "-o", s(&dir.join("no/dir/x.bin"))]), dir, "no/dir/x.bin");
+    // Damaged files, merged or learned from: one line naming the file.
+    let bytes = std::fs::read(&good).unwrap();
+    for (name, damaged, expected) in bad_counts(&bytes) {
+        let sub = dir.join(format!("case-{name}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let bad = file(&sub, name, &damaged);
+        let line =
+            assert_clean_failure(tok(&["count", "--merge", s(&good), s(&bad), "-o", o]), dir, expected);
+        assert!(line.contains(s(&bad)), "{line}");
+        let line = assert_clean_failure(
+            tok(&["train", "--counts", s(&bad), "--vocab", "300", "-o", s(&dir.join("t.json"))]),
+            dir,
+            expected,
+        );
+        assert!(line.contains(s(&bad)), "{line}");
+    }
+    // Mixed patterns, a missing file, a directory with no files.
+    let line =
+        assert_clean_failure(tok(&["count", "--merge", s(&good), s(&gpt2), "-o", o]), dir, "pattern gpt2");
+    assert!(line.contains(s(&gpt2)), "{line}");
+    assert_clean_failure(tok(&["count", "--merge", "/no/such.bin", "-o", o]), dir, "/no/such.bin");
+    assert_clean_failure(
+        tok(&["count", "--merge", s(&dir.join("empty_dir")), "-o", o]),
+        dir,
+        "no files found",
+    );
+    assert_clean_failure(
+        tok(&["train", "--counts", "/no/such.bin", "--vocab", "300", "-o", s(&dir.join("t.json"))]),
+        dir,
+        "/no/such.bin",
+    );
+    assert_clean_failure(
+        tok(&["train", "--counts", s(&good), "--vocab", "100", "-o", s(&dir.join("t.json"))]),
+        dir,
+        "--vocab",
+    );
+    // The output among the inputs.
+    assert_clean_failure(
+        tok(&["count", "--merge", s(&good), "-o", s(&good)]),
+        dir,
+        "the output is also one of",
+    );
+    // --counts with a corpus, --max-memory values.
+    assert_clean_failure(
+        tok(&["train", corpus, "--counts", s(&good), "--vocab", "300", "-o", s(&dir.join("t.json"))]),
+        dir,
+        "--counts",
+    );
+    for v in ["0", "-1", "nan", "2X", "1e30T", ""] {
+        assert_clean_failure(
+            tok(&["train", corpus, "--vocab", "300", "-o", s(&dir.join("t.json")), "--max-memory", v]),
+            dir,
+            "--max-memory",
+        );
+    }
+    assert_clean_failure(
+        tok(&["train", corpus, "--vocab", "300", "-o", s(&dir.join("t.json")), "--max-memory", "4K"]),
+        dir,
+        "--max-memory: learning from",
+    );
+}
+
 // ------------------------------------------------------------------ tok tokenize / detokenize
 
 #[test]

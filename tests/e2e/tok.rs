@@ -462,3 +462,156 @@ fn vocabulary_ladder_equals_separate_runs() {
     fails(&["train", s(&corpus), "--vocab", "300,200", "-o", s(&bad)], "--vocab 200");
     assert!(!bad.exists());
 }
+
+/// Issue 13 item 1: `tok count --part i/N` on every part, `tok count
+/// --merge`, then `tok train --counts` gives byte for byte the vocabularies
+/// of `tok train` on the corpus, single and as a ladder, for any N.
+#[test]
+fn counts_of_parts_train_the_same_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = shakespeare_like(dir.path());
+    // More files, of different sizes, so that parts differ.
+    for i in 0..5 {
+        let text: String =
+            (0..(300 * (i + 1))).map(|j| format!("word{} and{} ", j % 97, (j * i) % 13)).collect();
+        std::fs::write(corpus.join(format!("extra{i}.txt")), text).unwrap();
+    }
+    let whole = dir.path().join("whole");
+    ok(&["train", s(&corpus), "--vocab", "300,1000", "-o", s(&whole), "-q"]);
+    let single = dir.path().join("single.json");
+    ok(&["train", s(&corpus), "--vocab", "700", "-o", s(&single), "-q"]);
+    for n in [1, 2, 3, 8] {
+        let parts = dir.path().join(format!("counts{n}"));
+        std::fs::create_dir(&parts).unwrap();
+        for i in 0..n {
+            let out = parts.join(format!("part-{i}.bin"));
+            let printed = ok(&["count", s(&corpus), "--part", &format!("{i}/{n}"), "-o", s(&out), "-q"]);
+            assert!(String::from_utf8_lossy(&printed).starts_with("counted "), "{printed:?}");
+        }
+        let merged = dir.path().join(format!("counts{n}.bin"));
+        ok(&["count", "--merge", s(&parts), "-o", s(&merged)]);
+        let ladder = dir.path().join(format!("ladder{n}"));
+        ok(&["train", "--counts", s(&merged), "--vocab", "300,1000", "-o", s(&ladder), "-q"]);
+        for name in ["bpe300.json", "bpe1000.json"] {
+            let a = std::fs::read(whole.join(name)).unwrap();
+            assert!(a == std::fs::read(ladder.join(name)).unwrap(), "{n} parts: {name} differs");
+        }
+        let one = dir.path().join(format!("n{n}")).join("single.json");
+        std::fs::create_dir(one.parent().unwrap()).unwrap();
+        ok(&["train", "--counts", s(&merged), "--vocab", "700", "-o", s(&one), "-q"]);
+        assert!(
+            std::fs::read(&single).unwrap() == std::fs::read(&one).unwrap(),
+            "{n} parts: vocab 700 differs"
+        );
+    }
+}
+
+/// Issue 13 item 2: `tok train --max-memory` below what counting would
+/// use spills sorted runs, leaves no spill directory, and learns exactly
+/// the vocabulary of the unlimited run.
+#[test]
+fn max_memory_spills_and_gives_the_same_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    // About 2.4 MB in 12 files of new words, so that counting reads several
+    // 1 MiB batches.
+    let mut x: u64 = 7;
+    for f in 0..12 {
+        let mut text = String::new();
+        while text.len() < 200_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let w = (x >> 40) % 5000;
+            text.push_str(&format!("w{w}x{} ", (x >> 20) % 7));
+            if (x >> 10).is_multiple_of(11) {
+                text.push('\n');
+            }
+        }
+        std::fs::write(corpus.join(format!("f{f:02}.txt")), text).unwrap();
+    }
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let free = out.join("free.json");
+    ok(&["train", s(&corpus), "--vocab", "2000", "-o", s(&free), "-q", "--name", "v"]);
+    for min in ["0", "1"] {
+        let limited = out.join(format!("limited{min}.json"));
+        let printed = ok(&[
+            "train",
+            s(&corpus),
+            "--vocab",
+            "2000",
+            "-o",
+            s(&limited),
+            "--name",
+            "v",
+            "--max-memory",
+            "8M",
+            "--min-frequency",
+            min,
+        ]);
+        let printed = String::from_utf8_lossy(&printed).into_owned();
+        let runs: usize =
+            printed.split(" sorted runs").next().and_then(|t| t.rsplit(' ').next()).unwrap().parse().unwrap();
+        assert!(runs >= 2, "{printed}");
+        assert!(std::fs::read(&free).unwrap() == std::fs::read(&limited).unwrap(), "min {min}: differs");
+    }
+    let mut left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["free.json", "limited0.json", "limited1.json"]);
+    // Too small for the table to learn from: refused with the figure.
+    let err = fails(
+        &["train", s(&corpus), "--vocab", "2000", "-o", s(&out.join("x.json")), "--max-memory", "64K"],
+        "--max-memory",
+    );
+    assert!(err.contains("needs about") && err.contains("65536 bytes"), "{err}");
+}
+
+/// SIGTERM while `tok train --max-memory` is spilling: exit 130 within the
+/// bound, and neither the output nor the spill directory beside it is left.
+#[test]
+fn sigterm_while_spilling_leaves_no_spill_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    // ~48 MB of ever-new words in 48 files: many 1 MiB batches, each spilled.
+    let mut x: u64 = 11;
+    for f in 0..48 {
+        let mut text = String::with_capacity(1 << 20);
+        while text.len() < 1_000_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            text.push_str(&format!("w{} ", x >> 44));
+        }
+        std::fs::write(corpus.join(format!("f{f:02}.txt")), text).unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let output = out_dir.join("bpe.json");
+    let mut child = tok_cmd()
+        .args(["train", s(&corpus), "--vocab", "30000", "-o", s(&output), "-q", "--max-memory", "8M"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tok starts");
+    // Wait until it has spilled (the hidden directory appears), then stop it.
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&out_dir).unwrap().next().is_none() {
+        assert!(start.elapsed().as_secs() < 120, "no spill directory appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(kill.success());
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(stopped.elapsed().as_secs() < 60, "tok train did not stop after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut err).unwrap();
+    assert_eq!((status.code(), err.as_str()), (Some(130), "tok: cancelled\n"));
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -20,6 +20,10 @@ pub enum Error {
     /// A tokenizer file that does not parse or does not validate.
     #[error("{origin}: invalid tokenizer file: {reason}")]
     BadFile { origin: String, reason: String },
+    /// A word-count file (`tok count`) that is not one, is damaged, or does
+    /// not fit with the others it is merged with.
+    #[error("{}: invalid word-count file: {reason}", path.display())]
+    BadCounts { path: PathBuf, reason: String },
     /// A name that is neither a pretrained vocabulary nor an existing file.
     #[error(
         "unknown tokenizer {spec:?}: not a file and not one of cl100k_base, o200k_base, r50k_base, p50k_base"

@@ -1,9 +1,12 @@
 //! Fuzz targets for the tokenizer (see `fuzz_harness`): our JSON file format
 //! from arbitrary bytes and from mutations of valid files, and encode/decode
 //! round trips of arbitrary bytes for our BPE files, character vocabularies
-//! (with and without byte fallback) and the pretrained cl100k/o200k. No
-//! input may panic: a file either loads into a tokenizer whose invariants
-//! hold or gives a typed error naming it.
+//! (with and without byte fallback) and the pretrained cl100k/o200k; and
+//! the word-count file of `tok count` from arbitrary bytes and from
+//! mutations of a valid one (also with the checksum made right again, so
+//! the checks behind it are reached). No input may panic: a file either
+//! loads into a tokenizer (or counts) whose invariants hold or gives a typed
+//! error naming it.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 #[path = "fuzz_harness/mod.rs"]
@@ -186,5 +189,98 @@ fn fuzz_decode_arbitrary_ids() {
             }
         }
         Ok(())
+    });
+}
+
+// ------------------------------------------------------------------ word-count files
+
+/// A valid word-count file: short and long pieces, a zero byte, counts
+/// that need several varint bytes.
+static COUNTS: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut w = tokenizer::train::WordCounter::new(Pattern::Gpt4);
+    w.feed_many(&[
+        b"the cat sat on the mat\n\n  and a piece longer than fifteen bytes, supercalifragilistic".as_slice(),
+        b"\0\xff\xfe 12345 the the the",
+    ]);
+    w.add(b"x", 1 << 40);
+    let path = DIR.path().join("valid-counts.bin");
+    w.write_counts(&path, &mut tokenizer::train::Silent).unwrap();
+    std::fs::read(&path).unwrap()
+});
+
+/// Reading (and merging with a valid file) either succeeds with sorted,
+/// distinct entries whose counts sum to the header's, or fails with one
+/// line naming the damaged file.
+fn check_counts(bytes: &[u8]) -> Result<(), String> {
+    use tokenizer::train::{CountsReader, Silent, merge_counts};
+    let name = format!("fuzzed-{:?}.bin", std::thread::current().id()).replace(['(', ')'], "");
+    let path = DIR.path().join(name);
+    std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+    let named = |e: Error| -> Result<(), String> {
+        let msg = e.to_string();
+        match e {
+            Error::BadCounts { .. }
+                if msg.starts_with(&path.display().to_string()) && !msg.contains('\n') =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("unexpected error: {msg}")),
+        }
+    };
+    let mut r = match CountsReader::open(&path) {
+        Ok(r) => r,
+        Err(e) => return named(e),
+    };
+    let header = r.header();
+    let mut prev: Option<Vec<u8>> = None;
+    let mut sum = 0u64;
+    let read = r.for_each(|p, c| {
+        if prev.as_deref().is_some_and(|q| q >= p) || p.is_empty() || c == 0 {
+            return Err(Error::Config("accepted an entry out of order, empty or zero".into()));
+        }
+        prev = Some(p.to_vec());
+        sum += c;
+        Ok(())
+    });
+    match read {
+        Ok(()) if sum != header.pieces => return Err("accepted counts that do not sum to the header".into()),
+        Ok(()) => {}
+        Err(e) => return named(e),
+    }
+    let valid = DIR.path().join("valid-counts.bin");
+    let mut sources = vec![
+        CountsReader::open(&valid).map_err(|e| e.to_string())?,
+        CountsReader::open(&path).map_err(|e| e.to_string())?,
+    ];
+    match merge_counts(&mut sources, 0, &mut Silent, |_, _| Ok(())) {
+        Ok(_) => Ok(()),
+        Err(e @ Error::Config(_)) if e.to_string().contains("overflow") => Ok(()),
+        Err(e) => named(e),
+    }
+}
+
+#[test]
+fn fuzz_counts_arbitrary_bytes() {
+    LazyLock::force(&COUNTS);
+    fuzz("counts_bytes", 256, arbitrary_bytes(256), |bytes| check_counts(&bytes));
+}
+
+#[test]
+fn fuzz_counts_byte_mutations() {
+    fuzz("counts_byte_mutations", 512, byte_mutations(), |edits| check_counts(&apply_bytes(&COUNTS, &edits)));
+}
+
+/// Mutations whose checksum is then made right again, so that the checks
+/// behind it (order, counts, trailer) are what must catch them.
+#[test]
+fn fuzz_counts_mutations_with_checksum() {
+    fuzz("counts_mutations_rehashed", 512, byte_mutations(), |edits| {
+        let mut b = apply_bytes(&COUNTS, &edits);
+        if b.len() >= 32 {
+            let n = b.len() - 32;
+            let hash = blake3::hash(&b[..n]);
+            b[n..].copy_from_slice(hash.as_bytes());
+        }
+        check_counts(&b)
     });
 }

@@ -19,6 +19,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Train(tok::train::Args),
+    Count(tok::count::Args),
     Tokenize(tok::tokenize::Args),
     Detokenize(tok::detokenize::Args),
     Stats(tok::stats::Args),
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(a) => tok::train::run(a),
+        Command::Count(a) => tok::count::run(a),
         Command::Tokenize(a) => tok::tokenize::run(a),
         Command::Detokenize(a) => tok::detokenize::run(a),
         Command::Stats(a) => tok::stats::run(a),

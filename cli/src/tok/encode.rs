@@ -78,7 +78,7 @@ fn parse_shard_tokens(s: &str) -> Result<u64, String> {
     Ok(n)
 }
 
-fn parse_part(s: &str) -> Result<Part, String> {
+pub(crate) fn parse_part(s: &str) -> Result<Part, String> {
     s.parse().map_err(|e: dataset::Error| e.to_string())
 }
 

@@ -1,6 +1,7 @@
 //! The `tok` subcommands, one module each: its clap `Args` and its `run`.
 //! `src/bin/tok.rs` only dispatches.
 
+pub mod count;
 pub mod detokenize;
 pub mod encode;
 pub mod export;

@@ -17,13 +17,31 @@ use crate::{Interrupt, Threads, TrainProgress};
 /// ladder from one training: `-o` is then a directory that receives
 /// `bpe8000.json`, `bpe32000.json`, ..., each identical to a separate run.
 /// `--char`: one token per distinct character, in code-point order.
+///
+/// At scale: `--counts FILE` learns from the word counts of `tok count`
+/// (the same vocabulary as from the corpus), and `--max-memory SIZE` keeps
+/// the table of distinct pieces under SIZE by spilling sorted runs to disk
+/// (docs/scale.md).
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("kind").required(true).args(["vocab", "char"])))]
 pub struct Args {
     /// Corpus files or directories (walked recursively in sorted order; every
     /// regular file is read as raw bytes).
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "counts", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Learn from a word-count file of `tok count` instead of a corpus (its
+    /// pattern is the one it was counted with).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "char", "pattern", "max_memory"])]
+    pub counts: Option<PathBuf>,
+
+    /// Keep the table of distinct pieces, and the trainer's copy of it, under
+    /// this much memory (K, M, G, T: powers of 1024): past it, sorted runs are
+    /// spilled to a hidden directory beside the output and merged at the end.
+    /// Exact unless --min-frequency is also given; refused, with the figure,
+    /// when the table to learn from does not fit.
+    #[arg(long, value_name = "SIZE", value_parser = crate::parse_memory, conflicts_with = "char")]
+    pub max_memory: Option<u64>,
 
     /// Output tokenizer file (our JSON format), written atomically; with
     /// several --vocab sizes, the directory of the ladder's files.
@@ -50,7 +68,9 @@ pub struct Args {
     #[arg(long, default_value = "gpt4", value_parser = parse_pattern, conflicts_with = "char")]
     pub pattern: Pattern,
 
-    /// Do not make merges of pairs seen fewer times than this (BPE).
+    /// Do not make merges of pairs seen fewer times than this (BPE). With
+    /// --max-memory, also drop the pieces seen fewer times than this in the
+    /// whole corpus before learning (which changes the result).
     #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "char")]
     pub min_frequency: u64,
 
@@ -73,7 +93,7 @@ pub struct Args {
     pub threads: Threads,
 }
 
-fn parse_pattern(s: &str) -> Result<Pattern, String> {
+pub(crate) fn parse_pattern(s: &str) -> Result<Pattern, String> {
     Pattern::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Pattern::ALL.iter().map(|p| p.name()).collect();
         format!("unknown pattern {s:?} (expected one of {})", names.join(", "))
@@ -98,14 +118,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("--vocab {v}: given twice");
         }
     }
-    let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    let docs = dataset::corpus::list_files(&args.paths)?;
     let interrupt = Interrupt::install();
     let mut progress = TrainProgress::new(args.quiet, interrupt.clone());
     let vocab = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    if let Some(counts) = &args.counts {
+        let words = tokenizer::train::WordCounter::read_counts(counts, &mut progress)?;
+        let config = BpeConfig {
+            vocab_size: *sizes.iter().max().context("--vocab is required with --counts")?,
+            pattern: words.pattern(),
+            min_frequency: args.min_frequency,
+            specials: args.specials.clone(),
+        };
+        let toks =
+            tokenizer::train::train_bpe_ladder(&config, sizes, words, &mut progress).map_err(
+                |e| match e {
+                    tokenizer::Error::Config(msg) => anyhow::anyhow!("--vocab {vocab}: {msg}"),
+                    tokenizer::Error::EmptyCorpus => {
+                        anyhow::anyhow!("{}: no pieces to learn from", counts.display())
+                    }
+                    e => e.into(),
+                },
+            )?;
+        return save(&args, &interrupt, &mut progress, toks);
+    }
+    let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let docs = dataset::corpus::list_files(&args.paths)?;
     let errors = |e: dataset::Error| match e {
         dataset::Error::Config(msg) if !args.char => anyhow::anyhow!("--vocab {vocab}: {msg}"),
         dataset::Error::Empty(msg) | dataset::Error::Config(msg) => anyhow::anyhow!("{corpus}: {msg}"),
+        e @ dataset::Error::OverMemory { .. } => {
+            anyhow::anyhow!("--max-memory: {e}")
+        }
         e => e.into(),
     };
     let toks: Vec<tokenizer::Tokenizer> = if args.char {
@@ -118,8 +161,50 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             min_frequency: args.min_frequency,
             specials: args.specials.clone(),
         };
-        dataset::train_bpe_ladder(&docs, &config, sizes, &mut progress).map_err(errors)?
+        match args.max_memory {
+            None => dataset::train_bpe_ladder(&docs, &config, sizes, &mut progress).map_err(errors)?,
+            Some(max_memory) => {
+                let limit = dataset::CountLimit {
+                    min_count: args.min_frequency,
+                    ..dataset::CountLimit::new(
+                        max_memory,
+                        Some(dataset::learn::spill_dir_beside(&args.output)),
+                    )
+                };
+                // The spill directory goes beside the output: make sure its
+                // parent exists (as saving would).
+                if let Some(dir) = &limit.spill_dir {
+                    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+                }
+                let (toks, stats) =
+                    dataset::train_bpe_ladder_limited(&docs, &config, sizes, &limit, &mut progress)
+                        .map_err(errors)?;
+                progress.finish();
+                println!(
+                    "counted {} distinct pieces in at most {} bytes of memory: {} sorted runs spilled \
+                         (largest {} bytes), {} pieces kept for learning (estimated {} bytes)",
+                    stats.distinct,
+                    max_memory,
+                    stats.spills,
+                    stats.largest_run,
+                    stats.kept,
+                    stats.final_bytes
+                );
+                toks
+            }
+        }
     };
+    save(&args, &interrupt, &mut progress, toks)
+}
+
+/// Writes the trained vocabularies: one file, or a ladder's directory.
+fn save(
+    args: &Args,
+    interrupt: &Interrupt,
+    progress: &mut TrainProgress,
+    toks: Vec<tokenizer::Tokenizer>,
+) -> anyhow::Result<()> {
+    let sizes = args.vocab.as_slice();
     // A signal that came after the last poll still leaves no file.
     if interrupt.is_set() {
         return Err(tokenizer::Error::Cancelled.into());

@@ -43,6 +43,11 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::Path;
+
+use super::counts_file::{CountsHeader, CountsReader};
 use super::{Observer, Stage};
 use crate::{Error, Pattern, Result};
 
@@ -88,6 +93,20 @@ impl WordCounter {
             short: HashTable::new(),
             arena: Vec::new(),
             long: HashTable::new(),
+            bytes_fed: 0,
+            pieces: 0,
+        }
+    }
+
+    /// An empty counter with room for `short` pieces of up to 15 bytes and
+    /// `long` longer ones of `long_bytes` bytes in all, so that adding them
+    /// never grows a table (see [`WordCounter::exact_memory_bytes`]).
+    pub fn with_capacity(pattern: Pattern, short: usize, long: usize, long_bytes: usize) -> WordCounter {
+        WordCounter {
+            pattern,
+            short: HashTable::with_capacity(short),
+            arena: Vec::with_capacity(long_bytes),
+            long: HashTable::with_capacity(long),
             bytes_fed: 0,
             pieces: 0,
         }
@@ -203,6 +222,185 @@ impl WordCounter {
             .map_or(0, |e| e.count)
     }
 
+    /// The distinct pieces and their counts in increasing bytewise order,
+    /// as word-count files store them. Takes [`SORT_BYTES_PER_PIECE`] bytes
+    /// per distinct piece besides the counter.
+    pub fn sorted(&self) -> Vec<(&[u8], u64)> {
+        let mut v: Vec<(&[u8], u64)> = self.iter().collect();
+        v.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// What a word-count file of these counts says in its header.
+    pub fn header(&self) -> CountsHeader {
+        CountsHeader { pattern: self.pattern, pieces: self.pieces, bytes_fed: self.bytes_fed }
+    }
+
+    /// Writes the counts to `path` as a word-count file ([`counts_file`]),
+    /// atomically. Errors name the file. The observer's `poll` is asked
+    /// every 65,536 entries; a break leaves no file and gives
+    /// [`Error::Cancelled`].
+    ///
+    /// [`counts_file`]: super::counts_file
+    pub fn write_counts(&self, path: &Path, observer: &mut dyn Observer) -> Result<()> {
+        // Sorted in chunks, polling between them, then merged while writing:
+        // sorting tens of millions of pieces in one go would not see a
+        // Ctrl-C for seconds. Same memory as one sort.
+        let mut v: Vec<(&[u8], u64)> = self.iter().collect();
+        for chunk in v.chunks_mut(SORT_CHUNK) {
+            chunk.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+            if observer.poll().is_break() {
+                return Err(Error::Cancelled);
+            }
+        }
+        let chunks: Vec<&[(&[u8], u64)]> = v.chunks(SORT_CHUNK).collect();
+        let mut heap: BinaryHeap<ChunkHead<'_>> = chunks
+            .iter()
+            .enumerate()
+            .filter_map(|(c, s)| s.first().map(|&(p, n)| Reverse((p, n, c, 0))))
+            .collect();
+        let merged = std::iter::from_fn(|| {
+            let Reverse((piece, count, c, i)) = heap.pop()?;
+            if let Some(&(p, n)) = chunks[c].get(i + 1) {
+                heap.push(Reverse((p, n, c, i + 1)));
+            }
+            Some((piece, count))
+        });
+        super::counts_file::write_counts(path, self.header(), merged, observer)
+    }
+
+    /// Reads a word-count file into a new counter, sized once from the
+    /// file's entry count. Every check of [`CountsReader`] applies; the
+    /// observer's `poll` is asked every 65,536 entries (a break gives
+    /// [`Error::Cancelled`]).
+    pub fn read_counts(path: &Path, observer: &mut dyn Observer) -> Result<WordCounter> {
+        let mut r = CountsReader::open(path)?;
+        let header = r.header();
+        let mut words = WordCounter::new(header.pattern);
+        if let Some(d) = r.distinct_hint() {
+            words.short.reserve(usize::try_from(d).unwrap_or(0), |e| hash_short(u128::from_le_bytes(e.0)));
+        }
+        let mut n = 0u64;
+        r.for_each(|piece, count| {
+            words.insert(piece, count);
+            n += 1;
+            if n.is_multiple_of(1 << 16) && observer.poll().is_break() {
+                return Err(Error::Cancelled);
+            }
+            Ok(())
+        })?;
+        words.pieces = header.pieces;
+        words.bytes_fed = header.bytes_fed;
+        Ok(words)
+    }
+
+    /// Records `bytes` of text counted elsewhere (by the counter whose
+    /// pieces were then given to [`WordCounter::add`], e.g. from a
+    /// word-count file), so that [`WordCounter::bytes_fed`] stays the
+    /// corpus's size.
+    pub fn add_bytes_fed(&mut self, bytes: u64) {
+        self.bytes_fed += bytes;
+    }
+
+    /// Drops the pieces counted fewer than `min_count` times (0 and 1 keep
+    /// everything); [`WordCounter::pieces`] then counts the pieces kept.
+    pub fn retain_min_count(&mut self, min_count: u64) {
+        if min_count <= 1 {
+            return;
+        }
+        let mut dropped = 0u64;
+        self.short.retain(|e| {
+            let keep = e.1 >= min_count;
+            dropped += if keep { 0 } else { e.1 };
+            keep
+        });
+        self.long.retain(|e| {
+            let keep = e.count >= min_count;
+            dropped += if keep { 0 } else { e.count };
+            keep
+        });
+        self.pieces -= dropped;
+        // The arena keeps the dropped pieces' bytes; compact it.
+        let mut arena = Vec::with_capacity(self.long.iter().map(|e| e.len).sum());
+        for e in self.long.iter_mut() {
+            let start = arena.len();
+            arena.extend_from_slice(&self.arena[e.start..e.start + e.len]);
+            e.start = start;
+        }
+        self.arena = arena;
+        self.short.shrink_to_fit(|e| hash_short(u128::from_le_bytes(e.0)));
+        let arena = &self.arena;
+        self.long.shrink_to_fit(|e| hash_bytes(&arena[e.start..e.start + e.len]));
+    }
+
+    /// Bytes the counter's tables hold now: every bucket of both hash
+    /// tables (entry plus control byte, empty or not) and the arena of long
+    /// pieces, by capacity. The rayon workers' private tables during
+    /// counting come on top.
+    pub fn memory_bytes(&self) -> u64 {
+        table_bytes(buckets_for(self.short.capacity()), SHORT_ENTRY)
+            + table_bytes(buckets_for(self.long.capacity()), LONG_ENTRY)
+            + self.arena.capacity() as u64
+    }
+
+    /// The most the tables would hold at once while `extra` more distinct
+    /// pieces are added: a hash table that must grow allocates its doubled
+    /// table before it frees the old one. Assumes the new pieces split
+    /// between short and long as the present ones do (all short when empty).
+    pub fn memory_bytes_growing(&self, extra: usize) -> u64 {
+        let now = self.memory_bytes();
+        let distinct = self.distinct().max(1);
+        let long_extra = extra * self.long.len() / distinct;
+        let short_extra = extra - long_extra;
+        let mut peak = now;
+        for (cap, len, add, entry) in [
+            (self.short.capacity(), self.short.len(), short_extra, SHORT_ENTRY),
+            (self.long.capacity(), self.long.len(), long_extra, LONG_ENTRY),
+        ] {
+            if len + add > cap {
+                // Old and new table side by side, while rehashing.
+                peak += table_bytes(buckets_for(exact_capacity(len + add)), entry);
+            }
+        }
+        let arena_extra =
+            if self.long.is_empty() { 0 } else { long_extra * self.arena.len() / self.long.len() };
+        if self.arena.len() + arena_extra > self.arena.capacity() {
+            peak += ((self.arena.len() + arena_extra).next_power_of_two()) as u64;
+        }
+        peak
+    }
+
+    /// The bytes a counter holds once sized exactly for `short` pieces of up
+    /// to 15 bytes and `long` longer ones of `long_bytes` bytes in all (as
+    /// [`WordCounter::read_counts`] sizes it): hash-table buckets are a
+    /// power of two at most 7/8 full, each costing its entry (24 bytes, short
+    /// or long) plus one control byte.
+    pub fn exact_memory_bytes(short: usize, long: usize, long_bytes: usize) -> u64 {
+        table_bytes(buckets_for(exact_capacity(short)), SHORT_ENTRY)
+            + table_bytes(buckets_for(exact_capacity(long)), LONG_ENTRY)
+            + long_bytes as u64
+    }
+
+    /// The most the trainer ([`super::learn_merges`]) holds at once for
+    /// `distinct` words of `piece_bytes` bytes in all, besides the counter:
+    /// 64 bytes a word (the sorted list of words and its split into short
+    /// and long ones, 48 bytes a word while both exist, then a 12-byte header
+    /// and a 4-byte id) and 16 bytes a byte (4 for the symbol, 8 for the
+    /// lists of words each pair occurs in, built per worker and then joined,
+    /// and later holding dead entries until compacted, and an allowance of 4
+    /// for the pair table and its heap, whose size is the number of distinct
+    /// pairs). Measured: 1 GiB of generated text, 3.26 million distinct
+    /// pieces, vocab 32,000: see docs/scale.md.
+    pub fn learn_memory_bytes(distinct: usize, piece_bytes: usize) -> u64 {
+        distinct as u64 * 64 + 16 * piece_bytes as u64
+    }
+
+    /// Whether `piece` is kept by value (a short piece, see
+    /// [`WordCounter::exact_memory_bytes`]).
+    pub fn is_short(piece: &[u8]) -> bool {
+        piece.len() <= SHORT
+    }
+
     fn insert(&mut self, piece: &[u8], count: u64) {
         if piece.len() <= SHORT {
             let v = pack(piece);
@@ -270,6 +468,46 @@ impl WordCounter {
 
 /// Pieces of at most this many bytes are counted by value (see [`pack`]).
 const SHORT: usize = 15;
+/// A sorted chunk's current piece and count, the chunk and the position in
+/// it, in [`WordCounter::write_counts`]'s merge (a min-heap by piece).
+type ChunkHead<'a> = Reverse<(&'a [u8], u64, usize, usize)>;
+/// [`WordCounter::write_counts`] sorts this many pieces at a time (a
+/// fraction of a second) between polls for cancellation (a few in unit
+/// tests, so that they merge several chunks).
+const SORT_CHUNK: usize = if cfg!(test) { 7 } else { 1 << 20 };
+/// Bytes of one entry of the short and of the long table.
+const SHORT_ENTRY: usize = std::mem::size_of::<([u8; 16], u64)>();
+const LONG_ENTRY: usize = std::mem::size_of::<Entry>();
+/// Bytes per distinct piece of [`WordCounter::sorted`]'s list: a slice and a
+/// count.
+pub const SORT_BYTES_PER_PIECE: u64 = std::mem::size_of::<(&[u8], u64)>() as u64;
+
+/// The bucket count of a hashbrown table that can hold `capacity` entries
+/// (its load factor is 7/8; small tables are exceptions).
+fn buckets_for(capacity: usize) -> usize {
+    if capacity == 0 {
+        0
+    } else if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    }
+}
+
+/// The capacity of a hashbrown table sized for exactly `n` entries.
+fn exact_capacity(n: usize) -> usize {
+    match buckets_for(n) {
+        0 => 0,
+        b if b < 8 => b - 1,
+        b => b / 8 * 7,
+    }
+}
+
+/// Bytes of a hashbrown table with `buckets` buckets of `entry` bytes: the
+/// entries, one control byte each, and one group of trailing control bytes.
+fn table_bytes(buckets: usize, entry: usize) -> u64 {
+    if buckets == 0 { 0 } else { (buckets * (entry + 1) + 16) as u64 }
+}
 
 /// A piece of at most [`SHORT`] bytes as one integer: the bytes in the low
 /// 120 bits, the length in the top 8 (so that zero bytes are not lost).

@@ -44,10 +44,12 @@ use crate::{Error, Pattern, Result, TokenId, Tokenizer};
 
 mod chars;
 mod count;
+pub mod counts_file;
 mod learn;
 
 pub use chars::{CharCounter, train_char};
-pub use count::WordCounter;
+pub use count::{SORT_BYTES_PER_PIECE, WordCounter};
+pub use counts_file::{CountsHeader, CountsReader, merge_count_files, merge_counts};
 pub use learn::{LearnStats, Learned, Stop, learn_merges};
 
 /// What a long-running operation reports.
