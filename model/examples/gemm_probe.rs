@@ -6,7 +6,8 @@
 //! (`rows`: the per-time-step path with A row-major in place; `at`: A
 //! stored transposed, as dG^T in the weight gradients; `grp`: A in the
 //! grouped layout the backward writes dG^T in, read with no packing; `rg`:
-//! A in row groups of NR, as the head reads the activation panels.)
+//! A in row groups of NR, as the head reads the activation panels; `rgm`:
+//! row groups of MR, as dh reads the grouped dlogits.)
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use model::kernels::{Isa, Kernels, PackedB, gemm};
@@ -23,7 +24,8 @@ fn main() {
     let rows = args.get(5).is_some_and(|s| s == "rows");
     let at = args.get(5).is_some_and(|s| s == "at");
     let grp = args.get(5).is_some_and(|s| s == "grp");
-    let rg = args.get(5).is_some_and(|s| s == "rg");
+    let rg = args.get(5).is_some_and(|s| s == "rg" || s == "rgm");
+    let rgm = args.get(5).is_some_and(|s| s == "rgm");
     let kern = Kernels::get(isa).unwrap();
     // AlignedBuf (huge pages, as the trainer's buffers) rather than Vec:
     // with 4 KiB pages, C rows 32 KiB apart make the timing vary by 10%.
@@ -36,7 +38,7 @@ fn main() {
     let mut pb = PackedB::new();
     pb.pack(kern, k, n, &b, n, 1);
     let ag = if grp { Some(gemm::group_a(kern, m, k, a, 1, m)) } else { None };
-    let gw = kern.tile().1;
+    let gw = if rgm { kern.tile().0 } else { kern.tile().1 };
     let agr = if rg { Some(gemm::group_rows(m, k, gw, a, k, 1)) } else { None };
     let reps = (2e10 / (2.0 * (m * n * k) as f64)).max(3.0) as usize;
     let mut best = f64::MAX;
