@@ -616,8 +616,11 @@ pub(crate) unsafe fn ukernel_rows<V: Simd, const MR: usize, const NV: usize>(
 /// A in row groups: element (r, k) at `a[(k / gw) * gs + r * gw + k % gw]`
 /// (the fast path's activation panels and grouped dlogits, read in place:
 /// within a group of `gw` depths the MR rows are `gw` floats apart).
+/// B's rows are `BNV` vectors apart: `BNV == NV` is the full-width kernel,
+/// `NV < BNV` computes only the first NV vectors of a wider panel (the
+/// head's last, mostly empty panel at a small vocabulary).
 #[inline(always)]
-pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
+pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize, const BNV: usize>(
     kc: usize,
     a: *const f32,
     gw: usize,
@@ -631,7 +634,7 @@ pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
     let mut b = b;
     let mut ag = a;
     let mut k0 = 0;
-    let nr = NV * V::LANES;
+    let nr = BNV * V::LANES;
     if gw == MR {
         // Groups of exactly MR depths (dh's A, the grouped dlogits): the
         // group is unrolled with constant offsets, so the MR row addresses
