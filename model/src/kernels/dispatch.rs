@@ -126,6 +126,9 @@ pub struct Kernels {
     /// `ukernel_rows` on a tile of MR-1 rows (see `gemm::row_split`).
     pub(crate) ukernel_rows_lo: UkernelRows,
     pub(crate) ukernel_rows_g: UkernelRowsG,
+    /// `ukernel_rows_g` on the first NR/2 columns of a panel (B's rows
+    /// still NR apart), for a last panel at most half full.
+    pub(crate) ukernel_rows_g_half: UkernelRowsG,
     pub(crate) gemv_panel: GemvPanel,
     pub(crate) lstm_fwd_rows: LstmFwdRows,
     pub(crate) lstm_bwd_rows: LstmBwdRows,

@@ -850,7 +850,11 @@ unsafe fn rows_g_edge(
             }
         }
         if m >= mr {
-            (kern.ukernel_rows_g)(kc, ag.add(r0 * gw), gw, gs, bp, tp, nr, acc);
+            // A last panel at most half full (V = 65 with NR = 32 has one
+            // column in its third panel) runs the half-width kernel: the
+            // same FMA sequence for those columns, half the work.
+            let f = if 2 * cols <= nr { kern.ukernel_rows_g_half } else { kern.ukernel_rows_g };
+            f(kc, ag.add(r0 * gw), gw, gs, bp, tp, nr, acc);
         } else {
             APACK.with(|buf| {
                 let mut buf = buf.borrow_mut();

@@ -616,8 +616,11 @@ pub(crate) unsafe fn ukernel_rows<V: Simd, const MR: usize, const NV: usize>(
 /// A in row groups: element (r, k) at `a[(k / gw) * gs + r * gw + k % gw]`
 /// (the fast path's activation panels and grouped dlogits, read in place:
 /// within a group of `gw` depths the MR rows are `gw` floats apart).
+/// B's rows are `BNV` vectors apart: `BNV == NV` is the full-width kernel,
+/// `NV < BNV` computes only the first NV vectors of a wider panel (the
+/// head's last, mostly empty panel at a small vocabulary).
 #[inline(always)]
-pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
+pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize, const BNV: usize>(
     kc: usize,
     a: *const f32,
     gw: usize,
@@ -631,9 +634,28 @@ pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize>(
     let mut b = b;
     let mut ag = a;
     let mut k0 = 0;
+    let nr = BNV * V::LANES;
+    if gw == MR {
+        // Groups of exactly MR depths (dh's A, the grouped dlogits): the
+        // group is unrolled with constant offsets, so the MR row addresses
+        // need no arithmetic and the loop runs once per group instead of
+        // MR/2 times with a group switch in between. Same FMA sequence.
+        while k0 + MR <= kc {
+            for k in 0..MR {
+                tile_step(&mut acc, b.add(k * nr), |r| *ag.add(r * MR + k));
+            }
+            b = b.add(MR * nr);
+            ag = ag.add(gs);
+            k0 += MR;
+        }
+        for k in 0..kc - k0 {
+            tile_step(&mut acc, b.add(k * nr), |r| *ag.add(r * MR + k));
+        }
+        tile_store(&acc, c, ldc);
+        return;
+    }
     while k0 < kc {
         let len = gw.min(kc - k0);
-        let nr = NV * V::LANES;
         // Two depths per iteration, as in `ukernel_packed`.
         let mut k = 0;
         while k + 2 <= len {

@@ -53,7 +53,17 @@ macro_rules! instantiate_kernels {
             kc: usize, a: *const f32, gw: usize, gs: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool,
         ) {
             // SAFETY: forwarded contract.
-            unsafe { g::ukernel_rows_g::<$V, $mr, $nv>(kc, a, gw, gs, b, c, ldc, acc) }
+            unsafe { g::ukernel_rows_g::<$V, $mr, $nv, $nv>(kc, a, gw, gs, b, c, ldc, acc) }
+        }
+
+        $(#[$attr])*
+        /// # Safety
+        /// See `instantiate_kernels!`.
+        pub(crate) unsafe fn ukernel_rows_g_half(
+            kc: usize, a: *const f32, gw: usize, gs: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool,
+        ) {
+            // SAFETY: forwarded contract (the first half of a full panel).
+            unsafe { g::ukernel_rows_g::<$V, $mr, { $nv / 2 }, $nv>(kc, a, gw, gs, b, c, ldc, acc) }
         }
 
         $(#[$attr])*
@@ -178,6 +188,7 @@ macro_rules! instantiate_kernels {
             ukernel_rows,
             ukernel_rows_lo,
             ukernel_rows_g,
+            ukernel_rows_g_half,
             gemv_panel,
             lstm_fwd_rows,
             lstm_bwd_rows,
