@@ -65,7 +65,7 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
     }
     let threads = if rows { 1 } else { rayon::current_num_threads() };
-    let peak = (0..3).map(|_| model::kernels::fma_peak_gflops(threads, 100).0).fold(0.0, f64::max);
+    let peak = (0..3).map(|_| model::kernels::fma_peak_gflops_isa(threads, 100, isa)).fold(0.0, f64::max);
     let gf = 2.0 * (m * n * k) as f64 / best / 1e9;
     println!(
         "{m}x{k}x{n} {isa:?} rows={rows} at={at} threads={threads}: {:.3} ms, {gf:.1} GFLOP/s = {:.1}% of {peak:.1}",
