@@ -28,6 +28,10 @@
 #   SPILL_SIZES   run on these sizes (default "1"; empty: none)
 #   REFS          sizes to run HF tokenizers and rustbpe on (default none;
 #                 "1 4" as in the issue; installed into target/bench-venv)
+#   REF_MEMORY    address-space cap of each reference run (default 20G; set
+#                 with prlimit --as), so a reference tool that outgrows the
+#                 machine fails as "out of memory at REF_MEMORY" instead of
+#                 waking the kernel's OOM killer
 #   KEEP=1        keep the generated corpora
 # Another process on the machine skews every figure: the table records the
 # load average before each run.
@@ -46,6 +50,7 @@ in_memory="${IN_MEMORY:-1 4}"
 spill="${SPILL:-256M}"
 spill_sizes="${SPILL_SIZES-1}"
 refs="${REFS:-}"
+ref_memory="${REF_MEMORY:-20G}"
 min_frequency="${MIN_FREQUENCY:-}"
 prune=()
 limit_note=""
@@ -154,12 +159,13 @@ for gib in $sizes; do
     [ "$s" = "$gib" ] || continue
     for tool in rustbpe hf; do
       name="$tool-${gib}g"
-      measure "$name" "$venv/bin/python" "$root/scripts/bench/train_ref.py" "$tool" --stream \
+      measure "$name" prlimit --as="$(numfmt --from=iec "$ref_memory")" -- \
+        "$venv/bin/python" "$root/scripts/bench/train_ref.py" "$tool" --stream \
         --vocab "$vocab" --out "$dir/out/$name.hex" "$corpus"
       result="ok"
       if [ "$status" -ne 0 ]; then
         if grep -q -i -E "memory|killed" "$dir/logs/$name.err" || [ "$status" -eq 137 ]; then
-          result="out of memory"
+          result="out of memory at $ref_memory"
         else
           result="failed ($status)"
         fi
