@@ -63,9 +63,12 @@
 //! - `gemm_rows_grouped` (head): for short K (logits, K = H) a task owns 8
 //!   panels (a 512 KiB block of B stays in L2 while its rows pass over it):
 //!   V=8000 logits 1048x512x8000 201-210 -> 212-221 GFLOP/s; 2, 4 or 8
-//!   panels are alike, 16 lose 6%. For long K (dh, K = V) one call per tile
-//!   over the whole depth: 1048x8000x512 189-195 -> 199-212 GFLOP/s; (MC,
-//!   KC) in {16..128} x {1024..8192} all within noise.
+//!   panels are alike, 16 lose 6%. dh (K = V) runs the same order: the
+//!   A-stationary order over the whole depth that gained 5-10% there on
+//!   dh (1048x8000x512, 189-195 -> 199-212 GFLOP/s on Zen 4) ran 25-35%
+//!   slower on Zen 3 and 2.7-3.5x slower on an Intel Xeon (Emerald
+//!   Rapids), where B streaming from L3 once per 2 x MR rows is
+//!   bandwidth-bound.
 //! - Kept our own kernel over the crates: `cargo bench -p model --bench gemm`
 //!   on 2 Zen 4 cores (GFLOP/s, criterion median, raised priority):
 //!
@@ -728,31 +731,22 @@ pub(crate) unsafe fn gemm_rows_grouped(
     let (mr, nr, gw) = (kern.mr, kern.nr, a.gw);
     let panels = n.div_ceil(nr);
     let threads = rayon::current_num_threads();
-    // Two orders. Short K (the logits, K = H): B-stationary, a block of
-    // ROWS_GROUPED_PANELS panels stays in L2 while every row tile of the
-    // task passes over it (B is too large to stream once per row tile).
-    // Long K (dh, K = V): A-stationary like `gemm_grouped_a`, one call over
-    // the whole depth per tile, the task's A tiles in L2 and B streaming
-    // (fewer C round trips, long prefetch streams).
+    // B-stationary: a block of ROWS_GROUPED_PANELS panels of depth KC stays
+    // in L2 while every row tile of the task passes over it, for the logits
+    // (K = H) and for dh (K = V) alike.
     //
-    // The A-stationary order reads all of B once per task of 2 x MR rows:
-    // MR flops per byte of B, which has to come from L3 (a full-depth panel
-    // at V = 8000 is 512 KiB with NR = 16, 1 MiB with NR = 32: as large as
-    // the L2 of either machine measured). With MR = 8 (AVX-512, Zen 4) that
-    // kept up; with MR = 6 (AVX2, Zen 3) dh ran 25-35% slower than the
-    // B-stationary order (bench_lstm_train V=8000, interleaved: dh 527-668
-    // vs 391-412 ms per step). So the long-K order needs >= 8 flops per byte.
-    let long_k = k > 2 * kern.blocking().kc && mr >= 8;
-    let (kcb, pb, mc) = if long_k {
-        let (omc, okc) = block_override().unwrap_or((2 * mr, GROUPED_KC));
-        (okc.min(k).div_ceil(gw) * gw, panels, (omc / mr).max(1) * mr)
-    } else {
-        let pb = ROWS_GROUPED_PANELS;
-        let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
-        // KC in whole groups, so every microkernel call starts a group.
-        let kcb = (block_override().map_or(kern.blocking().kc, |o| o.1) / gw).max(1) * gw;
-        (kcb, pb, m.div_ceil(mr).div_ceil(want_m).max(1) * mr)
-    };
+    // dh used to run A-stationary (one call over the whole depth per tile
+    // of 2 x MR rows, B streaming): that reads all of B once per 2 x MR rows,
+    // MR flops per byte of B from L3. It kept up on Zen 4 (MR = 8) but not
+    // elsewhere: 25-35% slower on Zen 3 (AVX2, MR = 6), and 2.7-3.5x slower
+    // on an Intel Xeon (Emerald Rapids, AVX-512), whose per-core L3
+    // bandwidth is lower (`gemm_probe 1048 8000 512 avx512 rgm`, one
+    // thread, interleaved: 26-35% of the core's peak against 87-88%).
+    let pb = ROWS_GROUPED_PANELS;
+    let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
+    // KC in whole groups, so every microkernel call starts a group.
+    let kcb = (block_override().map_or(kern.blocking().kc, |o| o.1) / gw).max(1) * gw;
+    let mc = m.div_ceil(mr).div_ceil(want_m).max(1) * mr;
     let tiles_n = panels.div_ceil(pb);
     let tiles_m = m.div_ceil(mc);
     let c = SendPtr(c);
@@ -768,14 +762,9 @@ pub(crate) unsafe fn gemm_rows_grouped(
             let kc = kcb.min(k - pc);
             let acc = accumulate || pc > 0;
             let ag = a.ptr.wrapping_add((pc / gw) * a.gs);
-            let order: &mut dyn Iterator<Item = (usize, usize)> = if long_k {
-                &mut (p0..p1).flat_map(|jp| (0..rows).step_by(mr).map(move |ir| (ir, jp)))
-            } else {
-                &mut (0..rows).step_by(mr).flat_map(|ir| (p0..p1).map(move |jp| (ir, jp)))
-            };
-            for (ir, jp) in order {
+            for ir in (0..rows).step_by(mr) {
                 let i = i0 + ir;
-                {
+                for jp in p0..p1 {
                     let cols = nr.min(n - jp * nr);
                     // SAFETY: panel jp, depths pc..pc+kc, rows i.. of A and
                     // C exist (caller's contract); this task alone writes C
