@@ -51,6 +51,7 @@ spill="${SPILL:-256M}"
 spill_sizes="${SPILL_SIZES-1}"
 refs="${REFS:-}"
 ref_memory="${REF_MEMORY:-20G}"
+ref_memory_bytes="$(numfmt --from=iec "$ref_memory")"
 min_frequency="${MIN_FREQUENCY:-}"
 prune=()
 limit_note=""
@@ -159,7 +160,7 @@ for gib in $sizes; do
     [ "$s" = "$gib" ] || continue
     for tool in rustbpe hf; do
       name="$tool-${gib}g"
-      measure "$name" prlimit --as="$(numfmt --from=iec "$ref_memory")" -- \
+      measure "$name" prlimit --as="$ref_memory_bytes" -- \
         "$venv/bin/python" "$root/scripts/bench/train_ref.py" "$tool" --stream \
         --vocab "$vocab" --out "$dir/out/$name.hex" "$corpus"
       result="ok"

@@ -63,12 +63,8 @@
 //! - `gemm_rows_grouped` (head): for short K (logits, K = H) a task owns 8
 //!   panels (a 512 KiB block of B stays in L2 while its rows pass over it):
 //!   V=8000 logits 1048x512x8000 201-210 -> 212-221 GFLOP/s; 2, 4 or 8
-//!   panels are alike, 16 lose 6%. dh (K = V) runs the same order: the
-//!   A-stationary order over the whole depth that gained 5-10% there on
-//!   dh (1048x8000x512, 189-195 -> 199-212 GFLOP/s on Zen 4) ran 25-35%
-//!   slower on Zen 3 and 2.7-3.5x slower on an Intel Xeon (Emerald
-//!   Rapids), where B streaming from L3 once per 2 x MR rows is
-//!   bandwidth-bound.
+//!   panels are alike, 16 lose 6%. dh (K = V) runs the same order; why
+//!   not A-stationary is measured at the driver.
 //! - Kept our own kernel over the crates: `cargo bench -p model --bench gemm`
 //!   on 2 Zen 4 cores (GFLOP/s, criterion median, raised priority):
 //!
@@ -700,8 +696,9 @@ const ROWS_GROUPED_PANELS: usize = crate::kernels::cache::B_PANELS_HOT;
 /// dh (A = grouped dlogits). Tasks are (panel block, row block) pairs,
 /// panel block outermost, so consecutive tasks of a thread reuse the same
 /// block of B from L2; each A tile is used for the whole panel block while
-/// it is in L1. Parallel; K never split; the FMA sequence of every element
-/// is that of the other drivers (bit-identical results).
+/// it is in L1. Parallel; K in blocks of KC, C reloaded between them, so
+/// the FMA sequence of every element is that of the other drivers
+/// (bit-identical results).
 ///
 /// # Safety
 /// A readable for rows 0..m and depths 0..b.k as described; B's panels
@@ -741,7 +738,8 @@ pub(crate) unsafe fn gemm_rows_grouped(
     // elsewhere: 25-35% slower on Zen 3 (AVX2, MR = 6), and 2.7-3.5x slower
     // on an Intel Xeon (Emerald Rapids, AVX-512), whose per-core L3
     // bandwidth is lower (`gemm_probe 1048 8000 512 avx512 rgm`, one
-    // thread, interleaved: 26-35% of the core's peak against 87-88%).
+    // thread, interleaved: 26-35% of the core's peak against 87-88%). On
+    // Zen 4 alone it had gained 5-10% (189-195 -> 199-212 GFLOP/s).
     let pb = ROWS_GROUPED_PANELS;
     let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
     // KC in whole groups, so every microkernel call starts a group.
