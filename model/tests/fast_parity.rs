@@ -308,16 +308,23 @@ fn forward_loss_respects_lens() {
 /// The stepper agrees with the training path: the cross-entropy of its
 /// logits, summed over a sequence, equals `forward_loss` of that sequence,
 /// and its parallel split (H >= 256) gives the same bits as one thread.
+/// With layer 0's input table (V = 37) and without it (V = 16,000: the
+/// table would exceed `INPUT_TABLE_BYTES`, so W_ih is read per token).
 #[test]
 fn stepper_agrees_with_forward_loss() {
-    for cell in [Cell::Lstm, Cell::Rnn] {
-        let cfg = ModelConfig { cell, vocab: 37, embed: 24, hidden: 272, layers: 2, tie: false };
+    let big_v = 16_000;
+    assert!(
+        big_v * 4 * 272 * 4 > model::fast::stepper::INPUT_TABLE_BYTES,
+        "the large case must skip the table"
+    );
+    for (cell, vocab) in [(Cell::Lstm, 37), (Cell::Rnn, 37), (Cell::Lstm, big_v)] {
+        let cfg = ModelConfig { cell, vocab, embed: 24, hidden: 272, layers: 2, tie: false };
         let layout = ParamLayout::new(&cfg);
         let params = layout.init(11);
         let mut rng = model::rng::Rng::new(5);
         let t = 9;
-        let x: Vec<u32> = (0..t).map(|_| rng.below(37) as u32).collect();
-        let y: Vec<u32> = (0..t).map(|_| rng.below(37) as u32).collect();
+        let x: Vec<u32> = (0..t).map(|_| rng.below(vocab as u64) as u32).collect();
+        let y: Vec<u32> = (0..t).map(|_| rng.below(vocab as u64) as u32).collect();
         let mut ws = Workspace::new(&layout, 1, t);
         let (want, _) = ws.forward_loss(&params, &x, &y, &[t]);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
