@@ -21,7 +21,9 @@
 //! 2. Forward, per layer, per step and per task of 32 units: `gates_t =
 //!    x_t W_ih^T + h_{t-1} W_hh^T` for the task's gate columns (the input
 //!    projection is part of the step, so its result never goes to memory
-//!    and back), then the fused cell kernel (bias, sigmoid/tanh, c and h) on
+//!    and back; in layer 0, when V <= N/4, `x_t W_ih^T` is a row of the
+//!    input table `E W_ih^T`, computed once per call with the weights),
+//!    then the fused cell kernel (bias, sigmoid/tanh, c and h) on
 //!    the same columns, then the task's units of h_t are also written as B
 //!    panels (`hp`, see `panels`) for the weight gradients and the head. One
 //!    barrier per step (`steps.rs`).
@@ -53,8 +55,8 @@ use rayon::prelude::*;
 
 use crate::config::Cell;
 use crate::kernels::gemm::{
-    AGroups, BRef, IndexMap, SendPtr, gemm_grouped_a, gemm_rows_grouped, gemm_rows_panels, rows_to_grouped,
-    rows_to_panels,
+    AGroups, BRef, IndexMap, SendPtr, gemm_grouped_a, gemm_prepacked, gemm_rows_grouped, gemm_rows_panels,
+    rows_to_grouped, rows_to_panels,
 };
 use crate::kernels::{AlignedBuf, Isa, Kernels, PackedB, UNIT_BLOCK};
 use crate::params::ParamLayout;
@@ -157,6 +159,14 @@ pub struct Workspace {
     x0: AlignedBuf,
     /// The embedded inputs as B panels (see `Workspace::panels`).
     x0p: AlignedBuf,
+    /// Layer 0's input projection of every vocabulary entry, `E W_ih^T`
+    /// `[V, GH]` (gate columns permuted), when `use_table`: the forward then
+    /// copies row `token` instead of computing `x_t W_ih^T`.
+    in_table: AlignedBuf,
+    /// Whether layer 0's forward uses `in_table` (by default when V <= N/4,
+    /// where the table's GEMM costs at most a quarter of the projection it
+    /// replaces).
+    use_table: bool,
     /// Whether the current call needs `x0p` (forward_backward; the
     /// activation panels of the layers are always written, the head reads
     /// them).
@@ -262,6 +272,8 @@ impl Workspace {
             valid: vec![true; n],
             x0: AlignedBuf::zeros(n * e),
             x0p: AlignedBuf::zeros(e.div_ceil(kern.nr) * kern.nr * n),
+            in_table: AlignedBuf::zeros(if 4 * v <= n { v * gh } else { 0 }),
+            use_table: 4 * v <= n,
             train: false,
             dh: AlignedBuf::zeros(n * e.max(h)),
             dx: AlignedBuf::zeros(n * e.max(h)),
@@ -286,6 +298,14 @@ impl Workspace {
     /// Time per phase since the last [`Workspace::reset_profile`].
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// Turns layer 0's input table off (or back on, where the workspace
+    /// has one; see `in_table`). The results are bit-identical either way
+    /// (the table is computed by the same GEMM kernels, k in the same
+    /// order); tests and benchmarks compare the two paths.
+    pub fn set_input_table(&mut self, on: bool) {
+        self.use_table = on && !self.in_table.is_empty();
     }
 
     /// Zeroes the phase timers.
@@ -313,6 +333,7 @@ impl Workspace {
     pub fn bytes(&self) -> usize {
         let mut b = self.x0.capacity_bytes()
             + self.x0p.capacity_bytes()
+            + self.in_table.capacity_bytes()
             + self.dh.capacity_bytes()
             + self.dx.capacity_bytes()
             + self.dgt.capacity_bytes()
@@ -482,6 +503,21 @@ impl Workspace {
                 *x = b_ih[r] + b_hh[r];
             }
         }
+        if self.use_table {
+            let (e, emb) = (cfg.embed, self.layout.embedding());
+            let table = self.in_table.as_mut_slice();
+            gemm_prepacked(
+                kern,
+                v,
+                &params[emb..emb + v * e],
+                e,
+                1,
+                &self.layers[0].w_ih_t,
+                table,
+                gh,
+                false,
+            );
+        }
         let hw = self.layout.head_weight();
         assert!(hw + v * h <= params.len());
         // SAFETY: the head weight is [V, H] inside params (checked above).
@@ -519,6 +555,12 @@ impl Workspace {
             let hps = SendPtr(layer.hp.as_mut_ptr());
             let bias = SendPtr(layer.bias.as_mut_ptr());
             let w_hh_t = &layer.w_hh_t;
+            let table = SendPtr(if k == 0 && self.use_table {
+                self.in_table.as_mut_ptr()
+            } else {
+                std::ptr::null_mut()
+            });
+            let tokens = SendPtr(self.tokens.as_mut_ptr());
             let ntasks = h.div_ceil(TASK_UNITS);
             let cell = cfg.cell;
             let step = move |t: usize, task: usize| {
@@ -534,8 +576,17 @@ impl Workspace {
                     let grow = gates.get().add(t * bsz * gh);
                     let nr = kern.nr;
                     let (p0, p1) = (c0 / nr, c1.div_ceil(nr));
-                    let xt = x.get().add(t * bsz * inp) as *const f32;
-                    gemm_rows_panels(kern, bsz, xt, inp, w_ih_t, p0, p1, grow, gh, false);
+                    if table.get().is_null() {
+                        let xt = x.get().add(t * bsz * inp) as *const f32;
+                        gemm_rows_panels(kern, bsz, xt, inp, w_ih_t, p0, p1, grow, gh, false);
+                    } else {
+                        // The table holds V rows of GH; tokens[t*B + b] < V.
+                        for b in 0..bsz {
+                            let tok = *tokens.get().add(t * bsz + b) as usize;
+                            let src = table.get().add(tok * gh + c0);
+                            std::ptr::copy_nonoverlapping(src, grow.add(b * gh + c0), c1 - c0);
+                        }
+                    }
                     if t > 0 {
                         let hp = hs.get().add((t - 1) * bsz * h);
                         gemm_rows_panels(kern, bsz, hp, h, w_hh_t, p0, p1, grow, gh, true);
@@ -1003,6 +1054,18 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // step; the weight gradients run at ~80%; the V = 8000 head (its GEMMs at
 // ~50-60%) moves 32 MiB logits blocks and the 16 MiB weight through L3 and
 // memory several times per chunk.
+//
+// Layer 0's input table (V <= N/4): x_t is an embedding row, so x_t W_ih^T
+// is one of V rows of E W_ih^T, computed per call by one GEMM (V x E x GH,
+// 0.14 GFLOP at V = 65, E = H = 512) instead of the N x E x GH projection
+// in the loop (8.6 GFLOP, a quarter of the forward loop's FLOPs).
+// Bit-identical (same kernels, k in the same order; `input_table_changes_no_bit`).
+// Intel Xeon, 2 cores, AVX-512, V = 65, H = 512, five interleaved pairs of
+// `bench_lstm_train --vocab 65 --hidden 512 --steps 6`: the forward loop
+// over the backward loop 0.90-1.06 (median 0.98) before, 0.69-0.79
+// (median 0.77) after. The backward keeps dW_ih = dG^T X and dX = dG W_ih
+// per position: grouping them by token would change the summation order,
+// and with it the figures the comparison has published.
 //
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
