@@ -25,18 +25,29 @@ def main() -> int:
     total_sweep = total_separate = 0.0
     # One trunk per vocabulary (runs/NAME) or per vocabulary and width (runs/NAME/hW).
     for run in sorted(b.parent for b in runs.rglob("branches") if b.is_dir()):
-        trunk = json.loads((run / "state.json").read_text())
+        try:
+            trunk = json.loads((run / "state.json").read_text())
+        except (OSError, ValueError) as e:
+            print(f"{run}: cannot read the trunk's state.json ({e})", file=sys.stderr)
+            return 1
         if not trunk.get("step"):
             print(f"{run}: the trunk has not trained yet", file=sys.stderr)
             return 1
         per_step = trunk["flops"] / trunk["step"]
         sweep, separate, largest = trunk["flops"], 0.0, 0.0
         for branch in sorted((run / "branches").iterdir()):
-            state = json.loads((branch / "state.json").read_text())
-            start = json.loads((branch / "config.json").read_text())["train"]["schedule"]["decay_start"]
+            try:
+                state = json.loads((branch / "state.json").read_text())
+                start = json.loads((branch / "config.json").read_text())["train"]["schedule"]["decay_start"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                print(f"{branch}: not a finished cooldown branch ({e}); left out", file=sys.stderr)
+                continue
             sweep += state["flops"] - start * per_step
             separate += state["flops"]
             largest = max(largest, state["flops"])
+        if not separate:
+            print(f"{run}: no finished branch", file=sys.stderr)
+            continue
         total_sweep += sweep
         total_separate += separate
         print(

@@ -260,6 +260,7 @@ impl Workspace {
             })
             .collect();
         let chunk = (LOGITS_BUDGET / v).clamp(1, n);
+        let table = 4 * v <= n;
         Workspace {
             profile: Profile::default(),
             kern,
@@ -272,8 +273,8 @@ impl Workspace {
             valid: vec![true; n],
             x0: AlignedBuf::zeros(n * e),
             x0p: AlignedBuf::zeros(e.div_ceil(kern.nr) * kern.nr * n),
-            in_table: AlignedBuf::zeros(if 4 * v <= n { v * gh } else { 0 }),
-            use_table: 4 * v <= n,
+            in_table: AlignedBuf::zeros(if table { v * gh } else { 0 }),
+            use_table: table,
             train: false,
             dh: AlignedBuf::zeros(n * e.max(h)),
             dx: AlignedBuf::zeros(n * e.max(h)),
@@ -455,6 +456,11 @@ impl Workspace {
         let tokens = &self.tokens;
         let (nr, train) = (self.kern.nr, self.train);
         let x0p = SendPtr(self.x0p.as_mut_ptr());
+        // With the input table the forward reads no X; only the weight
+        // gradients read it (as x0p), so evaluation skips the gather.
+        if self.use_table && !train {
+            return;
+        }
         self.x0.as_mut_slice().par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
             for (i, row) in rows.chunks_mut(e).enumerate() {
                 let tok = tokens[ci * 64 + i] as usize;

@@ -53,6 +53,8 @@ pub struct Stepper {
     kern: &'static Kernels,
     layout: ParamLayout,
     layers: Vec<StepLayer>,
+    /// The embedding `[V, E]`, layer 0's input; empty with the input table,
+    /// which replaces it.
     emb: AlignedBuf,
     /// `E W_ih^T` of layer 0 (V rows of GH, gate columns permuted), or
     /// empty when larger than [`INPUT_TABLE_BYTES`] (then layer 0 keeps its
@@ -111,14 +113,17 @@ impl Stepper {
                 l
             })
             .collect();
-        let mut emb = AlignedBuf::zeros(v * e);
-        emb.as_mut_slice().copy_from_slice(&params[layout.embedding()..layout.embedding() + v * e]);
+        let emb_params = &params[layout.embedding()..layout.embedding() + v * e];
+        let mut emb = AlignedBuf::zeros(0);
         let mut input_table = AlignedBuf::zeros(0);
         if v * gh * std::mem::size_of::<f32>() <= INPUT_TABLE_BYTES {
             input_table = AlignedBuf::zeros(v * gh);
             let l0 = &mut layers[0];
-            gemm_prepacked(kern, v, emb.as_slice(), e, 1, &l0.w_ih_t, input_table.as_mut_slice(), gh, false);
+            gemm_prepacked(kern, v, emb_params, e, 1, &l0.w_ih_t, input_table.as_mut_slice(), gh, false);
             l0.w_ih_t = PackedB::new();
+        } else {
+            emb = AlignedBuf::zeros(v * e);
+            emb.as_mut_slice().copy_from_slice(emb_params);
         }
         let mut head_wt = PackedB::new();
         // SAFETY: the head weight [V, H] lies inside params.
