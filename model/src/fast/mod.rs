@@ -178,8 +178,13 @@ pub struct Workspace {
     dx: AlignedBuf,
     /// dG of the layer being back-propagated, transposed and packed for
     /// the weight-gradient GEMMs (`gemm_grouped_a`): gate column j at
-    /// position p is at `[(j / MR) * N * MR + p * MR + j % MR]`.
+    /// position p is at `[(j / MR) * gs + p * MR + j % MR]`, `gs` =
+    /// `dgt_gs` (N * MR spread, see [`spread`]).
     dgt: AlignedBuf,
+    dgt_gs: usize,
+    /// Floats between two B panels of the activations (`hp`, `x0p`): N * NR
+    /// spread (see [`spread`]).
+    ps: usize,
     /// Carried dL/dc `[B, H]`.
     dc: AlignedBuf,
     /// Bias gradient accumulator `[GH]`, permuted.
@@ -187,10 +192,11 @@ pub struct Workspace {
     /// Logits / dlogits of one chunk `[chunk, V]`.
     logits: AlignedBuf,
     /// The chunk's dlogits again, grouped by MR columns (vocabulary
-    /// entries): entry j of row r at `[(j / MR) * chunk * MR + r * MR + j %
-    /// MR]`. dW_head reads it as its A (dlogits^T) and dh as A in row
-    /// groups, both in place.
+    /// entries): entry j of row r at `[(j / MR) * dlg_gs + r * MR + j %
+    /// MR]`, `dlg_gs` = chunk * MR spread. dW_head reads it as its A
+    /// (dlogits^T) and dh as A in row groups, both in place.
     dlg: AlignedBuf,
+    dlg_gs: usize,
     /// Positions per head chunk.
     chunk: usize,
     /// Per-position loss `[N]`.
@@ -248,6 +254,8 @@ impl Workspace {
         let n = batch * seq;
         let (h, gh, e, v) = (cfg.hidden, cfg.gates() * cfg.hidden, cfg.embed, cfg.vocab);
         let lstm = cfg.cell == Cell::Lstm;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let ps = spread(n * nr);
         let layers = (0..cfg.layers)
             .map(|_| Layer {
                 bias: AlignedBuf::zeros(gh),
@@ -255,12 +263,13 @@ impl Workspace {
                 c: AlignedBuf::zeros(if lstm { n * h } else { 0 }),
                 tc: AlignedBuf::zeros(if lstm { n * h } else { 0 }),
                 h: AlignedBuf::zeros(n * h),
-                hp: AlignedBuf::zeros(h.div_ceil(kern.nr) * kern.nr * n),
+                hp: AlignedBuf::zeros(h.div_ceil(nr) * ps),
                 ..Layer::default()
             })
             .collect();
         let chunk = (LOGITS_BUDGET / v).clamp(1, n);
         let table = 4 * v <= n;
+        let (dgt_gs, dlg_gs) = (spread(n * mr), spread(chunk * mr));
         Workspace {
             profile: Profile::default(),
             kern,
@@ -272,17 +281,20 @@ impl Workspace {
             targets: vec![0; n],
             valid: vec![true; n],
             x0: AlignedBuf::zeros(n * e),
-            x0p: AlignedBuf::zeros(e.div_ceil(kern.nr) * kern.nr * n),
+            x0p: AlignedBuf::zeros(e.div_ceil(nr) * ps),
             in_table: AlignedBuf::zeros(if table { v * gh } else { 0 }),
             use_table: table,
             train: false,
             dh: AlignedBuf::zeros(n * e.max(h)),
             dx: AlignedBuf::zeros(n * e.max(h)),
-            dgt: AlignedBuf::zeros(gh.div_ceil(kern.mr) * kern.mr * n),
+            dgt: AlignedBuf::zeros(gh.div_ceil(mr) * dgt_gs),
+            dgt_gs,
+            ps,
             dc: AlignedBuf::zeros(batch * h),
             db: AlignedBuf::zeros(gh),
             logits: AlignedBuf::zeros(chunk * v),
-            dlg: AlignedBuf::zeros(v.div_ceil(kern.mr) * kern.mr * chunk),
+            dlg: AlignedBuf::zeros(v.div_ceil(mr) * dlg_gs),
+            dlg_gs,
             chunk,
             row_loss: vec![0.0; n],
             head_wt: PackedB::new(),
@@ -454,7 +466,7 @@ impl Workspace {
         let e = cfg.embed;
         let emb = &params[self.layout.embedding()..self.layout.embedding() + cfg.vocab * e];
         let tokens = &self.tokens;
-        let (nr, train) = (self.kern.nr, self.train);
+        let (nr, train, ps) = (self.kern.nr, self.train, self.ps);
         let x0p = SendPtr(self.x0p.as_mut_ptr());
         // With the input table the forward reads no X; only the weight
         // gradients read it (as x0p), so evaluation skips the gather.
@@ -468,10 +480,10 @@ impl Workspace {
             }
             if train {
                 // SAFETY: this task alone writes rows ci*64.. of the panels;
-                // x0p holds ceil(E/NR) panels of N rows.
+                // x0p holds ceil(E/NR) panels of N rows, ps apart.
                 unsafe {
                     let nrows = rows.len() / e;
-                    rows_to_panels(rows.as_ptr(), e, nrows, 0, e, x0p.get(), n * nr, nr, ci * 64);
+                    rows_to_panels(rows.as_ptr(), e, nrows, 0, e, x0p.get(), ps, nr, ci * 64);
                 }
             }
         });
@@ -540,10 +552,9 @@ impl Workspace {
     fn forward_layers(&mut self, _params: &[f32]) {
         let cfg = *self.layout.config();
         let (bsz, t_len) = (self.batch, self.seq);
-        let n = bsz * t_len;
         let (h, g) = (cfg.hidden, cfg.gates());
         let gh = g * h;
-        let kern = self.kern;
+        let (kern, ps) = (self.kern, self.ps);
         let threads = rayon::current_num_threads();
         for k in 0..cfg.layers {
             let inp = cfg.layer_input(k);
@@ -640,7 +651,7 @@ impl Workspace {
                     // h_t as B panels, for the weight gradients and the head
                     // (u0 is a multiple of NR; this task alone writes its
                     // units).
-                    rows_to_panels(hs.get().add(r0 * h), h, bsz, u0, u1, hps.get(), n * nr, nr, r0);
+                    rows_to_panels(hs.get().add(r0 * h), h, bsz, u0, u1, hps.get(), ps, nr, r0);
                 }
             };
             self.sync.run(threads, t_len, ntasks, &step);
@@ -657,7 +668,7 @@ impl Workspace {
         let v = cfg.vocab;
         let kern = self.kern;
         let top = self.layers.last().expect("at least one layer").hp.as_ptr();
-        let (mr, nr, chunk) = (kern.mr, kern.nr, self.chunk);
+        let (mr, nr, dlg_gs) = (kern.mr, kern.nr, self.dlg_gs);
         let dlg = SendPtr(self.dlg.as_mut_ptr());
         let bias = &params[self.layout.head_bias()..self.layout.head_bias() + v];
         let scale = 1.0 / n as f32;
@@ -667,7 +678,7 @@ impl Workspace {
             let rows = self.chunk.min(n - r0);
             let logits = self.logits.as_mut_ptr();
             // A: rows r0.. of the top layer's h panels, read in place.
-            let a = AGroups { ptr: top.wrapping_add(r0 * nr), gw: nr, gs: n * nr };
+            let a = AGroups { ptr: top.wrapping_add(r0 * nr), gw: nr, gs: self.ps };
             let tp = std::time::Instant::now();
             // SAFETY: the panels hold N rows of H (written by the forward);
             // logits holds chunk*V >= rows*V floats.
@@ -703,7 +714,7 @@ impl Workspace {
                                 0,
                                 v,
                                 dlg.get(),
-                                chunk * mr,
+                                dlg_gs,
                                 mr,
                                 ci * ROWS_PER_TASK,
                             );
@@ -724,9 +735,8 @@ impl Workspace {
         let cfg = *self.layout.config();
         let (h, v) = (cfg.hidden, cfg.vocab);
         let kern = self.kern;
-        let n = self.batch * self.seq;
         let top = self.layers.last().expect("at least one layer");
-        let hc = panels(&top.hp, n, kern.nr, h, r0, rows);
+        let hc = panels(&top.hp, self.ps, kern.nr, h, r0, rows);
         let first = r0 == 0;
         let tp = std::time::Instant::now();
         // dW_head (+)= dlogits^T . h_chunk: A = the grouped dlogits
@@ -736,7 +746,7 @@ impl Workspace {
         // head weight gradient is [V, H] inside grads.
         unsafe {
             let dw = grads.as_mut_ptr().add(self.layout.head_weight());
-            let a_gs = self.chunk * kern.mr;
+            let a_gs = self.dlg_gs;
             gemm_grouped_a(kern, v, self.dlg.as_ptr(), a_gs, hc, dw, h, IndexMap::Identity, !first);
         }
         // db_head (+)= column sums, in row order, parallel over columns.
@@ -754,7 +764,7 @@ impl Workspace {
         self.profile.head_dw += tp.elapsed().as_secs_f64();
         // dh[chunk] = dlogits . W_head, A = the grouped dlogits in row
         // groups of MR vocabulary entries.
-        let a = AGroups { ptr: self.dlg.as_ptr(), gw: kern.mr, gs: self.chunk * kern.mr };
+        let a = AGroups { ptr: self.dlg.as_ptr(), gw: kern.mr, gs: self.dlg_gs };
         // SAFETY: dh holds N*H >= (r0+rows)*H floats; dlg as above.
         unsafe {
             gemm_rows_grouped(
@@ -777,7 +787,7 @@ impl Workspace {
         let n = bsz * t_len;
         let (h, g) = (cfg.hidden, cfg.gates());
         let gh = g * h;
-        let kern = self.kern;
+        let (kern, dgt_gs) = (self.kern, self.dgt_gs);
         let threads = rayon::current_num_threads();
         for k in (0..cfg.layers).rev() {
             let inp = cfg.layer_input(k);
@@ -918,7 +928,7 @@ impl Workspace {
                         g * u0,
                         g * u1,
                         dgts.get(),
-                        n * mr,
+                        dgt_gs,
                         mr,
                         r0,
                     );
@@ -942,16 +952,16 @@ impl Workspace {
             // stride N*MR (written by the loop above for every position);
             // h is [N, H], X [N, in]; dW_hh [GH, H] and dW_ih [GH, in] lie
             // inside grads; cmap sends gate columns < GH to rows < GH.
-            let xp = panels(if k == 0 { &self.x0p } else { &below[k - 1].hp }, n, nr, inp, 0, n);
-            let hprev = panels(&layer.hp, n, nr, h, 0, n - bsz);
+            let xp = panels(if k == 0 { &self.x0p } else { &below[k - 1].hp }, self.ps, nr, inp, 0, n);
+            let hprev = panels(&layer.hp, self.ps, nr, h, 0, n - bsz);
             unsafe {
                 // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
                 let dw_hh = grads.as_mut_ptr().add(off.w_hh);
                 let a = self.dgt.as_ptr().add(bsz * mr);
-                gemm_grouped_a(kern, gh, a, n * mr, hprev, dw_hh, h, cmap, false);
+                gemm_grouped_a(kern, gh, a, self.dgt_gs, hprev, dw_hh, h, cmap, false);
                 // dW_ih = dG^T X.
                 let dw_ih = grads.as_mut_ptr().add(off.w_ih);
-                gemm_grouped_a(kern, gh, self.dgt.as_ptr(), n * mr, xp, dw_ih, inp, cmap, false);
+                gemm_grouped_a(kern, gh, self.dgt.as_ptr(), self.dgt_gs, xp, dw_ih, inp, cmap, false);
             }
             self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
         }
@@ -1107,9 +1117,28 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //   stalling the other at every step's barrier).
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
-/// gradients: `buf` holds ceil(w/NR) panels of `n` rows, element (p, j) at
-/// `[(j / NR) * n * NR + p * NR + j % NR]`; this views rows `r0..r0+rows`.
-fn panels(buf: &AlignedBuf, n: usize, nr: usize, w: usize, r0: usize, rows: usize) -> BRef {
-    assert!(buf.len() >= w.div_ceil(nr) * nr * n && r0 + rows <= n, "panels: view out of range");
-    BRef { ptr: buf.as_ptr().wrapping_add(r0 * nr), k: rows, n: w, ps: n * nr }
+/// gradients: `buf` holds ceil(w/NR) panels of N rows, `ps` floats apart,
+/// element (p, j) at `[(j / NR) * ps + p * NR + j % NR]`; this views rows
+/// `r0..r0+rows`.
+fn panels(buf: &AlignedBuf, ps: usize, nr: usize, w: usize, r0: usize, rows: usize) -> BRef {
+    assert!(
+        buf.len() >= w.div_ceil(nr) * ps && (r0 + rows) * nr <= ps,
+        "panels: view out of range"
+    );
+    BRef { ptr: buf.as_ptr().wrapping_add(r0 * nr), k: rows, n: w, ps }
+}
+
+/// The stride of `floats` floats rounded up to an odd number of 4 KiB
+/// pages. The activation panels, dG^T's groups and the dlogits' groups are
+/// read across groups at a fixed depth; with N = B*T a power of two their
+/// natural stride (N * NR floats, 256-512 KiB) is a multiple of every
+/// cache's set period, so the groups one tile reads all fall into the same
+/// L1 and L2 sets and evict each other. An odd number of pages puts
+/// consecutive groups in different sets for any power-of-two period
+/// (`gemm_probe 1048 512 8000 ISA rg` with the stride of N = 4096, median
+/// call, 2 threads on an Intel Xeon: AVX2 111-131 -> 187-209 GFLOP/s,
+/// AVX-512 335-370 -> 400-410).
+fn spread(floats: usize) -> usize {
+    const PAGE: usize = 1024;
+    (floats.div_ceil(PAGE) | 1) * PAGE
 }
