@@ -39,7 +39,11 @@
 //!    `dX_{t+1} = dG_{t+1} W_ih` (the next layer's dh, or the embedding's
 //!    scatter-add). After the loop, two GEMMs with no packing at all:
 //!    dW_hh = dG[1..]^T h[..T-1] and dW_ih = dG^T X, A = `dgt` and B = the
-//!    activation panels.
+//!    activation panels. In layer 0 with the input table, X's rows are
+//!    embedding rows, so both input-side gradients go through the per-token
+//!    sums S = sum_{p: token p = v} dG_p (`tok_sums`, V x GH): dW_ih = S^T E
+//!    and dE += S W_ih, two V-deep GEMMs in place of two N-deep ones, and
+//!    the time loop computes no dX at all.
 //!
 //! Every reduction has a fixed order and no GEMM splits its K dimension
 //! across threads, so the loss and gradients are bit-identical for any
@@ -163,10 +167,19 @@ pub struct Workspace {
     /// `[V, GH]` (gate columns permuted), when `use_table`: the forward then
     /// copies row `token` instead of computing `x_t W_ih^T`.
     in_table: AlignedBuf,
-    /// Whether layer 0's forward uses `in_table` (by default when V <= N/4,
-    /// where the table's GEMM costs at most a quarter of the projection it
-    /// replaces).
+    /// Whether layer 0 uses the input table: the forward reads `in_table`
+    /// and the backward goes through `tok_sums` (by default when V <= N/4,
+    /// where the table's GEMMs cost at most a quarter of the projections
+    /// they replace).
     use_table: bool,
+    /// Layer 0's dG summed per input token, S `[V, GH]`, grouped by MR gate
+    /// columns like `dgt`: column j of token v at `[(j / MR) * tok_gs + v *
+    /// MR + j % MR]` (the A of dW_ih = S^T E, and of dE = S W_ih as row
+    /// groups).
+    tok_sums: AlignedBuf,
+    tok_gs: usize,
+    /// The embedding as B panels (K = V, N = E), for dW_ih = S^T E.
+    emb_p: PackedB,
     /// Whether the current call needs `x0p` (forward_backward; the
     /// activation panels of the layers are always written, the head reads
     /// them).
@@ -269,7 +282,10 @@ impl Workspace {
             .collect();
         let chunk = (LOGITS_BUDGET / v).clamp(1, n);
         let table = 4 * v <= n;
-        let (dgt_gs, dlg_gs) = (spread(n * mr), spread(chunk * mr));
+        let (dgt_gs, dlg_gs, tok_gs) = (spread(n * mr), spread(chunk * mr), spread(v * mr));
+        // Without the table, X = the gathered embedding rows (and their
+        // panels for dW_ih); with it nothing reads them.
+        let x_rows = if table { 0 } else { n };
         Workspace {
             profile: Profile::default(),
             kern,
@@ -280,9 +296,12 @@ impl Workspace {
             tokens: vec![0; n],
             targets: vec![0; n],
             valid: vec![true; n],
-            x0: AlignedBuf::zeros(n * e),
-            x0p: AlignedBuf::zeros(e.div_ceil(nr) * ps),
+            x0: AlignedBuf::zeros(x_rows * e),
+            x0p: AlignedBuf::zeros(if table { 0 } else { e.div_ceil(nr) * ps }),
             in_table: AlignedBuf::zeros(if table { v * gh } else { 0 }),
+            tok_sums: AlignedBuf::zeros(if table { gh.div_ceil(mr) * tok_gs } else { 0 }),
+            tok_gs,
+            emb_p: PackedB::new(),
             use_table: table,
             train: false,
             dh: AlignedBuf::zeros(n * e.max(h)),
@@ -314,11 +333,19 @@ impl Workspace {
     }
 
     /// Turns layer 0's input table off (or back on, where the workspace
-    /// has one; see `in_table`). The results are bit-identical either way
-    /// (the table is computed by the same GEMM kernels, k in the same
-    /// order); tests and benchmarks compare the two paths.
+    /// has one; see `in_table`). The loss, the evaluation loss and every
+    /// gradient but layer 0's W_ih and the embedding's are bit-identical
+    /// either way (the forward table is computed by the same GEMM kernels,
+    /// k in the same order); those two are summed per token first with the
+    /// table, so they differ in rounding. Tests and benchmarks compare the
+    /// two paths.
     pub fn set_input_table(&mut self, on: bool) {
         self.use_table = on && !self.in_table.is_empty();
+        if !self.use_table && self.x0.is_empty() {
+            let (n, e, nr) = (self.batch * self.seq, self.layout.config().embed, self.kern.nr);
+            self.x0 = AlignedBuf::zeros(n * e);
+            self.x0p = AlignedBuf::zeros(e.div_ceil(nr) * self.ps);
+        }
     }
 
     /// Zeroes the phase timers.
@@ -468,9 +495,9 @@ impl Workspace {
         let tokens = &self.tokens;
         let (nr, train, ps) = (self.kern.nr, self.train, self.ps);
         let x0p = SendPtr(self.x0p.as_mut_ptr());
-        // With the input table the forward reads no X; only the weight
-        // gradients read it (as x0p), so evaluation skips the gather.
-        if self.use_table && !train {
+        // With the input table nothing reads X: the forward copies table
+        // rows and the backward sums dG per token.
+        if self.use_table {
             return;
         }
         self.x0.as_mut_slice().par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
@@ -523,6 +550,11 @@ impl Workspace {
         }
         if self.use_table {
             let (e, emb) = (cfg.embed, self.layout.embedding());
+            if backward {
+                // SAFETY: the embedding is [V, E] inside params (the slice
+                // below would panic otherwise).
+                unsafe { self.emb_p.pack_raw(kern, v, e, params[emb..emb + v * e].as_ptr(), e, 1, id, id) };
+            }
             let table = self.in_table.as_mut_slice();
             gemm_prepacked(
                 kern,
@@ -810,9 +842,11 @@ impl Workspace {
             // Tasks of a step: `nh` of dh_t (TASK_UNITS units each, with
             // their cell) and `nx` of dX_{t+1} = dG_{t+1} W_ih (TASK_UNITS
             // columns each), interleaved so both threads' home ranges get
-            // both kinds. Step T (t = -1) only computes dX_0.
+            // both kinds. Step T (t = -1) only computes dX_0. Layer 0 with
+            // the input table needs no dX (see [`token_sums`]).
+            let table = k == 0 && self.use_table;
             let nh = h.div_ceil(TASK_UNITS);
-            let nx = inp.div_ceil(TASK_UNITS);
+            let nx = if table { 0 } else { inp.div_ceil(TASK_UNITS) };
             let both = nh.min(nx);
             let ntasks = nh + nx;
             let kind = move |i: usize| -> (bool, usize) {
@@ -952,18 +986,43 @@ impl Workspace {
             // stride N*MR (written by the loop above for every position);
             // h is [N, H], X [N, in]; dW_hh [GH, H] and dW_ih [GH, in] lie
             // inside grads; cmap sends gate columns < GH to rows < GH.
-            let xp = panels(if k == 0 { &self.x0p } else { &below[k - 1].hp }, self.ps, nr, inp, 0, n);
             let hprev = panels(&layer.hp, self.ps, nr, h, 0, n - bsz);
             unsafe {
                 // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
                 let dw_hh = grads.as_mut_ptr().add(off.w_hh);
                 let a = self.dgt.as_ptr().add(bsz * mr);
                 gemm_grouped_a(kern, gh, a, self.dgt_gs, hprev, dw_hh, h, cmap, false);
-                // dW_ih = dG^T X.
-                let dw_ih = grads.as_mut_ptr().add(off.w_ih);
-                gemm_grouped_a(kern, gh, self.dgt.as_ptr(), self.dgt_gs, xp, dw_ih, inp, cmap, false);
+            }
+            let dw_ih = grads[off.w_ih..off.w_ih + gh * inp].as_mut_ptr();
+            if table {
+                let (v, emb) = (cfg.vocab, self.layout.embedding());
+                let sums = self.tok_sums.as_mut_slice();
+                token_sums(self.dgt.as_slice(), self.dgt_gs, &self.tokens, mr, v, sums, self.tok_gs);
+                let de = grads[emb..emb + v * inp].as_mut_ptr();
+                let s = self.tok_sums.as_ptr();
+                // SAFETY: tok_sums holds ceil(GH/MR) groups of V rows,
+                // tok_gs apart (token_sums wrote them all); emb_p packs the
+                // [V, E] embedding and w_ih the permuted [GH, E] W_ih; dW_ih
+                // [GH, E] and dE [V, E] lie inside grads (sliced above).
+                unsafe {
+                    // dW_ih = S^T E.
+                    gemm_grouped_a(kern, gh, s, self.tok_gs, self.emb_p.as_bref(), dw_ih, inp, cmap, false);
+                    // dE += S W_ih (onto zero, or onto dW_head when tied).
+                    let a = AGroups { ptr: s, gw: mr, gs: self.tok_gs };
+                    gemm_rows_grouped(kern, v, a, layer.w_ih.as_bref(), de, inp, true);
+                }
+            } else {
+                let xp = panels(if k == 0 { &self.x0p } else { &below[k - 1].hp }, self.ps, nr, inp, 0, n);
+                // SAFETY: as for dW_hh; X's panels hold N rows of `inp`.
+                unsafe {
+                    // dW_ih = dG^T X.
+                    gemm_grouped_a(kern, gh, self.dgt.as_ptr(), self.dgt_gs, xp, dw_ih, inp, cmap, false);
+                }
             }
             self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
+        }
+        if self.use_table {
+            return;
         }
         let t0 = std::time::Instant::now();
         // Embedding: scatter-add dX of layer 0, in position order, parallel
@@ -988,6 +1047,27 @@ impl Workspace {
         });
         self.profile.other += t0.elapsed().as_secs_f64();
     }
+}
+
+/// S = dG summed per input token (V rows), in position order: `dgt` holds
+/// dG^T grouped by MR columns (group stride `dgt_gs`, position p of group
+/// q at `q * dgt_gs + p * mr`), and `sums` receives S in the same grouping
+/// (token v of group q at `q * tok_gs + v * mr`), so each group's sums are
+/// one contiguous V x MR block fed by one N x MR stream. Parallel over
+/// groups: every sum has the same order on any thread count.
+fn token_sums(dgt: &[f32], dgt_gs: usize, tokens: &[u32], mr: usize, v: usize, sums: &mut [f32], tok_gs: usize) {
+    let n = tokens.len();
+    sums.par_chunks_mut(tok_gs).enumerate().for_each(|(grp, s)| {
+        let s = &mut s[..v * mr];
+        s.fill(0.0);
+        let dg = &dgt[grp * dgt_gs..grp * dgt_gs + n * mr];
+        for (d, &tok) in dg.chunks_exact(mr).zip(tokens) {
+            let dst = &mut s[tok as usize * mr..(tok as usize + 1) * mr];
+            for (a, x) in dst.iter_mut().zip(d) {
+                *a += *x;
+            }
+        }
+    });
 }
 
 /// Zeroes the padding between tensors and, when the head is untied, the
