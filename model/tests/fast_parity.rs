@@ -304,7 +304,8 @@ fn input_table_changes_only_the_input_side_sums() {
         let y: Vec<u32> = (0..b * t).map(|_| rng.below(7) as u32).collect();
         let (emb, w_ih0) = (layout.embedding(), layout.layer(0).w_ih);
         let reordered = |i: usize| {
-            (emb..emb + cfg.vocab * embed).contains(&i) || (w_ih0..w_ih0 + cfg.gates() * cfg.hidden * embed).contains(&i)
+            (emb..emb + cfg.vocab * embed).contains(&i)
+                || (w_ih0..w_ih0 + cfg.gates() * cfg.hidden * embed).contains(&i)
         };
         for isa in Isa::tested() {
             let run = |on: bool| {

@@ -1055,7 +1055,15 @@ impl Workspace {
 /// (token v of group q at `q * tok_gs + v * mr`), so each group's sums are
 /// one contiguous V x MR block fed by one N x MR stream. Parallel over
 /// groups: every sum has the same order on any thread count.
-fn token_sums(dgt: &[f32], dgt_gs: usize, tokens: &[u32], mr: usize, v: usize, sums: &mut [f32], tok_gs: usize) {
+fn token_sums(
+    dgt: &[f32],
+    dgt_gs: usize,
+    tokens: &[u32],
+    mr: usize,
+    v: usize,
+    sums: &mut [f32],
+    tok_gs: usize,
+) {
     let n = tokens.len();
     sums.par_chunks_mut(tok_gs).enumerate().for_each(|(grp, s)| {
         let s = &mut s[..v * mr];
@@ -1201,10 +1209,7 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 /// element (p, j) at `[(j / NR) * ps + p * NR + j % NR]`; this views rows
 /// `r0..r0+rows`.
 fn panels(buf: &AlignedBuf, ps: usize, nr: usize, w: usize, r0: usize, rows: usize) -> BRef {
-    assert!(
-        buf.len() >= w.div_ceil(nr) * ps && (r0 + rows) * nr <= ps,
-        "panels: view out of range"
-    );
+    assert!(buf.len() >= w.div_ceil(nr) * ps && (r0 + rows) * nr <= ps, "panels: view out of range");
     BRef { ptr: buf.as_ptr().wrapping_add(r0 * nr), k: rows, n: w, ps }
 }
 
