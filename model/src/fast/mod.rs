@@ -1163,13 +1163,30 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // is one of V rows of E W_ih^T, computed per call by one GEMM (V x E x GH,
 // 0.14 GFLOP at V = 65, E = H = 512) instead of the N x E x GH projection
 // in the loop (8.6 GFLOP, a quarter of the forward loop's FLOPs).
-// Bit-identical (same kernels, k in the same order; `input_table_changes_no_bit`).
+// The forward is bit-identical (same kernels, k in the same order).
 // Intel Xeon, 2 cores, AVX-512, V = 65, H = 512, five interleaved pairs of
 // `bench_lstm_train --vocab 65 --hidden 512 --steps 6`: the forward loop
 // over the backward loop 0.90-1.06 (median 0.98) before, 0.69-0.79
-// (median 0.77) after. The backward keeps dW_ih = dG^T X and dX = dG W_ih
-// per position: grouping them by token would change the summation order,
-// and with it the figures the comparison has published.
+// (median 0.77) after.
+//
+// Later (Intel Xeon, AVX-512 with two FMA units, 48 KiB L1d and 2 MiB L2
+// per core; `gemm_probe` median call, `bench_lstm_train` interleaved pairs):
+// - The backward went through the table too: dW_ih = S^T E and dE = S W_ih
+//   with S = dG summed per token, and no dX in layer 0's time loop. This
+//   reorders those two sums (they are checked against the f64 reference;
+//   every other gradient is bit-identical with the table off) and changed
+//   the published char and BPE-512 figures in their last digits. V = 65,
+//   H = 512: 1.10-1.47x (AVX-512), 1.05-1.27x (AVX2).
+// - Strides of an odd number of 4 KiB pages for the activation panels, dG^T
+//   and the dlogits groups (`spread`): with N = 4096 the head's logits read
+//   32 groups 256-512 KiB apart, all in the same cache sets. Logits GEMM at
+//   V = 8000: AVX2 111-131 -> 187-209 GFLOP/s; in training 265-293 -> 156-171
+//   ms a step.
+// - dW (`gemm_grouped_a`) blocked like the packed driver instead of whole-
+//   depth calls: 274-310 -> 356-427 GFLOP/s (AVX-512), 172-180 -> 194 (AVX2).
+// - Left: dh at V = 8000 (AVX-512) runs 1.2-1.6x faster in isolation with
+//   KC = 512 than with the L2-derived 1024, but only ~10% faster in training
+//   while dW_head lost a little; the blocking rule stays.
 //
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
