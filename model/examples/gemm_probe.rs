@@ -1,4 +1,4 @@
-//! Tuning probe for one GEMM shape (fastest call, GFLOP/s), for quick
+//! Tuning probe for one GEMM shape (fastest and median call, GFLOP/s), for quick
 //! blocking experiments (`TOKLAB_GEMM_BLOCK=MC,KC`); the criterion
 //! comparison with other crates is `benches/gemm.rs`.
 //!
@@ -43,7 +43,8 @@ fn main() {
     let reps = (2e10 / (2.0 * (m * n * k) as f64)).max(3.0) as usize;
     // The fastest single call: on a shared machine other processes only
     // ever slow a call down, and one call is short enough to often run
-    // undisturbed.
+    // undisturbed. The median call is closer to what the same GEMM gets
+    // inside training.
     let mut times = Vec::with_capacity(3 * reps);
     for _ in 0..3 * reps {
         let t = Instant::now();

@@ -283,9 +283,7 @@ impl Workspace {
         let chunk = (LOGITS_BUDGET / v).clamp(1, n);
         let table = 4 * v <= n;
         let (dgt_gs, dlg_gs, tok_gs) = (spread(n * mr), spread(chunk * mr), spread(v * mr));
-        // Without the table, X = the gathered embedding rows (and their
-        // panels for dW_ih); with it nothing reads them.
-        let x_rows = if table { 0 } else { n };
+        let (x0, x0p) = if table { (AlignedBuf::new(), AlignedBuf::new()) } else { x_buffers(n, e, nr, ps) };
         Workspace {
             profile: Profile::default(),
             kern,
@@ -296,8 +294,8 @@ impl Workspace {
             tokens: vec![0; n],
             targets: vec![0; n],
             valid: vec![true; n],
-            x0: AlignedBuf::zeros(x_rows * e),
-            x0p: AlignedBuf::zeros(if table { 0 } else { e.div_ceil(nr) * ps }),
+            x0,
+            x0p,
             in_table: AlignedBuf::zeros(if table { v * gh } else { 0 }),
             tok_sums: AlignedBuf::zeros(if table { gh.div_ceil(mr) * tok_gs } else { 0 }),
             tok_gs,
@@ -342,9 +340,8 @@ impl Workspace {
     pub fn set_input_table(&mut self, on: bool) {
         self.use_table = on && !self.in_table.is_empty();
         if !self.use_table && self.x0.is_empty() {
-            let (n, e, nr) = (self.batch * self.seq, self.layout.config().embed, self.kern.nr);
-            self.x0 = AlignedBuf::zeros(n * e);
-            self.x0p = AlignedBuf::zeros(e.div_ceil(nr) * self.ps);
+            let n = self.batch * self.seq;
+            (self.x0, self.x0p) = x_buffers(n, self.layout.config().embed, self.kern.nr, self.ps);
         }
     }
 
@@ -374,6 +371,7 @@ impl Workspace {
         let mut b = self.x0.capacity_bytes()
             + self.x0p.capacity_bytes()
             + self.in_table.capacity_bytes()
+            + self.tok_sums.capacity_bytes()
             + self.dh.capacity_bytes()
             + self.dx.capacity_bytes()
             + self.dgt.capacity_bytes()
@@ -396,7 +394,7 @@ impl Workspace {
                 + l.w_hh.bytes()
                 + l.w_ih.bytes();
         }
-        b + self.head_wt.bytes() + self.head_w.bytes()
+        b + self.head_wt.bytes() + self.head_w.bytes() + self.emb_p.bytes()
     }
 
     /// Forward + backward of one B x T batch from zero state (`inputs` and
@@ -490,16 +488,16 @@ impl Workspace {
                 self.valid[r] = ok;
             }
         }
-        let e = cfg.embed;
-        let emb = &params[self.layout.embedding()..self.layout.embedding() + cfg.vocab * e];
-        let tokens = &self.tokens;
-        let (nr, train, ps) = (self.kern.nr, self.train, self.ps);
-        let x0p = SendPtr(self.x0p.as_mut_ptr());
         // With the input table nothing reads X: the forward copies table
         // rows and the backward sums dG per token.
         if self.use_table {
             return;
         }
+        let e = cfg.embed;
+        let emb = &params[self.layout.embedding()..self.layout.embedding() + cfg.vocab * e];
+        let tokens = &self.tokens;
+        let (nr, train, ps) = (self.kern.nr, self.train, self.ps);
+        let x0p = SendPtr(self.x0p.as_mut_ptr());
         self.x0.as_mut_slice().par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
             for (i, row) in rows.chunks_mut(e).enumerate() {
                 let tok = tokens[ci * 64 + i] as usize;
@@ -1047,6 +1045,13 @@ impl Workspace {
         });
         self.profile.other += t0.elapsed().as_secs_f64();
     }
+}
+
+/// Layer 0's input X `[N, E]` (the gathered embedding rows) and its B
+/// panels for dW_ih, `ps` floats apart: what a workspace without the input
+/// table needs.
+fn x_buffers(n: usize, e: usize, nr: usize, ps: usize) -> (AlignedBuf, AlignedBuf) {
+    (AlignedBuf::zeros(n * e), AlignedBuf::zeros(e.div_ceil(nr) * ps))
 }
 
 /// S = dG summed per input token (V rows), in position order: `dgt` holds
