@@ -625,7 +625,9 @@ impl Workspace {
                     let (p0, p1) = (c0 / nr, c1.div_ceil(nr));
                     if table.get().is_null() {
                         let xt = x.get().add(t * bsz * inp) as *const f32;
-                        gemm_rows_panels(kern, bsz, xt, inp, w_ih_t, p0, p1, grow, gh, false);
+                        // Then W_hh^T's first panel of this task.
+                        let after = w_hh_t.panel_ptr(p0);
+                        gemm_rows_panels(kern, bsz, xt, inp, w_ih_t, p0, p1, grow, gh, false, after);
                     } else {
                         // The table holds V rows of GH; tokens[t*B + b] < V.
                         for b in 0..bsz {
@@ -636,7 +638,14 @@ impl Workspace {
                     }
                     if t > 0 {
                         let hp = hs.get().add((t - 1) * bsz * h);
-                        gemm_rows_panels(kern, bsz, hp, h, w_hh_t, p0, p1, grow, gh, true);
+                        // Then the next task's first panel of W_ih^T (with
+                        // the table, of W_hh^T: the default).
+                        let after = if table.get().is_null() && p1 < w_ih_t.panels() {
+                            w_ih_t.panel_ptr(p1)
+                        } else {
+                            std::ptr::null()
+                        };
+                        gemm_rows_panels(kern, bsz, hp, h, w_hh_t, p0, p1, grow, gh, true, after);
                     }
                     // The fused cell, one call per gate block for all B rows.
                     let r0 = t * bsz;
@@ -878,6 +887,12 @@ impl Workspace {
                             dxs.get().add(r * bsz * inp),
                             inp,
                             false,
+                            // Then (the next task) dh_{j+1}'s W_hh panel.
+                            if (j + 1) * TASK_UNITS < h {
+                                w_hh.panel_ptr((j + 1) * TASK_UNITS / nr)
+                            } else {
+                                std::ptr::null()
+                            },
                         );
                     }
                     return;
@@ -907,6 +922,8 @@ impl Workspace {
                             dht,
                             h,
                             true,
+                            // Then (the next task) dX_j's W_ih panel.
+                            if j < nx { w_ih.panel_ptr(j * TASK_UNITS / nr) } else { std::ptr::null() },
                         );
                     }
                     // The fused backward cell, one call per gate block for all B rows.

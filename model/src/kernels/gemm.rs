@@ -987,10 +987,15 @@ pub(crate) unsafe fn rows_to_grouped(
 /// The per-time-step GEMM of one task, on the calling thread:
 /// `C[m x cols(p0..p1)] (+)= A[m x k] . B[:, panels p0..p1]` with A
 /// row-major in place (`lda`). `c` points at column 0 of row 0 of the full C.
+/// While it runs a panel it hints the next one into L2 (see
+/// `ukernel_rows`); `after` is the panel the caller runs once this range is
+/// done (the start of a packed panel; null: panel p1 of `b`), hinted during
+/// the last one. Hints never change a result.
 ///
 /// # Safety
 /// A readable for m rows of b.k() floats at stride lda; C writable for
 /// m rows over the columns of panels p0..p1; `b` packed for `kern`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_rows_panels(
     kern: &Kernels,
     m: usize,
@@ -1002,6 +1007,7 @@ pub(crate) unsafe fn gemm_rows_panels(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    after: *const f32,
 ) {
     let (k, n) = (b.k(), b.n());
     let (mr, nr) = (kern.mr, kern.nr);
@@ -1032,6 +1038,20 @@ pub(crate) unsafe fn gemm_rows_panels(
             // row/column ranges below stay inside the caller's A and C.
             unsafe {
                 let bp = b.panel_ptr(jp).add(pc * nr);
+                // The same depth block of the next panel, hinted into L2 a
+                // line per two depths: tile t takes lines t*kc/2.., as long
+                // as they stay inside the block (the tiles of an AVX2 panel
+                // have more depths than the block has lines); the others
+                // hint their own, already cached block.
+                let next = if jp + 1 < p1 || (after.is_null() && jp + 1 < b.panels()) {
+                    b.panel_ptr(jp + 1).wrapping_add(pc * nr)
+                } else if !after.is_null() {
+                    after.wrapping_add(pc * nr)
+                } else {
+                    bp
+                };
+                let lines = kc * nr / 16;
+                let pf = |t: usize| if (t + 1) * (kc / 2) <= lines { next.wrapping_add(t * (kc / 2) * 16) } else { bp };
                 if cols == nr
                     && let Some((hi, lo)) = split
                 {
@@ -1040,7 +1060,7 @@ pub(crate) unsafe fn gemm_rows_panels(
                     for t in 0..hi + lo {
                         let (f, h) =
                             if t < hi { (kern.ukernel_rows, mr) } else { (kern.ukernel_rows_lo, mr - 1) };
-                        f(kc, a.add(ir * lda + pc), lda, bp, c.add(ir * ldc + jp * nr), ldc, acc);
+                        f(kc, a.add(ir * lda + pc), lda, bp, c.add(ir * ldc + jp * nr), ldc, acc, pf(t));
                         ir += h;
                     }
                     pc += kc;
@@ -1050,7 +1070,7 @@ pub(crate) unsafe fn gemm_rows_panels(
                 while ir < m {
                     let cp = c.add(ir * ldc + jp * nr);
                     if ir + mr <= m && cols == nr {
-                        (kern.ukernel_rows)(kc, a.add(ir * lda + pc), lda, bp, cp, ldc, acc);
+                        (kern.ukernel_rows)(kc, a.add(ir * lda + pc), lda, bp, cp, ldc, acc, pf(ir / mr));
                     } else {
                         rows_edge(kern, m, ir, kc, a, lda, pc, bp, c.add(jp * nr), ldc, cols, acc);
                     }
@@ -1114,7 +1134,7 @@ unsafe fn rows_edge(
                     std::ptr::copy_nonoverlapping(c.add((r0 + r) * ldc), tp.add(r * nr), cols);
                 }
             }
-            (kern.ukernel_rows)(kc, a.add(r0 * lda + pc), lda, bp, tp, nr, acc);
+            (kern.ukernel_rows)(kc, a.add(r0 * lda + pc), lda, bp, tp, nr, acc, bp);
             for r in ir..ir + rows {
                 std::ptr::copy_nonoverlapping(tp.add((r - r0) * nr), c.add(r * ldc), cols);
             }
@@ -1234,7 +1254,7 @@ pub fn gemm_rows(
     assert!(lda >= k && (m - 1) * lda + k <= a.len(), "gemm_rows: A too small");
     assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "gemm_rows: C too small");
     // SAFETY: bounds checked above.
-    unsafe { gemm_rows_panels(kern, m, a.as_ptr(), lda, b, 0, b.panels(), c.as_mut_ptr(), ldc, accumulate) }
+    unsafe { gemm_rows_panels(kern, m, a.as_ptr(), lda, b, 0, b.panels(), c.as_mut_ptr(), ldc, accumulate, std::ptr::null()) }
 }
 
 /// Lays out A (m x k, element (i, p) at `a[i*rs + p*cs]`) as the grouped

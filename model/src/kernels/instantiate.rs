@@ -30,20 +30,20 @@ macro_rules! instantiate_kernels {
         /// # Safety
         /// See `instantiate_kernels!`.
         pub(crate) unsafe fn ukernel_rows(
-            kc: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool,
+            kc: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool, pf: *const f32,
         ) {
             // SAFETY: forwarded contract.
-            unsafe { g::ukernel_rows::<$V, $mr, $nv>(kc, a, lda, b, c, ldc, acc) }
+            unsafe { g::ukernel_rows::<$V, $mr, $nv>(kc, a, lda, b, c, ldc, acc, pf) }
         }
 
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
         pub(crate) unsafe fn ukernel_rows_lo(
-            kc: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool,
+            kc: usize, a: *const f32, lda: usize, b: *const f32, c: *mut f32, ldc: usize, acc: bool, pf: *const f32,
         ) {
             // SAFETY: forwarded contract (a tile of MR-1 rows).
-            unsafe { g::ukernel_rows::<$V, { $mr - 1 }, $nv>(kc, a, lda, b, c, ldc, acc) }
+            unsafe { g::ukernel_rows::<$V, { $mr - 1 }, $nv>(kc, a, lda, b, c, ldc, acc, pf) }
         }
 
         $(#[$attr])*
