@@ -107,7 +107,7 @@ fn main() {
     let p = &r.profile;
     let tot = p.total();
     println!(
-        "phases (ms/step): load {:.1}, pack {:.1}, fwd_proj {:.1}, fwd_loop {:.1}, head {:.1} (logits {:.1}, softmax {:.1}, dw {:.1}), bwd_loop {:.1}, bwd_gemm {:.1} (pack {:.1}, dx {:.1}), other {:.1}; total {:.1}",
+        "phases (ms/step): load {:.1}, pack {:.1}, fwd_proj {:.1}, fwd_loop {:.1}, head {:.1} (logits {:.1}, softmax {:.1}, dw {:.1}, dh {:.1}), bwd_loop {:.1}, bwd_gemm {:.1} (pack {:.1}, dx {:.1}), other {:.1}; total {:.1}",
         1e3 * p.load / steps as f64,
         1e3 * p.pack / steps as f64,
         1e3 * p.fwd_proj / steps as f64,
@@ -116,6 +116,7 @@ fn main() {
         1e3 * p.head_logits / steps as f64,
         1e3 * p.head_softmax / steps as f64,
         1e3 * p.head_dw / steps as f64,
+        1e3 * p.head_dh / steps as f64,
         1e3 * p.bwd_loop / steps as f64,
         1e3 * p.bwd_gemm / steps as f64,
         1e3 * p.bwd_pack / steps as f64,

@@ -3,6 +3,7 @@
 //! comparison with other crates is `benches/gemm.rs`.
 //!
 //! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp|rg]`
+//! (`TOKLAB_PROBE_EVICT=MiB`: stream that much memory between calls.)
 //! (`rows`: the per-time-step path with A row-major in place; `at`: A
 //! stored transposed, as dG^T in the weight gradients; `grp`: A in the
 //! grouped layout the backward writes dG^T in, read with no packing; `rg`:
@@ -46,7 +47,15 @@ fn main() {
     // undisturbed. The median call is closer to what the same GEMM gets
     // inside training.
     let mut times = Vec::with_capacity(3 * reps);
-    for _ in 0..3 * reps {
+    // TOKLAB_PROBE_EVICT=MiB: write that much other memory between calls,
+    // so the operands come from DRAM as in training, where other buffers
+    // pass through the caches between one GEMM and the next on the same data.
+    let evict_mib: usize = std::env::var("TOKLAB_PROBE_EVICT").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut junk = vec![0u8; evict_mib << 20];
+    for i in 0..3 * reps {
+        if evict_mib > 0 {
+            junk.iter_mut().step_by(64).for_each(|x| *x = x.wrapping_add(i as u8));
+        }
         let t = Instant::now();
         {
             if let Some((ra, rgs)) = &agr {

@@ -119,6 +119,8 @@ pub struct Profile {
     pub head_softmax: f64,
     /// Of which: dW_head GEMMs (with the activation packing) and db_head.
     pub head_dw: f64,
+    /// Of which: the dh GEMMs (dlogits W_head).
+    pub head_dh: f64,
     /// Backward time loops.
     pub bwd_loop: f64,
     /// Weight-gradient and dX GEMMs (including the two below).
@@ -801,6 +803,7 @@ impl Workspace {
             }
         });
         self.profile.head_dw += tp.elapsed().as_secs_f64();
+        let tp = std::time::Instant::now();
         // dh[chunk] = dlogits . W_head, A = the grouped dlogits in row
         // groups of MR vocabulary entries.
         let a = AGroups { ptr: self.dlg.as_ptr(), gw: kern.mr, gs: self.dlg_gs };
@@ -816,6 +819,7 @@ impl Workspace {
                 false,
             )
         };
+        self.profile.head_dh += tp.elapsed().as_secs_f64();
     }
 
     /// Backward through the recurrent layers, top first; `self.dh` holds

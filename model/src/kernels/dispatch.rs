@@ -93,8 +93,9 @@ impl Isa {
 }
 
 /// Raw entry points; see `generic.rs` for each kernel's contract.
-pub(crate) type UkernelPacked = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, bool);
-pub(crate) type UkernelRows = unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, bool, *const f32);
+pub(crate) type UkernelPacked = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, bool, *const f32);
+pub(crate) type UkernelRows =
+    unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, bool, *const f32);
 pub(crate) type UkernelRowsG = unsafe fn(usize, *const f32, usize, usize, *const f32, *mut f32, usize, bool);
 pub(crate) type GemvPanel = unsafe fn(usize, *const f32, *const f32, *mut f32, bool);
 pub(crate) type LstmFwdRows =

@@ -378,7 +378,7 @@ unsafe fn tile_packed(
     let (mr, nr) = (kern.mr, kern.nr);
     if rows == mr && cols == nr {
         // SAFETY: full tile, caller's contract.
-        unsafe { (kern.ukernel_packed)(kc, a, b, c, ldc, acc) };
+        unsafe { (kern.ukernel_packed)(kc, a, b, c, ldc, acc, b) };
         return;
     }
     let mut t = Tile([0.0; TILE_MAX]);
@@ -391,7 +391,7 @@ unsafe fn tile_packed(
                 std::ptr::copy_nonoverlapping(c.add(r * ldc), tp.add(r * nr), cols);
             }
         }
-        (kern.ukernel_packed)(kc, a, b, tp, nr, acc);
+        (kern.ukernel_packed)(kc, a, b, tp, nr, acc, b);
         for r in 0..rows {
             std::ptr::copy_nonoverlapping(tp.add(r * nr), c.add(r * ldc), cols);
         }
@@ -616,12 +616,37 @@ pub(crate) unsafe fn gemm_grouped_a(
         while pc < k {
             let kc = kcb.min(k - pc);
             let acc = accumulate || pc > 0;
+            // Hints into L2 while a tile runs (one line per two depths, see
+            // `ukernel_packed`): the first tiles of a panel fetch the next
+            // panel's depth block of B, kc/2 lines each, until it is all
+            // asked for; on the last panel of the block, the same goes for
+            // the next depth block's first panel, and the other tiles fetch
+            // their own A tile at the next depth. The operands are cold
+            // here (dG^T and the activations were written with streaming
+            // stores long before), and a tile touches each line once.
+            let lines_b = kc * nr / 16;
+            let next_pc = pc + kc < k;
             for jp in p0..p1 {
                 let cols = nr.min(n - jp * nr);
                 // SAFETY: panel jp exists; pc + kc <= k.
                 let bp = unsafe { b.ptr.add(jp * b.ps + pc * nr) };
+                let (nb, last) = if jp + 1 < p1 {
+                    (b.ptr.wrapping_add((jp + 1) * b.ps + pc * nr), false)
+                } else if next_pc {
+                    (b.ptr.wrapping_add(p0 * b.ps + (pc + kc) * nr), true)
+                } else {
+                    (bp, false)
+                };
                 for ir in (0..rows).step_by(mr) {
                     let i = i0 + ir;
+                    let t = ir / mr;
+                    let pf = if (t + 1) * (kc / 2) <= lines_b {
+                        nb.wrapping_add(t * (kc / 2) * 16)
+                    } else if last {
+                        a.get().wrapping_add((i / mr) * a_gs + (pc + kc) * mr)
+                    } else {
+                        bp
+                    };
                     let tr = mr.min(m - i);
                     let r0 = cmap.get(i);
                     let direct = tr == mr && cols == nr && (1..mr).all(|r| cmap.get(i + r) == r0 + r);
@@ -633,7 +658,7 @@ pub(crate) unsafe fn gemm_grouped_a(
                         let ap = a.get().add((i / mr) * a_gs + pc * mr) as *const f32;
                         let cp = c.get().add(jp * nr);
                         if direct {
-                            (kern.ukernel_packed)(kc, ap, bp, cp.add(r0 * ldc), ldc, acc);
+                            (kern.ukernel_packed)(kc, ap, bp, cp.add(r0 * ldc), ldc, acc, pf);
                         } else {
                             let mut tile = Tile([0.0; TILE_MAX]);
                             let tp = tile.0.as_mut_ptr();
@@ -646,7 +671,7 @@ pub(crate) unsafe fn gemm_grouped_a(
                                     );
                                 }
                             }
-                            (kern.ukernel_packed)(kc, ap, bp, tp, nr, acc);
+                            (kern.ukernel_packed)(kc, ap, bp, tp, nr, acc, pf);
                             for r in 0..tr {
                                 std::ptr::copy_nonoverlapping(
                                     tp.add(r * nr),
@@ -854,7 +879,7 @@ unsafe fn rows_g_edge(
                         *pa.add(kk * mr + r) = if r < m { *src.add(r * gw) } else { 0.0 };
                     }
                 }
-                (kern.ukernel_packed)(kc, pa, bp, tp, nr, acc);
+                (kern.ukernel_packed)(kc, pa, bp, tp, nr, acc, bp);
             });
         }
         for r in i..i + rows {
@@ -1051,7 +1076,9 @@ pub(crate) unsafe fn gemm_rows_panels(
                     bp
                 };
                 let lines = kc * nr / 16;
-                let pf = |t: usize| if (t + 1) * (kc / 2) <= lines { next.wrapping_add(t * (kc / 2) * 16) } else { bp };
+                let pf = |t: usize| {
+                    if (t + 1) * (kc / 2) <= lines { next.wrapping_add(t * (kc / 2) * 16) } else { bp }
+                };
                 if cols == nr
                     && let Some((hi, lo)) = split
                 {
@@ -1152,7 +1179,7 @@ unsafe fn rows_edge(
                         std::ptr::copy_nonoverlapping(c.add((ir + r) * ldc), tp.add(r * nr), cols);
                     }
                 }
-                (kern.ukernel_packed)(kc, pa, bp, tp, nr, acc);
+                (kern.ukernel_packed)(kc, pa, bp, tp, nr, acc, bp);
                 for r in 0..rows {
                     std::ptr::copy_nonoverlapping(tp.add(r * nr), c.add((ir + r) * ldc), cols);
                 }
@@ -1254,7 +1281,21 @@ pub fn gemm_rows(
     assert!(lda >= k && (m - 1) * lda + k <= a.len(), "gemm_rows: A too small");
     assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "gemm_rows: C too small");
     // SAFETY: bounds checked above.
-    unsafe { gemm_rows_panels(kern, m, a.as_ptr(), lda, b, 0, b.panels(), c.as_mut_ptr(), ldc, accumulate, std::ptr::null()) }
+    unsafe {
+        gemm_rows_panels(
+            kern,
+            m,
+            a.as_ptr(),
+            lda,
+            b,
+            0,
+            b.panels(),
+            c.as_mut_ptr(),
+            ldc,
+            accumulate,
+            std::ptr::null(),
+        )
+    }
 }
 
 /// Lays out A (m x k, element (i, p) at `a[i*rs + p*cs]`) as the grouped

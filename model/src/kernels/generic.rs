@@ -558,7 +558,8 @@ unsafe fn tile_store<V: Simd, const MR: usize, const NV: usize>(
     }
 }
 
-/// A packed: MR-interleaved, element (r, k) at `a[k*MR + r]`.
+/// A packed: MR-interleaved, element (r, k) at `a[k*MR + r]`. Hints one
+/// line into L2 every two depths, from `pf` on, as `ukernel_rows`.
 #[inline(always)]
 pub(crate) unsafe fn ukernel_packed<V: Simd, const MR: usize, const NV: usize>(
     kc: usize,
@@ -567,6 +568,7 @@ pub(crate) unsafe fn ukernel_packed<V: Simd, const MR: usize, const NV: usize>(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    pf: *const f32,
 ) {
     let mut acc = tile_load::<V, MR, NV>(c, ldc, accumulate);
     let nr = NV * V::LANES;
@@ -575,6 +577,7 @@ pub(crate) unsafe fn ukernel_packed<V: Simd, const MR: usize, const NV: usize>(
     let mut k = 0;
     while k + 2 <= kc {
         let ak = a.add(k * MR);
+        prefetch_l2(pf.wrapping_add(k * 8));
         tile_step(&mut acc, b.add(k * nr), |r| *ak.add(r));
         tile_step(&mut acc, b.add(k * nr + nr), |r| *ak.add(MR + r));
         k += 2;

@@ -21,9 +21,11 @@ macro_rules! instantiate_kernels {
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
-        pub(crate) unsafe fn ukernel_packed(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, acc: bool) {
+        pub(crate) unsafe fn ukernel_packed(
+            kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, acc: bool, pf: *const f32,
+        ) {
             // SAFETY: forwarded contract (see the macro docs).
-            unsafe { g::ukernel_packed::<$V, $mr, $nv>(kc, a, b, c, ldc, acc) }
+            unsafe { g::ukernel_packed::<$V, $mr, $nv>(kc, a, b, c, ldc, acc, pf) }
         }
 
         $(#[$attr])*
