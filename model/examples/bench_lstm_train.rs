@@ -73,9 +73,16 @@ fn main() {
         ms(p.bwd_dx),
         ms(p.other)
     );
+    let head_parts = format!(
+        "{{\"logits\":{:.2},\"softmax\":{:.2},\"dw\":{:.2},\"dh\":{:.2}}}",
+        ms(p.head_logits),
+        ms(p.head_softmax),
+        ms(p.head_dw),
+        ms(p.head_dh)
+    );
     if json {
         println!(
-            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"recurrent_gflops\":{:.2},\"head_gflops\":{:.2},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases}}}",
+            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"recurrent_gflops\":{:.2},\"head_gflops\":{:.2},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases},\"head_ms\":{head_parts}}}",
             Kernels::detect().isa().name(),
             cfg.vocab,
             cfg.hidden,
