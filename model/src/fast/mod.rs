@@ -1214,6 +1214,20 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //   KC = 512 than with the L2-derived 1024, but only ~10% faster in training
 //   while dW_head lost a little; the blocking rule stays.
 //
+// Then (same machine): the per-step GEMM ran at 72-79% of a core's peak with
+// its weights in L3 against 85-100% in L2 (`gemm_probe 32 512 N avx512 rows`,
+// N = 2048 / 256). ukernel_rows and ukernel_packed hint one line per two
+// depths into L2: the per-step driver the next panel's depth block (and,
+// across calls, the panel the caller runs next), the weight-gradient driver
+// the next B block and the next depth's A tiles. V = 65, H = 512: 1.09x then
+// 1.03x (AVX-512), 1.06x (AVX2); V = 8000: 1.09x. A 256-byte skew on the
+// group strides (`SKEW`) took dh at V = 8000 from 127.5 to 108.5 ms a step.
+// Tried and left out, no change in training: hints for the head's grouped
+// driver (A of the next row tile, B of the next depth block), regular stores
+// for dlogits, KC / 2 for dh, other logits chunk sizes, a GEMV prefetch for
+// sampling (+2%). Barrier waits are ~1% of the loops' time; what is left in
+// the loops is L3 bandwidth (2-4 MiB of weights per thread per step).
+//
 // Tried and rejected:
 // - Packing a whole A block row by row with software prefetch for the
 //   transposed dG operand (instead of tile by tile): 163 -> 146 GFLOP/s;
@@ -1257,11 +1271,12 @@ fn panels(buf: &AlignedBuf, ps: usize, nr: usize, w: usize, r0: usize, rows: usi
 }
 
 /// The stride of `floats` floats rounded up to an odd number of 4 KiB
-/// pages, plus a [`SKEW`]. The activation panels, dG^T's groups and the dlogits' groups are
-/// read across groups at a fixed depth; with N = B*T a power of two their
-/// natural stride (N * NR floats, 256-512 KiB) is a multiple of every
-/// cache's set period, so the groups one tile reads all fall into the same
-/// L1 and L2 sets and evict each other. An odd number of pages puts
+/// pages, plus a [`SKEW`]. The activation panels, dG^T's groups and the
+/// dlogits' groups are read across groups at a fixed depth; with N = B*T a
+/// power of two their natural stride (N * NR floats, 256-512 KiB) is a
+/// multiple of every cache's set period, so the groups one tile reads all
+/// fall into the same L1 and L2 sets and evict each other. An odd number of
+/// pages puts
 /// consecutive groups in different sets for any power-of-two period
 /// (`gemm_probe 1048 512 8000 ISA rg` with the stride of N = 4096, median
 /// call, 2 threads on an Intel Xeon: AVX2 111-131 -> 187-209 GFLOP/s,
