@@ -990,6 +990,42 @@ pub(crate) unsafe fn rows_to_grouped(
                     let v = std::ptr::read_unaligned(s.add(r * lds) as *const [f32; 8]);
                     std::ptr::write_unaligned(d.add(r * 8) as *mut [f32; 8], v);
                 }
+            } else if mr == 6
+                && lo == 0
+                && hi == 6
+                && cfg!(target_arch = "x86_64")
+                && (d as usize).is_multiple_of(16)
+            {
+                // One group of 6 (AVX2): rows contiguous in dst, 24 bytes
+                // each, so four rows are six aligned 16-byte vectors; stream
+                // them as for the groups of 8 above.
+                #[cfg(target_arch = "x86_64")]
+                {
+                    use std::arch::x86_64::{
+                        __m128, _mm_castpd_ps, _mm_load_sd, _mm_loadh_pd, _mm_loadu_ps, _mm_stream_ps,
+                    };
+                    // Two floats from each of two rows (movsd + movhpd: no
+                    // alignment needed).
+                    let pair = |lo2: *const f32, hi2: *const f32| -> __m128 {
+                        _mm_castpd_ps(_mm_loadh_pd(_mm_load_sd(lo2.cast()), hi2.cast()))
+                    };
+                    let mut r = 0;
+                    while r + 4 <= rows {
+                        let (a, b) = (s.add(r * lds), s.add((r + 1) * lds));
+                        let (c2, e) = (s.add((r + 2) * lds), s.add((r + 3) * lds));
+                        let dp = d.add(r * 6);
+                        _mm_stream_ps(dp, _mm_loadu_ps(a));
+                        _mm_stream_ps(dp.add(4), pair(a.add(4), b));
+                        _mm_stream_ps(dp.add(8), _mm_loadu_ps(b.add(2)));
+                        _mm_stream_ps(dp.add(12), _mm_loadu_ps(c2));
+                        _mm_stream_ps(dp.add(16), pair(c2.add(4), e));
+                        _mm_stream_ps(dp.add(20), _mm_loadu_ps(e.add(2)));
+                        r += 4;
+                    }
+                    for r in r..rows {
+                        std::ptr::copy_nonoverlapping(s.add(r * lds), d.add(r * 6), 6);
+                    }
+                }
             } else {
                 for r in 0..rows {
                     for q in lo..hi {
@@ -1413,4 +1449,45 @@ pub fn gemm_rows_g(
     let ag = AGroups { ptr: a.as_ptr(), gw, gs };
     // SAFETY: bounds checked above (the last group's rows end within a).
     unsafe { gemm_rows_grouped(kern, m, ag, b.as_bref(), c.as_mut_ptr(), ldc, accumulate) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows_to_grouped;
+    use crate::kernels::AlignedBuf;
+
+    /// Every group width the kernels use, full and partial column ranges,
+    /// row counts with and without a remainder of four, aligned and
+    /// misaligned destinations: the fast paths place every element where
+    /// the definition says and touch nothing else.
+    #[test]
+    fn rows_to_grouped_matches_its_definition() {
+        let (lds, nrows) = (53usize, 23usize);
+        let src: Vec<f32> = (0..lds * nrows).map(|i| i as f32 + 0.5).collect();
+        for mr in [4, 6, 8, 14, 16] {
+            for &(c0, c1) in &[(0, lds), (0, 12), (6, 48), (3, 50), (0, 1)] {
+                for &(p0, rows) in &[(0, nrows), (4, 16), (1, 7), (0, 4), (2, 5)] {
+                    for shift in [0, 1, 2] {
+                        let groups = lds.div_ceil(mr);
+                        let gs = ((p0 + rows) * mr + 8).next_multiple_of(4);
+                        let mut buf = AlignedBuf::zeros(groups * gs + shift);
+                        let dst = &mut buf.as_mut_slice()[shift..];
+                        dst.fill(-1.0);
+                        let mut want = dst.to_vec();
+                        for c in c0..c1 {
+                            for p in p0..p0 + rows {
+                                want[(c / mr) * gs + p * mr + c % mr] = src[(p - p0) * lds + c];
+                            }
+                        }
+                        // SAFETY: src holds `rows` rows of lds; dst holds
+                        // every group's rows p0..p0+rows.
+                        unsafe {
+                            rows_to_grouped(src.as_ptr(), lds, rows, c0, c1, dst.as_mut_ptr(), gs, mr, p0)
+                        };
+                        assert_eq!(dst, &want[..], "mr={mr} cols {c0}..{c1} rows {p0}+{rows} shift {shift}");
+                    }
+                }
+            }
+        }
+    }
 }
