@@ -26,6 +26,7 @@ fn main() {
     let at = args.get(5).is_some_and(|s| s == "at");
     let grp = args.get(5).is_some_and(|s| s == "grp");
     let rg = args.get(5).is_some_and(|s| s == "rg" || s == "rgm");
+    let rgr = args.get(5).is_some_and(|s| s == "rgr");
     let rgm = args.get(5).is_some_and(|s| s == "rgm");
     let kern = Kernels::get(isa).unwrap();
     // AlignedBuf (huge pages, as the trainer's buffers) rather than Vec:
@@ -58,7 +59,9 @@ fn main() {
         }
         let t = Instant::now();
         {
-            if let Some((ra, rgs)) = &agr {
+            if rgr {
+                gemm::gemm_rows_g(kern, m, a, k, m * k, &pb, c, n, false);
+            } else if let Some((ra, rgs)) = &agr {
                 gemm::gemm_rows_g(kern, m, ra.as_slice(), gw, *rgs, &pb, c, n, false);
             } else if let Some((ga, gs)) = &ag {
                 gemm::gemm_a_grouped(kern, m, ga.as_slice(), *gs, &pb, c, n, false);

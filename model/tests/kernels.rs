@@ -442,7 +442,9 @@ fn gemm_vs_f64_odd_shapes() {
                 );
                 // A in row groups (the head's activation panels and grouped
                 // dlogits, read in place), for a few group widths: the same bits.
-                for gw in [1, 3, k.tile().0, k.tile().1, 64] {
+                // gw >= K is a row-major A (the head's dh reads the dlogits so),
+                // over several depth blocks at K = 1030.
+                for gw in [1, 3, k.tile().0, k.tile().1, 64, kk, kk + 5] {
                     let (ra, rgs) = group_rows(m, kk, gw, &a, ars, acs);
                     let mut c4 = c0.clone();
                     gemm_rows_g(k, m, ra.as_slice(), gw, rgs, &scratch, &mut c4, ldc, acc);

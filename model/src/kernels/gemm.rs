@@ -698,7 +698,9 @@ pub(crate) unsafe fn gemm_grouped_a(
 /// An A operand in row groups (see `generic::ukernel_rows_g`): element
 /// (i, k) at `ptr[(k / gw) * gs + i * gw + k % gw]`. The activation panels
 /// (gw = NR, gs = N*NR) and the grouped dlogits (gw = MR) are read this way
-/// in place.
+/// in place. With `gw >= K` there is one group: A is row-major with leading
+/// dimension `gw` (the head's dh reads the row-major dlogits so), and the
+/// driver cuts its depth into blocks anywhere, not at group boundaries.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AGroups {
     pub ptr: *const f32,
@@ -766,8 +768,10 @@ pub(crate) unsafe fn gemm_rows_grouped(
     // Zen 4 alone it had gained 5-10% (189-195 -> 199-212 GFLOP/s).
     let pb = ROWS_GROUPED_PANELS;
     let want_m = (4 * threads).div_ceil(panels.div_ceil(pb));
-    // KC in whole groups, so every microkernel call starts a group.
-    let kcb = (block_override().map_or(kern.blocking().kc, |o| o.1) / gw).max(1) * gw;
+    // KC in whole groups, so every microkernel call starts a group (a
+    // row-major A, one group, is cut anywhere).
+    let kc0 = block_override().map_or(kern.blocking().kc, |o| o.1);
+    let kcb = if gw >= k { kc0 } else { (kc0 / gw).max(1) * gw };
     let mc = m.div_ceil(mr).div_ceil(want_m).max(1) * mr;
     let tiles_n = panels.div_ceil(pb);
     let tiles_m = m.div_ceil(mc);
@@ -783,7 +787,7 @@ pub(crate) unsafe fn gemm_rows_grouped(
         while pc < k {
             let kc = kcb.min(k - pc);
             let acc = accumulate || pc > 0;
-            let ag = a.ptr.wrapping_add((pc / gw) * a.gs);
+            let ag = a.ptr.wrapping_add((pc / gw) * a.gs + pc % gw);
             for ir in (0..rows).step_by(mr) {
                 let i = i0 + ir;
                 for jp in p0..p1 {
