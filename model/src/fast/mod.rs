@@ -30,8 +30,9 @@
 //! 3. Head, in chunks of positions so the N x V logits never exist whole:
 //!    logits GEMM (A = the top layer's h panels, read in place) -> fused
 //!    softmax cross-entropy (loss, dlogits in place, then copied grouped by
-//!    MR into `dlg`) -> `dW_head += dlogits^T h` and `dh = dlogits W_head`
-//!    (both read `dlg` in place), `db_head += colsum`.
+//!    MR into `dlg`) -> `dW_head += dlogits^T h` (A = `dlg` in place),
+//!    `dh = dlogits W_head` (A = the row-major dlogits in place) and
+//!    `db_head += colsum`.
 //! 4. Backward, per layer from the top, per step: tasks of 32 units compute
 //!    `dh_t += dG_{t+1} W_hh`, run the fused backward cell (dG_t in place of
 //!    the gates, dc carried, bias gradient accumulated) and copy dG_t^T
@@ -209,7 +210,7 @@ pub struct Workspace {
     /// The chunk's dlogits again, grouped by MR columns (vocabulary
     /// entries): entry j of row r at `[(j / MR) * dlg_gs + r * MR + j %
     /// MR]`, `dlg_gs` = chunk * MR spread. dW_head reads it as its A
-    /// (dlogits^T) and dh as A in row groups, both in place.
+    /// (dlogits^T) in place; dh reads the row-major `logits` instead.
     dlg: AlignedBuf,
     dlg_gs: usize,
     /// Positions per head chunk.
@@ -1254,9 +1255,12 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //   step: all within noise (7,000-7,200 tokens/s).
 //
 // Head kernels (Zen 4, shared, `gemm_probe` fastest call, interleaved):
-// - dh reads the grouped dlogits in row groups of MR depths; unrolling a
+// - dh read the grouped dlogits in row groups of MR depths; unrolling a
 //   group with constant offsets (`ukernel_rows_g`, gw == MR): V = 8000 dh
-//   chunk 1.26x (AVX2) / 1.16x (AVX-512).
+//   chunk 1.26x (AVX2) / 1.16x (AVX-512). It now reads the row-major
+//   dlogits (one group as wide as V: MR sequential row streams instead of a
+//   new line every MR depths): one core, 92-93 -> 94-100 GFLOP/s (AVX2),
+//   97-100 -> 104-108 (AVX-512), Zen 4.
 // - The V = 65 logits' last panel (one column) runs a half-width kernel:
 //   1.13x (AVX2) / 1.19x (AVX-512) on the logits GEMM; the head is < 1% of
 //   a V = 65 step, so this shows in the head's % of peak only.
@@ -1301,4 +1305,6 @@ fn spread(floats: usize) -> usize {
 /// reuse them. With the skew, 16 consecutive groups cover all 64 sets.
 /// dh at V = 8000 in training (AVX-512, Intel Xeon, `bench_lstm_train`,
 /// five interleaved pairs): 127.5 -> 108.5 ms a step, the step 1.05x.
+/// (dh has since moved to the row-major dlogits; the skew still spreads the
+/// groups of the logits' A, the h panels, which it also read this way.)
 const SKEW: usize = 64;
