@@ -2,13 +2,15 @@
 //! blocking experiments (`TOKLAB_GEMM_BLOCK=MC,KC`); the criterion
 //! comparison with other crates is `benches/gemm.rs`.
 //!
-//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp|rg]`
+//! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp|rg|rgm|rgr]`
 //! (`TOKLAB_PROBE_EVICT=MiB`: stream that much memory between calls.)
 //! (`rows`: the per-time-step path with A row-major in place; `at`: A
 //! stored transposed, as dG^T in the weight gradients; `grp`: A in the
 //! grouped layout the backward writes dG^T in, read with no packing; `rg`:
 //! A in row groups of NR, as the head reads the activation panels; `rgm`:
-//! row groups of MR, as dh reads the grouped dlogits.)
+//! row groups of MR, as dE reads the per-token sums (and dh read the grouped
+//! dlogits before `rgr`); `rgr`: the same driver on a row-major A, one group
+//! as wide as K, as dh reads the dlogits.)
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use model::kernels::{Isa, Kernels, PackedB, gemm};

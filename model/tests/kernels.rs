@@ -440,8 +440,8 @@ fn gemm_vs_f64_odd_shapes() {
                     "{:?} {m}x{n}x{kk} a_t={a_t}: gemm_a_grouped differs from gemm",
                     k.isa()
                 );
-                // A in row groups (the head's activation panels and grouped
-                // dlogits, read in place), for a few group widths: the same bits.
+                // A in row groups (the head's activation panels and the per-token
+                // sums, read in place), for a few group widths: the same bits.
                 // gw >= K is a row-major A (the head's dh reads the dlogits so),
                 // over several depth blocks at K = 1030.
                 for gw in [1, 3, k.tile().0, k.tile().1, 64, kk, kk + 5] {

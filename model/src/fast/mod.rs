@@ -1305,6 +1305,6 @@ fn spread(floats: usize) -> usize {
 /// reuse them. With the skew, 16 consecutive groups cover all 64 sets.
 /// dh at V = 8000 in training (AVX-512, Intel Xeon, `bench_lstm_train`,
 /// five interleaved pairs): 127.5 -> 108.5 ms a step, the step 1.05x.
-/// (dh has since moved to the row-major dlogits; the skew still spreads the
-/// groups of the logits' A, the h panels, which it also read this way.)
+/// dh has since moved to the row-major dlogits; the strides skewed here are
+/// those of the h panels, dG^T, the grouped dlogits and the per-token sums.
 const SKEW: usize = 64;

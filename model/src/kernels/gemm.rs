@@ -697,7 +697,7 @@ pub(crate) unsafe fn gemm_grouped_a(
 
 /// An A operand in row groups (see `generic::ukernel_rows_g`): element
 /// (i, k) at `ptr[(k / gw) * gs + i * gw + k % gw]`. The activation panels
-/// (gw = NR, gs = N*NR) and the grouped dlogits (gw = MR) are read this way
+/// (gw = NR, gs = N*NR) and the per-token sums (gw = MR) are read this way
 /// in place. With `gw >= K` there is one group: A is row-major with leading
 /// dimension `gw` (the head's dh reads the row-major dlogits so), and the
 /// driver cuts its depth into blocks anywhere, not at group boundaries.

@@ -657,7 +657,7 @@ pub(crate) unsafe fn ukernel_rows_g<V: Simd, const MR: usize, const NV: usize, c
     let mut k0 = 0;
     let nr = BNV * V::LANES;
     if gw == MR {
-        // Groups of exactly MR depths (dh's A, the grouped dlogits): the
+        // Groups of exactly MR depths (the per-token sums S of dE += S W_ih): the
         // group is unrolled with constant offsets, so the MR row addresses
         // need no arithmetic and the loop runs once per group instead of
         // MR/2 times with a group switch in between. Same FMA sequence.
