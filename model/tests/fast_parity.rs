@@ -329,6 +329,86 @@ fn input_table_changes_only_the_input_side_sums() {
     }
 }
 
+/// The input table at a vocabulary larger than the batch: it holds only
+/// the batch's distinct input tokens, and a batch with more of them than
+/// `table_cap` (7/8 of B*T) takes the X path for that call only. With V =
+/// 300 and B*T = 33 (at most 28 table rows): a batch of 9 distinct ids
+/// takes the table (9 rows, most tokens absent), a batch of uniformly
+/// random ids (31 distinct) does not; each equals the table-off workspace
+/// in every bit outside layer 0's input-side sums, which match the f64
+/// reference; and one workspace alternating the two batches gives the
+/// same bits as fresh ones (nothing of one batch's table outlives it).
+/// Every ISA, LSTM and RNN, untied and tied.
+#[test]
+fn input_table_follows_the_batch_distinct_tokens() {
+    for (cell, tie) in [(Cell::Lstm, false), (Cell::Rnn, false), (Cell::Lstm, true)] {
+        let embed = if tie { 40 } else { 24 };
+        let v = 300;
+        let cfg = ModelConfig { cell, vocab: v, embed, hidden: 40, layers: 2, tie };
+        let layout = ParamLayout::new(&cfg);
+        let params = layout.init(21);
+        let (b, t) = (3, 11);
+        let mut rng = model::rng::Rng::new(5);
+        let few: Vec<u32> = (0..b * t).map(|_| (rng.below(9) * 31 + 7) as u32).collect();
+        let many: Vec<u32> = (0..b * t).map(|_| rng.below(v as u64) as u32).collect();
+        let y: Vec<u32> = (0..b * t).map(|_| rng.below(v as u64) as u32).collect();
+        let distinct = |x: &[u32]| x.iter().collect::<std::collections::BTreeSet<_>>().len();
+        assert_eq!(distinct(&few), 9, "the small batch must use all 9 ids");
+        assert!(distinct(&many) > 28, "the large batch must outgrow the table");
+        let (emb, w_ih0) = (layout.embedding(), layout.layer(0).w_ih);
+        let reordered = |i: usize| {
+            (emb..emb + v * embed).contains(&i)
+                || (w_ih0..w_ih0 + cfg.gates() * cfg.hidden * embed).contains(&i)
+        };
+        type Out = (u32, u64, Vec<f32>);
+        // The output, and the table rows forward_backward took (forward_loss
+        // has its own batch: rows 1 and 2 cut short, row 2 to nothing).
+        let call = |ws: &mut Workspace, x: &[u32]| -> (Out, usize) {
+            let mut g = layout.zeros();
+            let l = ws.forward_backward(&params, &mut g, x, &y);
+            let rows = ws.input_table_rows();
+            let (e, _) = ws.forward_loss(&params, x, &y, &[t, 5, 0]);
+            ((l.to_bits(), e.to_bits(), g), rows)
+        };
+        let bits = |g: &[f32]| g.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for isa in Isa::tested() {
+            let case = format!("{isa:?} {cell:?} tie={tie}");
+            let fresh = |x: &[u32], on: bool| -> (Out, usize) {
+                let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+                ws.set_input_table(on);
+                call(&mut ws, x)
+            };
+            let ((few_on, rows_few), (few_off, rows_off)) = (fresh(&few, true), fresh(&few, false));
+            let ((many_on, rows_many), (many_off, _)) = (fresh(&many, true), fresh(&many, false));
+            assert!(rows_few == 9, "{case}: the small batch takes the table ({rows_few} rows)");
+            assert_eq!((rows_off, rows_many), (0, 0), "{case}: table off / too many distinct ids");
+            assert_eq!((few_on.0, few_on.1), (few_off.0, few_off.1), "{case}: losses");
+            for (i, (a, c)) in few_on.2.iter().zip(&few_off.2).enumerate() {
+                if !reordered(i) {
+                    assert_eq!(a.to_bits(), c.to_bits(), "{case}: gradient element {i}");
+                }
+            }
+            assert_eq!(
+                (many_on.0, many_on.1, bits(&many_on.2)),
+                (many_off.0, many_off.1, bits(&many_off.2)),
+                "{case}: X path"
+            );
+            // One workspace, alternating.
+            let mut ws = Workspace::with_isa(&layout, b, t, isa).unwrap();
+            for (x, want) in [(&few, &few_on), (&many, &many_on), (&few, &few_on), (&many, &many_on)] {
+                let got = call(&mut ws, x).0;
+                assert_eq!(
+                    (got.0, got.1, bits(&got.2)),
+                    (want.0, want.1, bits(&want.2)),
+                    "{case}: alternating batches"
+                );
+            }
+        }
+        assert_matches_f64(&layout, &params, &few, &y, b, t, &format!("sparse table {cell:?} tie={tie}"));
+        assert_matches_f64(&layout, &params, &many, &y, b, t, &format!("no table {cell:?} tie={tie}"));
+    }
+}
+
 /// `forward_loss` with short rows equals the loss of the valid prefix.
 #[test]
 fn forward_loss_respects_lens() {

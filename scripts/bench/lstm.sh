@@ -4,13 +4,23 @@
 # (scripts/bench/pytorch_lstm.py) on the same configurations, optimizer
 # (Adam lr 2e-3, clip 1.0) and thread count.
 #
-# Usage: scripts/bench/lstm.sh [--threads N] [--steps N] [--reps N] [--priority] [--install-only]
+# Usage: scripts/bench/lstm.sh [--threads N] [--steps N] [--reps N] [--priority] [--text PATH]
+#                              [--install-only]
 #
 #   --reps N      run each (implementation, config) pair N times, interleaved,
 #                 and report the median tokens/s (default 3)
 #   --priority    run each measurement in its own session at nice -20 with its
 #                 autogroup at -20 (root only): on a machine shared with other
 #                 jobs this gives both implementations the same, larger share
+#   --text PATH   add a fourth row: V=8000 on windows of real text instead of
+#                 uniformly random ids. PATH (a file or directory, e.g.
+#                 data/shakespeare from scripts/fetch-corpus.sh) gets a
+#                 BPE-8000 tokenizer (tok train) and is encoded with it (tok
+#                 encode); both implementations draw their batches from the
+#                 train shard. Which ids a batch holds changes our cost (layer
+#                 0's input table covers the batch's distinct tokens, about a
+#                 third of them in BPE-8000 text against 78% for uniform ids),
+#                 not PyTorch's.
 #
 # PyTorch is installed from PyPI into target/bench-venv (or $BENCH_VENV) once (reused
 # afterwards; a large download). Peak RSS comes from /usr/bin/time -v; the
@@ -23,6 +33,7 @@ THREADS=2
 STEPS=8
 REPS=3
 PRIORITY=0
+TEXT=""
 INSTALL_ONLY=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -30,6 +41,7 @@ while [[ $# -gt 0 ]]; do
     --steps) STEPS="$2"; shift 2 ;;
     --reps) REPS="$2"; shift 2 ;;
     --priority) PRIORITY=1; shift ;;
+    --text) TEXT="$2"; shift 2 ;;
     --install-only) INSTALL_ONLY=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -79,8 +91,18 @@ CONFIGS=(
   "--vocab 8000 --hidden 512 --embed 512 --layers 2 --seq 128 --batch 32"
 )
 
+LABELS=("" "" "")
 RES="$(mktemp -d)"
 trap 'rm -rf "$RES"' EXIT
+if [[ -n "$TEXT" ]]; then
+  echo "BPE-8000 ids of $TEXT..." >&2
+  cargo build --release --quiet -p cli --bin tok --manifest-path "$ROOT/Cargo.toml"
+  "$ROOT/target/release/tok" train --vocab 8000 -o "$RES/bpe8000.json" "$TEXT" > /dev/null
+  "$ROOT/target/release/tok" encode --tokenizer "$RES/bpe8000.json" --out "$RES/shards" "$TEXT" > /dev/null
+  CONFIGS+=("--vocab 8000 --hidden 512 --embed 512 --layers 2 --seq 128 --batch 32 --ids $RES/shards/train_000000.bin")
+  LABELS+=(" (BPE-8000 text)")
+fi
+printf '%s\n' "${LABELS[@]}" > "$RES/labels"
 for rep in $(seq "$REPS"); do
   for i in "${!CONFIGS[@]}"; do
     c="${CONFIGS[$i]}"
@@ -99,6 +121,7 @@ res, n = sys.argv[1], int(sys.argv[2])
 def load(path):
     return [json.loads(l) for l in open(path) if l.strip()]
 rows = []
+labels = open(f"{res}/labels").read().split("\n")
 # One FMA peak for the whole table: the best of every run's measurement
 # (other jobs on the machine can only lower it).
 peak = max(r["peak_gflops"] for i in range(n) for r in load(f"{res}/ours.{i}"))
@@ -110,7 +133,7 @@ for i in range(n):
     og, tg = med(ours, "gflops"), med(torch, "gflops")
     ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(ours, torch)]
     c = ours[0]
-    name = f"V={c['vocab']} E={c['embed']} H={c['hidden']} L={c['layers']} T={c['seq']} B={c['batch']}"
+    name = f"V={c['vocab']} E={c['embed']} H={c['hidden']} L={c['layers']} T={c['seq']} B={c['batch']}{labels[i]}"
     rows.append((name, o, og, og / peak * 100, max(r["time_v_rss_mib"] for r in ours),
                  t, tg, tg / peak * 100, max(r["time_v_rss_mib"] for r in torch),
                  statistics.median(ratios), min(ratios), max(ratios), peak,

@@ -9,7 +9,8 @@ tokens/s, GFLOP/s (the flops convention of ModelConfig::train_flops_per_token),
 % of the FMA peak if given, peak RSS.
 
 Usage: pytorch_lstm.py --vocab 65 --hidden 512 --embed 512 --layers 2 \
-           --seq 128 --batch 32 --steps 10 --warmup 2 --threads 2 [--peak GFLOPS]
+           --seq 128 --batch 32 --steps 10 --warmup 2 --threads 2 [--peak GFLOPS] \
+           [--ids SHARD]   (windows of a token shard instead of random ids)
 """
 import argparse
 import json
@@ -33,6 +34,17 @@ class CharLSTM(nn.Module):
         return self.head(h)
 
 
+def load_shard(path):
+    """The tokens of an llm.c shard (1024-byte header, u16 or u32 ids)."""
+    import numpy as np
+
+    head = np.fromfile(path, dtype="<i4", count=256)
+    dtype = {(20240520, 1): "<u2", (20240801, 7): "<u4"}[(int(head[0]), int(head[1]))]
+    toks = np.fromfile(path, dtype=dtype, offset=1024)
+    assert len(toks) == head[2], f"{path}: header says {head[2]} tokens, file has {len(toks)}"
+    return torch.from_numpy(toks.astype(np.int64))
+
+
 def train_flops_per_token(vocab, embed, hidden, layers, gates):
     fwd = sum(2 * gates * hidden * ((embed if k == 0 else hidden) + hidden) for k in range(layers))
     return 3 * fwd + 6 * hidden * vocab
@@ -51,6 +63,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cell", choices=["lstm", "rnn"], default="lstm")
     p.add_argument("--peak", type=float, default=None, help="FMA peak GFLOP/s for the % column")
+    p.add_argument("--ids", default=None, help="draw batches as windows of this llm.c token shard")
     a = p.parse_args()
     embed = a.embed or a.hidden
     torch.set_num_threads(a.threads)
@@ -59,10 +72,20 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(1)
+    ids = load_shard(a.ids) if a.ids else None
+    if ids is not None:
+        assert len(ids) > a.seq and int(ids.max()) < a.vocab, f"{a.ids}: too short or an id >= V"
+
+    def batch():
+        if ids is None:
+            x = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+            y = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+            return x, y
+        o = torch.randint(0, len(ids) - a.seq, (a.batch, 1), generator=g) + torch.arange(a.seq)
+        return ids[o], ids[o + 1]
 
     def step():
-        x = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
-        y = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+        x, y = batch()
         opt.zero_grad(set_to_none=True)
         logits = model(x)
         loss = loss_fn(logits.reshape(-1, a.vocab), y.reshape(-1))

@@ -93,6 +93,32 @@ pub fn bench_train_with(
     seed: u64,
     kern: &'static Kernels,
 ) -> TrainBench {
+    bench_train_on(cfg, batch, seq, warmup, steps, seed, kern, None)
+}
+
+/// [`bench_train_with`] on windows of a token stream instead of random ids:
+/// each batch row is `ids[o..o+T]` with targets `ids[o+1..o+T+1]` at a
+/// random offset o, as training draws them. Which ids a batch holds changes
+/// the cost of layer 0's input side (the input table covers the batch's
+/// distinct tokens), so text gives other figures than uniform ids.
+///
+/// # Panics
+/// When `ids` has fewer than T + 1 entries or an id >= V.
+#[allow(clippy::too_many_arguments)]
+pub fn bench_train_on(
+    cfg: &ModelConfig,
+    batch: usize,
+    seq: usize,
+    warmup: usize,
+    steps: usize,
+    seed: u64,
+    kern: &'static Kernels,
+    ids: Option<&[u32]>,
+) -> TrainBench {
+    if let Some(ids) = ids {
+        assert!(ids.len() > seq, "bench_train_on: {} ids, need at least T + 1 = {}", ids.len(), seq + 1);
+        assert!(ids.iter().all(|&x| (x as usize) < cfg.vocab), "bench_train_on: an id >= V = {}", cfg.vocab);
+    }
     let layout = ParamLayout::new(cfg);
     let mut params = layout.init(seed);
     let mut grads = layout.zeros();
@@ -107,9 +133,20 @@ pub fn bench_train_with(
     let mut losses = Vec::with_capacity(steps);
     let mut step = 0u64;
     let mut run = |ws: &mut Workspace, losses: Option<&mut Vec<f32>>| {
-        for (x, y) in inputs.iter_mut().zip(targets.iter_mut()) {
-            *x = rng.below(cfg.vocab as u64) as u32;
-            *y = rng.below(cfg.vocab as u64) as u32;
+        match ids {
+            None => {
+                for (x, y) in inputs.iter_mut().zip(targets.iter_mut()) {
+                    *x = rng.below(cfg.vocab as u64) as u32;
+                    *y = rng.below(cfg.vocab as u64) as u32;
+                }
+            }
+            Some(ids) => {
+                for (x, y) in inputs.chunks_mut(seq).zip(targets.chunks_mut(seq)) {
+                    let o = rng.below((ids.len() - seq) as u64) as usize;
+                    x.copy_from_slice(&ids[o..o + seq]);
+                    y.copy_from_slice(&ids[o + 1..o + seq + 1]);
+                }
+            }
         }
         let loss = ws.forward_backward(&params, &mut grads, &inputs, &targets);
         let norm = kern.sum_squares(&grads).sqrt();

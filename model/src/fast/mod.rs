@@ -21,8 +21,9 @@
 //! 2. Forward, per layer, per step and per task of 32 units: `gates_t =
 //!    x_t W_ih^T + h_{t-1} W_hh^T` for the task's gate columns (the input
 //!    projection is part of the step, so its result never goes to memory
-//!    and back; in layer 0, when V <= N/4, `x_t W_ih^T` is a row of the
-//!    input table `E W_ih^T`, computed once per call with the weights),
+//!    and back; in layer 0, `x_t W_ih^T` is a row of the input table
+//!    `E_U W_ih^T` over the batch's U distinct input tokens, computed once
+//!    per call with the weights, when U <= [`table_cap`]),
 //!    then the fused cell kernel (bias, sigmoid/tanh, c and h) on
 //!    the same columns, then the task's units of h_t are also written as B
 //!    panels (`hp`, see `panels`) for the weight gradients and the head. One
@@ -42,9 +43,9 @@
 //!    dW_hh = dG[1..]^T h[..T-1] and dW_ih = dG^T X, A = `dgt` and B = the
 //!    activation panels. In layer 0 with the input table, X's rows are
 //!    embedding rows, so both input-side gradients go through the per-token
-//!    sums S = sum_{p: token p = v} dG_p (`tok_sums`, V x GH): dW_ih = S^T E
-//!    and dE += S W_ih, two V-deep GEMMs in place of two N-deep ones, and
-//!    the time loop computes no dX at all.
+//!    sums S = sum_{p: token p = v} dG_p (U x GH, in the table's buffer):
+//!    dW_ih = S^T E_U and dE[uniq] += S W_ih, two U-deep GEMMs in place of
+//!    two N-deep ones, and the time loop computes no dX at all.
 //!
 //! Every reduction has a fixed order and no GEMM splits its K dimension
 //! across threads, so the loss and gradients are bit-identical for any
@@ -162,26 +163,37 @@ pub struct Workspace {
     targets: Vec<u32>,
     /// Valid-position mask for `forward_loss` `[N]`.
     valid: Vec<bool>,
-    /// Embedded inputs `[N, E]`.
+    /// Embedded inputs `[N, E]`; with the input table, the embedding rows
+    /// of the batch's distinct tokens instead (`[U, E]`, in `uniq` order).
     x0: AlignedBuf,
-    /// The embedded inputs as B panels (see `Workspace::panels`).
+    /// The embedded inputs as B panels (see `Workspace::panels`; empty when
+    /// every batch takes the input table).
     x0p: AlignedBuf,
-    /// Layer 0's input projection of every vocabulary entry, `E W_ih^T`
-    /// `[V, GH]` (gate columns permuted), when `use_table`: the forward then
-    /// copies row `token` instead of computing `x_t W_ih^T`.
+    /// Layer 0's input projection of the batch's distinct input tokens,
+    /// `E_U W_ih^T` `[U, GH]` (gate columns permuted), when `table_on`: the
+    /// forward then copies row `slots[p]` instead of computing `x_p W_ih^T`.
+    /// The backward of layer 0 reuses the buffer (the forward is done with
+    /// it by then) for the per-token sums S `[U, GH]`, grouped by MR gate
+    /// columns like `dgt`: column j of slot u at
+    /// `[(j / MR) * tok_gs + u * MR + j % MR]` (the A of dW_ih = S^T E_U,
+    /// and of dE_U = S W_ih as row groups).
     in_table: AlignedBuf,
-    /// Whether layer 0 uses the input table: the forward reads `in_table`
-    /// and the backward goes through `tok_sums` (by default when V <= N/4,
-    /// where the table's GEMMs cost at most a quarter of the projections
-    /// they replace).
-    use_table: bool,
-    /// Layer 0's dG summed per input token, S `[V, GH]`, grouped by MR gate
-    /// columns like `dgt`: column j of token v at `[(j / MR) * tok_gs + v *
-    /// MR + j % MR]` (the A of dW_ih = S^T E, and of dE = S W_ih as row
-    /// groups).
-    tok_sums: AlignedBuf,
     tok_gs: usize,
-    /// The embedding as B panels (K = V, N = E), for dW_ih = S^T E.
+    /// The most distinct input tokens a batch may have for layer 0 to take
+    /// the input table (0: never; see [`table_cap`]).
+    table_cap: usize,
+    /// Whether layer 0 takes the input table in the current call (decided
+    /// per batch by `load_batch`).
+    table_on: bool,
+    /// The current batch's distinct input tokens, ascending (the table's
+    /// rows), when `table_on`.
+    uniq: Vec<u32>,
+    /// Per position, its token's row in `uniq` `[N]`, when `table_on`.
+    slots: Vec<u32>,
+    /// Per vocabulary entry, scratch for `uniq` (`u32::MAX` between calls).
+    mark: Vec<u32>,
+    /// The embedding rows of `uniq` as B panels (K = U, N = E), for dW_ih =
+    /// S^T E_U.
     emb_p: PackedB,
     /// Whether the current call needs `x0p` (forward_backward; the
     /// activation panels of the layers are always written, the head reads
@@ -284,9 +296,12 @@ impl Workspace {
             })
             .collect();
         let chunk = (LOGITS_BUDGET / v).clamp(1, n);
-        let table = 4 * v <= n;
-        let (dgt_gs, dlg_gs, tok_gs) = (spread(n * mr), spread(chunk * mr), spread(v * mr));
-        let (x0, x0p) = if table { (AlignedBuf::new(), AlignedBuf::new()) } else { x_buffers(n, e, nr, ps) };
+        let cap = table_cap(v, n);
+        let (dgt_gs, dlg_gs, tok_gs) = (spread(n * mr), spread(chunk * mr), spread(cap * mr));
+        // A batch can outgrow the table only when V > cap; otherwise X is
+        // never needed and x0 holds no more than the table's rows.
+        let (x0, x0p) =
+            if cap < v { x_buffers(n, e, nr, ps) } else { (AlignedBuf::zeros(cap * e), AlignedBuf::new()) };
         Workspace {
             profile: Profile::default(),
             kern,
@@ -299,11 +314,14 @@ impl Workspace {
             valid: vec![true; n],
             x0,
             x0p,
-            in_table: AlignedBuf::zeros(if table { v * gh } else { 0 }),
-            tok_sums: AlignedBuf::zeros(if table { gh.div_ceil(mr) * tok_gs } else { 0 }),
+            in_table: AlignedBuf::zeros((cap * gh).max(gh.div_ceil(mr) * tok_gs)),
             tok_gs,
+            table_cap: cap,
+            table_on: false,
+            uniq: Vec::with_capacity(cap),
+            slots: vec![0; n],
+            mark: vec![u32::MAX; v],
             emb_p: PackedB::new(),
-            use_table: table,
             train: false,
             dh: AlignedBuf::zeros(n * e.max(h)),
             dx: AlignedBuf::zeros(n * e.max(h)),
@@ -333,19 +351,25 @@ impl Workspace {
         &self.profile
     }
 
-    /// Turns layer 0's input table off (or back on, where the workspace
-    /// has one; see `in_table`). The loss, the evaluation loss and every
-    /// gradient but layer 0's W_ih and the embedding's are bit-identical
-    /// either way (the forward table is computed by the same GEMM kernels,
-    /// k in the same order); those two are summed per token first with the
-    /// table, so they differ in rounding. Tests and benchmarks compare the
-    /// two paths.
+    /// Turns layer 0's input table off (or back on; by default a batch
+    /// takes it when it has at most [`table_cap`] distinct input tokens).
+    /// The loss, the evaluation loss and every gradient but layer 0's W_ih
+    /// and the embedding's are bit-identical either way (the forward table
+    /// is computed by the same GEMM kernels, k in the same order); those two
+    /// are summed per token first with the table, so they differ in
+    /// rounding. Tests and benchmarks compare the two paths.
     pub fn set_input_table(&mut self, on: bool) {
-        self.use_table = on && !self.in_table.is_empty();
-        if !self.use_table && self.x0.is_empty() {
-            let n = self.batch * self.seq;
+        let n = self.batch * self.seq;
+        self.table_cap = if on { table_cap(self.layout.config().vocab, n) } else { 0 };
+        if !on && self.x0p.is_empty() {
             (self.x0, self.x0p) = x_buffers(n, self.layout.config().embed, self.kern.nr, self.ps);
         }
+    }
+
+    /// Whether the last call took layer 0's input table, and for how many
+    /// distinct input tokens (0 when it did not).
+    pub fn input_table_rows(&self) -> usize {
+        if self.table_on { self.uniq.len() } else { 0 }
     }
 
     /// Zeroes the phase timers.
@@ -374,7 +398,8 @@ impl Workspace {
         let mut b = self.x0.capacity_bytes()
             + self.x0p.capacity_bytes()
             + self.in_table.capacity_bytes()
-            + self.tok_sums.capacity_bytes()
+            + self.slots.capacity() * 4
+            + self.mark.capacity() * 4
             + self.dh.capacity_bytes()
             + self.dx.capacity_bytes()
             + self.dgt.capacity_bytes()
@@ -491,13 +516,23 @@ impl Workspace {
                 self.valid[r] = ok;
             }
         }
-        // With the input table nothing reads X: the forward copies table
-        // rows and the backward sums dG per token.
-        if self.use_table {
-            return;
-        }
         let e = cfg.embed;
         let emb = &params[self.layout.embedding()..self.layout.embedding() + cfg.vocab * e];
+        // With the input table nothing reads X: the forward copies table
+        // rows and the backward sums dG per token. x0 receives the embedding
+        // rows of the distinct tokens, the table's A.
+        self.table_on = self.table_cap > 0 && self.index_tokens();
+        if self.table_on {
+            let uniq = &self.uniq;
+            let rows = &mut self.x0.as_mut_slice()[..uniq.len() * e];
+            rows.par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
+                for (i, row) in rows.chunks_mut(e).enumerate() {
+                    let tok = uniq[ci * 64 + i] as usize;
+                    row.copy_from_slice(&emb[tok * e..tok * e + e]);
+                }
+            });
+            return;
+        }
         let tokens = &self.tokens;
         let (nr, train, ps) = (self.kern.nr, self.train, self.ps);
         let x0p = SendPtr(self.x0p.as_mut_ptr());
@@ -515,6 +550,40 @@ impl Workspace {
                 }
             }
         });
+    }
+
+    /// Lists the batch's distinct input tokens in `uniq` (ascending) and
+    /// each position's row among them in `slots`; false (and `slots` left
+    /// stale) when there are more than `table_cap`. O(N + U log U), no
+    /// allocation (`uniq` holds `table_cap`).
+    fn index_tokens(&mut self) -> bool {
+        let (uniq, mark) = (&mut self.uniq, &mut self.mark);
+        uniq.clear();
+        let mut fits = true;
+        for &tok in &self.tokens {
+            let m = &mut mark[tok as usize];
+            if *m == u32::MAX {
+                if uniq.len() == self.table_cap {
+                    fits = false;
+                    break;
+                }
+                *m = 0;
+                uniq.push(tok);
+            }
+        }
+        if fits {
+            uniq.sort_unstable();
+            for (i, &u) in uniq.iter().enumerate() {
+                mark[u as usize] = i as u32;
+            }
+            for (s, &tok) in self.slots.iter_mut().zip(&self.tokens) {
+                *s = mark[tok as usize];
+            }
+        }
+        for &u in uniq.iter() {
+            mark[u as usize] = u32::MAX;
+        }
+        fits
     }
 
     /// Packs every weight operand (`backward`: also the transposes the
@@ -549,25 +618,16 @@ impl Workspace {
                 *x = b_ih[r] + b_hh[r];
             }
         }
-        if self.use_table {
-            let (e, emb) = (cfg.embed, self.layout.embedding());
+        if self.table_on {
+            let (e, u) = (cfg.embed, self.uniq.len());
+            // x0 holds the U distinct tokens' embedding rows (load_batch).
+            let rows = &self.x0.as_slice()[..u * e];
             if backward {
-                // SAFETY: the embedding is [V, E] inside params (the slice
-                // below would panic otherwise).
-                unsafe { self.emb_p.pack_raw(kern, v, e, params[emb..emb + v * e].as_ptr(), e, 1, id, id) };
+                // SAFETY: rows is [U, E].
+                unsafe { self.emb_p.pack_raw(kern, u, e, rows.as_ptr(), e, 1, id, id) };
             }
             let table = self.in_table.as_mut_slice();
-            gemm_prepacked(
-                kern,
-                v,
-                &params[emb..emb + v * e],
-                e,
-                1,
-                &self.layers[0].w_ih_t,
-                table,
-                gh,
-                false,
-            );
+            gemm_prepacked(kern, u, rows, e, 1, &self.layers[0].w_ih_t, table, gh, false);
         }
         let hw = self.layout.head_weight();
         assert!(hw + v * h <= params.len());
@@ -605,12 +665,12 @@ impl Workspace {
             let hps = SendPtr(layer.hp.as_mut_ptr());
             let bias = SendPtr(layer.bias.as_mut_ptr());
             let w_hh_t = &layer.w_hh_t;
-            let table = SendPtr(if k == 0 && self.use_table {
+            let table = SendPtr(if k == 0 && self.table_on {
                 self.in_table.as_mut_ptr()
             } else {
                 std::ptr::null_mut()
             });
-            let tokens = SendPtr(self.tokens.as_mut_ptr());
+            let slots = SendPtr(self.slots.as_mut_ptr());
             let ntasks = h.div_ceil(TASK_UNITS);
             let cell = cfg.cell;
             let step = move |t: usize, task: usize| {
@@ -632,10 +692,10 @@ impl Workspace {
                         let after = w_hh_t.panel_ptr(p0);
                         gemm_rows_panels(kern, bsz, xt, inp, w_ih_t, p0, p1, grow, gh, false, after);
                     } else {
-                        // The table holds V rows of GH; tokens[t*B + b] < V.
+                        // The table holds U rows of GH; slots[t*B + b] < U.
                         for b in 0..bsz {
-                            let tok = *tokens.get().add(t * bsz + b) as usize;
-                            let src = table.get().add(tok * gh + c0);
+                            let slot = *slots.get().add(t * bsz + b) as usize;
+                            let src = table.get().add(slot * gh + c0);
                             std::ptr::copy_nonoverlapping(src, grow.add(b * gh + c0), c1 - c0);
                         }
                     }
@@ -863,7 +923,7 @@ impl Workspace {
             // columns each), interleaved so both threads' home ranges get
             // both kinds. Step T (t = -1) only computes dX_0. Layer 0 with
             // the input table needs no dX (see [`token_sums`]).
-            let table = k == 0 && self.use_table;
+            let table = k == 0 && self.table_on;
             let nh = h.div_ceil(TASK_UNITS);
             let nx = if table { 0 } else { inp.div_ceil(TASK_UNITS) };
             let both = nh.min(nx);
@@ -1022,22 +1082,38 @@ impl Workspace {
             }
             let dw_ih = grads[off.w_ih..off.w_ih + gh * inp].as_mut_ptr();
             if table {
-                let (v, emb) = (cfg.vocab, self.layout.embedding());
-                let sums = self.tok_sums.as_mut_slice();
-                token_sums(self.dgt.as_slice(), self.dgt_gs, &self.tokens, mr, v, sums, self.tok_gs);
-                let de = grads[emb..emb + v * inp].as_mut_ptr();
-                let s = self.tok_sums.as_ptr();
-                // SAFETY: tok_sums holds ceil(GH/MR) groups of V rows,
+                let (v, emb, u) = (cfg.vocab, self.layout.embedding(), self.uniq.len());
+                // The table's buffer takes the sums: the forward is done with it.
+                let sums = self.in_table.as_mut_slice();
+                token_sums(self.dgt.as_slice(), self.dgt_gs, &self.slots, mr, u, sums, self.tok_gs);
+                let s = self.in_table.as_ptr();
+                // dE_U goes to dx: after the swap above it holds layer 0's
+                // dL/dh, which the loop has consumed.
+                let de_u = self.dx.as_mut_ptr();
+                // SAFETY: the sums buffer holds ceil(GH/MR) groups of U rows,
                 // tok_gs apart (token_sums wrote them all); emb_p packs the
-                // [V, E] embedding and w_ih the permuted [GH, E] W_ih; dW_ih
-                // [GH, E] and dE [V, E] lie inside grads (sliced above).
+                // [U, E] embedding rows and w_ih the permuted [GH, E] W_ih;
+                // dW_ih [GH, E] lies inside grads (sliced above); dx holds
+                // N * max(E, H) >= U * E floats.
                 unsafe {
-                    // dW_ih = S^T E.
+                    // dW_ih = S^T E_U.
                     gemm_grouped_a(kern, gh, s, self.tok_gs, self.emb_p.as_bref(), dw_ih, inp, cmap, false);
-                    // dE += S W_ih (onto zero, or onto dW_head when tied).
+                    // dE_U = S W_ih.
                     let a = AGroups { ptr: s, gw: mr, gs: self.tok_gs };
-                    gemm_rows_grouped(kern, v, a, layer.w_ih.as_bref(), de, inp, true);
+                    gemm_rows_grouped(kern, u, a, layer.w_ih.as_bref(), de_u, inp, false);
                 }
+                // dE[uniq[i]] += dE_U[i] (onto zero, or onto dW_head when
+                // tied); distinct rows, so parallel over them.
+                let de = SendPtr(grads[emb..emb + v * inp].as_mut_ptr());
+                let uniq = &self.uniq;
+                self.dx.as_slice()[..u * inp].par_chunks(inp * 64).enumerate().for_each(|(ci, rows)| {
+                    for (i, row) in rows.chunks(inp).enumerate() {
+                        let tok = uniq[ci * 64 + i] as usize;
+                        // SAFETY: tok < V, and no other task has this row.
+                        let dst = unsafe { std::slice::from_raw_parts_mut(de.get().add(tok * inp), inp) };
+                        kern.add(dst, row);
+                    }
+                });
             } else {
                 let xp = panels(if k == 0 { &self.x0p } else { &below[k - 1].hp }, self.ps, nr, inp, 0, n);
                 // SAFETY: as for dW_hh; X's panels hold N rows of `inp`.
@@ -1048,7 +1124,7 @@ impl Workspace {
             }
             self.profile.bwd_gemm += t0.elapsed().as_secs_f64();
         }
-        if self.use_table {
+        if self.table_on {
             return;
         }
         let t0 = std::time::Instant::now();
@@ -1083,33 +1159,48 @@ fn x_buffers(n: usize, e: usize, nr: usize, ps: usize) -> (AlignedBuf, AlignedBu
     (AlignedBuf::zeros(n * e), AlignedBuf::zeros(e.div_ceil(nr) * ps))
 }
 
-/// S = dG summed per input token (V rows), in position order: `dgt` holds
-/// dG^T grouped by MR columns (group stride `dgt_gs`, position p of group
-/// q at `q * dgt_gs + p * mr`), and `sums` receives S in the same grouping
-/// (token v of group q at `q * tok_gs + v * mr`), so each group's sums are
-/// one contiguous V x MR block fed by one N x MR stream. Parallel over
-/// groups: every sum has the same order on any thread count.
+/// S = dG summed per distinct input token (U rows, `slots[p]` the row of
+/// position p), in position order: `dgt` holds dG^T grouped by MR columns
+/// (group stride `dgt_gs`, position p of group q at `q * dgt_gs + p * mr`),
+/// and `sums` receives S in the same grouping (row u of group q at `q *
+/// tok_gs + u * mr`), so each group's sums are one contiguous U x MR block
+/// fed by one N x MR stream. Parallel over groups: every sum has the same
+/// order on any thread count.
 fn token_sums(
     dgt: &[f32],
     dgt_gs: usize,
-    tokens: &[u32],
+    slots: &[u32],
     mr: usize,
-    v: usize,
+    u: usize,
     sums: &mut [f32],
     tok_gs: usize,
 ) {
-    let n = tokens.len();
-    sums.par_chunks_mut(tok_gs).enumerate().for_each(|(grp, s)| {
-        let s = &mut s[..v * mr];
+    let n = slots.len();
+    let groups = dgt.len().div_ceil(dgt_gs);
+    sums[..groups * tok_gs].par_chunks_mut(tok_gs).enumerate().for_each(|(grp, s)| {
+        let s = &mut s[..u * mr];
         s.fill(0.0);
         let dg = &dgt[grp * dgt_gs..grp * dgt_gs + n * mr];
-        for (d, &tok) in dg.chunks_exact(mr).zip(tokens) {
-            let dst = &mut s[tok as usize * mr..(tok as usize + 1) * mr];
+        for (d, &slot) in dg.chunks_exact(mr).zip(slots) {
+            let dst = &mut s[slot as usize * mr..(slot as usize + 1) * mr];
             for (a, x) in dst.iter_mut().zip(d) {
                 *a += *x;
             }
         }
     });
+}
+
+/// The most distinct input tokens for which layer 0 takes the input table
+/// (V, or 7/8 of the N positions when V is larger). The table replaces the
+/// three N-row GEMMs of layer 0's input side (x W_ih^T, dX = dG W_ih, dW_ih
+/// = dG^T X, each N x E x GH) by three U-row ones (the table E_U W_ih^T,
+/// dE_U = S W_ih, dW_ih = S^T E_U) outside the time loops, and adds a
+/// table-row copy per position and the per-token sums, a few percent of
+/// those GEMMs: it pays up to U close to N. A character vocabulary always
+/// fits; BPE-8000 text has U ~ N/3 at N = 4096 (uniformly random ids at V =
+/// 8000, U ~ 0.78 N).
+fn table_cap(v: usize, n: usize) -> usize {
+    v.min(n - n / 8)
 }
 
 /// Zeroes the padding between tensors and, when the head is untied, the
@@ -1198,6 +1289,8 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // 0.14 GFLOP at V = 65, E = H = 512) instead of the N x E x GH projection
 // in the loop (8.6 GFLOP, a quarter of the forward loop's FLOPs).
 // The forward is bit-identical (same kernels, k in the same order).
+// (Since then the table covers the batch's distinct tokens, not V: see
+// the last note below.)
 // Intel Xeon, 2 cores, AVX-512, V = 65, H = 512, five interleaved pairs of
 // `bench_lstm_train --vocab 65 --hidden 512 --steps 6`: the forward loop
 // over the backward loop 0.90-1.06 (median 0.98) before, 0.69-0.79
