@@ -23,7 +23,7 @@
 //!    projection is part of the step, so its result never goes to memory
 //!    and back; in layer 0, `x_t W_ih^T` is a row of the input table
 //!    `E_U W_ih^T` over the batch's U distinct input tokens, computed once
-//!    per call with the weights, when U <= [`table_cap`]),
+//!    per call with the weights, when U <= 7/8 N, see `table_cap`),
 //!    then the fused cell kernel (bias, sigmoid/tanh, c and h) on
 //!    the same columns, then the task's units of h_t are also written as B
 //!    panels (`hp`, see `panels`) for the weight gradients and the head. One
@@ -44,7 +44,7 @@
 //!    activation panels. In layer 0 with the input table, X's rows are
 //!    embedding rows, so both input-side gradients go through the per-token
 //!    sums S = sum_{p: token p = v} dG_p (U x GH, in the table's buffer):
-//!    dW_ih = S^T E_U and dE[uniq] += S W_ih, two U-deep GEMMs in place of
+//!    dW_ih = S^T E_U and dE\[uniq\] += S W_ih, two U-deep GEMMs in place of
 //!    two N-deep ones, and the time loop computes no dX at all.
 //!
 //! Every reduction has a fixed order and no GEMM splits its K dimension
@@ -352,7 +352,8 @@ impl Workspace {
     }
 
     /// Turns layer 0's input table off (or back on; by default a batch
-    /// takes it when it has at most [`table_cap`] distinct input tokens).
+    /// takes it when it has at most 7/8 B*T distinct input tokens, so
+    /// always when V <= 7/8 B*T).
     /// The loss, the evaluation loss and every gradient but layer 0's W_ih
     /// and the embedding's are bit-identical either way (the forward table
     /// is computed by the same GEMM kernels, k in the same order); those two
