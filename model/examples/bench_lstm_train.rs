@@ -12,7 +12,7 @@
 //! convention), % of the FMA peak measured on the same threads, the
 //! time per phase and the peak RSS.
 
-use model::fast::bench::{bench_train_on, peak_rss_bytes};
+use model::fast::bench::{bench_train_with, peak_rss_bytes};
 use model::kernels::{Kernels, fma_peak_gflops, fma_peak_gflops_isa};
 use model::{Cell, ModelConfig};
 
@@ -67,7 +67,7 @@ fn main() {
             fail(&format!("--ids: token {x} >= --vocab {}", cfg.vocab));
         }
     }
-    let r = bench_train_on(&cfg, batch, seq, warmup, steps, 0, Kernels::detect(), ids.as_deref());
+    let r = bench_train_with(&cfg, batch, seq, warmup, steps, 0, Kernels::detect(), ids.as_deref());
     let rss = peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64;
     let tps = r.tokens_per_s();
     let gf = r.gflops();

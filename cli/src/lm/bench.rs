@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<()> {
     let caches = model::kernels::CacheSizes::detect();
     let blocking = kern.blocking();
     let (mr, nr) = kern.tile();
-    let b = model::fast::bench::bench_train_with(&cfg, args.batch, args.seq, 2, args.steps, 0, kern);
+    let b = model::fast::bench::bench_train_with(&cfg, args.batch, args.seq, 2, args.steps, 0, kern, None);
     let sample = (args.sample_tokens > 0).then(|| sample_rate(&cfg, args.sample_tokens, kern));
     let rss = model::fast::bench::peak_rss_bytes().map(|b| b as f64 / (1 << 20) as f64);
     let pct = |g: f64| if peak > 0.0 { 100.0 * g / peak } else { f64::NAN };

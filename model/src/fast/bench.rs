@@ -80,32 +80,20 @@ pub fn bench_train(
     steps: usize,
     seed: u64,
 ) -> TrainBench {
-    bench_train_with(cfg, batch, seq, warmup, steps, seed, Kernels::detect())
+    bench_train_with(cfg, batch, seq, warmup, steps, seed, Kernels::detect(), None)
 }
 
-/// [`bench_train`] with a given kernel table (`lm bench --isa`).
-pub fn bench_train_with(
-    cfg: &ModelConfig,
-    batch: usize,
-    seq: usize,
-    warmup: usize,
-    steps: usize,
-    seed: u64,
-    kern: &'static Kernels,
-) -> TrainBench {
-    bench_train_on(cfg, batch, seq, warmup, steps, seed, kern, None)
-}
-
-/// [`bench_train_with`] on windows of a token stream instead of random ids:
-/// each batch row is `ids[o..o+T]` with targets `ids[o+1..o+T+1]` at a
-/// random offset o, as training draws them. Which ids a batch holds changes
-/// the cost of layer 0's input side (the input table covers the batch's
-/// distinct tokens), so text gives other figures than uniform ids.
+/// [`bench_train`] with a given kernel table (`lm bench --isa`), and with
+/// `ids`, on windows of a token stream instead of random ids: each batch
+/// row is `ids[o..o+T]` with targets `ids[o+1..o+T+1]` at a random offset
+/// o, as training draws them. Which ids a batch holds changes the cost of
+/// layer 0's input side (the input table covers the batch's distinct
+/// tokens), so text gives other figures than uniform ids.
 ///
 /// # Panics
 /// When `ids` has fewer than T + 1 entries or an id >= V.
 #[allow(clippy::too_many_arguments)]
-pub fn bench_train_on(
+pub fn bench_train_with(
     cfg: &ModelConfig,
     batch: usize,
     seq: usize,
@@ -116,8 +104,12 @@ pub fn bench_train_on(
     ids: Option<&[u32]>,
 ) -> TrainBench {
     if let Some(ids) = ids {
-        assert!(ids.len() > seq, "bench_train_on: {} ids, need at least T + 1 = {}", ids.len(), seq + 1);
-        assert!(ids.iter().all(|&x| (x as usize) < cfg.vocab), "bench_train_on: an id >= V = {}", cfg.vocab);
+        assert!(ids.len() > seq, "bench_train_with: {} ids, need at least T + 1 = {}", ids.len(), seq + 1);
+        assert!(
+            ids.iter().all(|&x| (x as usize) < cfg.vocab),
+            "bench_train_with: an id >= V = {}",
+            cfg.vocab
+        );
     }
     let layout = ParamLayout::new(cfg);
     let mut params = layout.init(seed);

@@ -526,22 +526,16 @@ impl Workspace {
         if self.table_on {
             let uniq = &self.uniq;
             let rows = &mut self.x0.as_mut_slice()[..uniq.len() * e];
-            rows.par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
-                for (i, row) in rows.chunks_mut(e).enumerate() {
-                    let tok = uniq[ci * 64 + i] as usize;
-                    row.copy_from_slice(&emb[tok * e..tok * e + e]);
-                }
-            });
+            rows.par_chunks_mut(e * 64)
+                .enumerate()
+                .for_each(|(ci, rows)| gather_rows(rows, &uniq[ci * 64..], emb, e));
             return;
         }
         let tokens = &self.tokens;
         let (nr, train, ps) = (self.kern.nr, self.train, self.ps);
         let x0p = SendPtr(self.x0p.as_mut_ptr());
         self.x0.as_mut_slice().par_chunks_mut(e * 64).enumerate().for_each(|(ci, rows)| {
-            for (i, row) in rows.chunks_mut(e).enumerate() {
-                let tok = tokens[ci * 64 + i] as usize;
-                row.copy_from_slice(&emb[tok * e..tok * e + e]);
-            }
+            gather_rows(rows, &tokens[ci * 64..], emb, e);
             if train {
                 // SAFETY: this task alone writes rows ci*64.. of the panels;
                 // x0p holds ceil(E/NR) panels of N rows, ps apart.
@@ -1158,6 +1152,15 @@ impl Workspace {
 /// table needs.
 fn x_buffers(n: usize, e: usize, nr: usize, ps: usize) -> (AlignedBuf, AlignedBuf) {
     (AlignedBuf::zeros(n * e), AlignedBuf::zeros(e.div_ceil(nr) * ps))
+}
+
+/// Copies embedding row `ids[i]` (`emb` is `[V, e]`) into row i of `rows`,
+/// for every row of `rows`.
+fn gather_rows(rows: &mut [f32], ids: &[u32], emb: &[f32], e: usize) {
+    for (row, &tok) in rows.chunks_mut(e).zip(ids) {
+        let tok = tok as usize;
+        row.copy_from_slice(&emb[tok * e..tok * e + e]);
+    }
 }
 
 /// S = dG summed per distinct input token (U rows, `slots[p]` the row of
