@@ -1378,6 +1378,45 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // U-row GEMMs) 188 -> 223: a wash but for the 2.8% fewer FLOPs (tokens/s
 // 1.01x, 1.02x with AVX-512). On the text ids everything but the head 516
 // -> 441; tokens/s 1.07x (1.08x with AVX-512).
+//
+// Looking for the last few percent at V = 8000 with the AVX2 path (Zen 4,
+// 2 cores, a host whose load switches between quiet and busy every few
+// seconds: the same binary ran 3,300-3,960 tokens/s from one run to the
+// next, so only changes worth more than ~5% of a phase can be told apart).
+// Quiet phase minima, ms a step: weight packing + the table GEMM 42, the
+// loops 138 + 137, the head 504 (logits 159, softmax 18, dW 168, dh 159),
+// weight gradients 196, clipping + AdamW 8-10 (not in the phases).
+// - Where the forward loop goes (instrumented, CPU ms per layer summed over
+//   the threads): layer 1 GEMMs 168 on one thread (~88% of a core's peak),
+//   191 on two (~77% per core); the cell 13-16 either way; the h panel
+//   copies 0.7; waiting at the barrier ~8 of 214 on two threads. Two
+//   single-core `gemm_probe ... rows` runs side by side slow each other's
+//   median call (48-83 against 75-97 GFLOP/s alone): the two cores share
+//   the L3 the weights stream from each step.
+// - Tried and left out, all bit-identical, none measurably faster:
+//   - layer 1's input projection hoisted out of the loop again (one N-row
+//     GEMM before it): GEMM 41 + loop 51 ms against 93-100 ms for the
+//     fused loop, within noise; with dX hoisted after the backward loop
+//     too, V = 65, 30 pairs of steps alternating in one process: loop
+//     minima 134.5 / 136.7 ms against 134.6 / 137.4;
+//   - the LSTM cell over four rows in lockstep (its four gate activations
+//     then the c -> tanh c -> h chain of each row side by side): the cell's
+//     CPU time unchanged; `perf annotate` spreads it over the arithmetic;
+//   - the per-step GEMM hinting two or three panels ahead instead of one;
+//     hinting the next step's gate, c, tanh c and h lines during a task;
+//   - blocking: MC 60 -> 120, 126 or 252 and KC 1024 -> 512 or 256
+//     (`TOKLAB_GEMM_BLOCK`), depth blocks of equal size (no 24-deep tail
+//     at K = 1,048), head chunks of 1,024 rows (4 equal chunks at N =
+//     4096), row blocks in a multiple of the thread count: dW-shaped probes
+//     peak at 212-220 GFLOP/s (91-94%) in every variant;
+//   - the head's row-grouped driver in BLIS order (a KC = 256 B panel held
+//     in L1 while row sub-blocks pass): on a quiet machine logits 92-93%
+//     either way, dh 85-90% against 91%;
+//   - dW_head hinting the next tile's C rows into L1 (chunks 2-4 reload C
+//     from memory): dW 176.6 -> 171.6 ms at the minimum, dh, untouched,
+//     moved as much;
+//   - parameters and gradients on huge pages (they are plain Vecs, and
+//     this machine's THP is madvise-only): every phase within 2%.
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
 /// gradients: `buf` holds ceil(w/NR) panels of N rows, `ps` floats apart,
