@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side training throughput: our fast LSTM path
-# (model/examples/bench_lstm_train.rs) against PyTorch's nn.LSTM on CPU
+# (cli/examples/bench_lstm_train.rs) against PyTorch's nn.LSTM on CPU
 # (scripts/bench/pytorch_lstm.py) on the same configurations, optimizer
 # (Adam lr 2e-3, clip 1.0) and thread count.
 #
@@ -60,7 +60,7 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 echo "building the benchmark (release)..." >&2
-cargo build --release --quiet -p model --example bench_lstm_train --manifest-path "$ROOT/Cargo.toml"
+cargo build --release --quiet -p cli --example bench_lstm_train --manifest-path "$ROOT/Cargo.toml"
 BENCH="$ROOT/target/release/examples/bench_lstm_train"
 PY="$VENV/bin/python"
 PYSCRIPT="$ROOT/scripts/bench/pytorch_lstm.py"

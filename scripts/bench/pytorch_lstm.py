@@ -2,7 +2,7 @@
 """PyTorch's side of scripts/bench/lstm.sh: training throughput of
 Embedding -> nn.LSTM(batch_first=True) -> Linear on CPU.
 
-Same work per step as `cargo run --release -p model --example bench_lstm_train`:
+Same work per step as `cargo run --release -p cli --example bench_lstm_train`:
 random token batches (B x T inputs and targets), mean cross-entropy,
 backward, clip_grad_norm_(1.0), Adam(lr=2e-3). Prints one JSON line:
 tokens/s, GFLOP/s (the flops convention of ModelConfig::train_flops_per_token),

@@ -1,5 +1,5 @@
 //! Training-throughput measurement for `lm bench` and
-//! `examples/bench_lstm_train.rs`: N steps of forward_backward + global-norm
+//! `cli/examples/bench_lstm_train.rs`: N steps of forward_backward + global-norm
 //! clipping + AdamW on random tokens, timed after a warm-up, with the
 //! process's CPU time and peak RSS (Linux `/proc`) so a run on a shared
 //! machine can be judged.

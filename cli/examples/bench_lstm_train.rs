@@ -1,7 +1,7 @@
 //! Training throughput of the fast path for one configuration.
 //!
 //! ```text
-//! cargo run --release -p model --example bench_lstm_train -- \
+//! cargo run --release -p cli --example bench_lstm_train -- \
 //!     --vocab 65 --hidden 512 --embed 512 --layers 2 --seq 128 --batch 32 \
 //!     --steps 10 --warmup 2 --threads 2 [--cell rnn] [--tie] [--json] \
 //!     [--ids shards/train_000000.bin]
@@ -10,7 +10,8 @@
 //! shard (llm.c format, as `tok encode` writes), as training draws them.
 //! Prints tokens/s, GFLOP/s (the `ModelConfig::train_flops_per_token`
 //! convention), % of the FMA peak measured on the same threads, the
-//! time per phase and the peak RSS.
+//! time per phase and the peak RSS. (An example of `cli`, not `model`, so
+//! it reads shards with `dataset`'s reader.)
 
 use model::fast::bench::{bench_train_with, peak_rss_bytes};
 use model::kernels::{Kernels, fma_peak_gflops, fma_peak_gflops_isa};
@@ -57,7 +58,9 @@ fn main() {
     let peak = (0..5).map(|_| fma_peak_gflops_isa(threads, 200, peak_isa)).fold(0.0, f64::max);
     let ids = args.iter().position(|a| a == "--ids").map(|i| {
         let path = args.get(i + 1).unwrap_or_else(|| fail("--ids needs a path"));
-        read_shard(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+        dataset::shard::read_shard(std::path::Path::new(path))
+            .map(|(_, ids)| ids)
+            .unwrap_or_else(|e| fail(&e.to_string()))
     });
     if let Some(ids) = &ids {
         if ids.len() <= seq {
@@ -156,30 +159,4 @@ fn main() {
 fn fail(msg: &str) -> ! {
     eprintln!("bench_lstm_train: {msg}");
     std::process::exit(2)
-}
-
-/// The tokens of an llm.c shard: a 1024-byte header of 256 little-endian
-/// i32 (magic 20240520 version 1: u16 tokens; 20240801 version 7: u32),
-/// the token count third, then the tokens.
-fn read_shard(path: &str) -> Result<Vec<u32>, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    if bytes.len() < 1024 {
-        return Err(format!("{} bytes, shorter than the 1024-byte header", bytes.len()));
-    }
-    let word =
-        |i: usize| i32::from_le_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
-    let width = match (word(0), word(1)) {
-        (20240520, 1) => 2,
-        (20240801, 7) => 4,
-        (m, v) => return Err(format!("not a token shard (magic {m}, version {v})")),
-    };
-    let count = usize::try_from(word(2)).map_err(|_| format!("negative token count {}", word(2)))?;
-    let body = &bytes[1024..];
-    if body.len() != count * width {
-        return Err(format!("header says {count} tokens, the file holds {} bytes of them", body.len()));
-    }
-    Ok(match width {
-        2 => body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect(),
-        _ => body.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-    })
 }
