@@ -98,14 +98,17 @@ fn main() {
         ms(p.head_dw),
         ms(p.head_dh)
     );
+    let step_ms: Vec<String> = r.step_secs.iter().map(|s| format!("{:.2}", 1e3 * s)).collect();
+    let best_tps = r.best_step_tokens_per_s();
     if json {
         println!(
-            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"recurrent_gflops\":{:.2},\"head_gflops\":{:.2},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases},\"head_ms\":{head_parts}}}",
+            "{{\"impl\":\"toklab\",\"isa\":\"{}\",\"vocab\":{},\"hidden\":{},\"embed\":{},\"layers\":{},\"batch\":{batch},\"seq\":{seq},\"threads\":{threads},\"steps\":{steps},\"tokens_per_s\":{tps:.1},\"best_step_tokens_per_s\":{best_tps:.1},\"step_ms\":[{}],\"gflops\":{gf:.2},\"peak_gflops\":{peak:.1},\"cpu_gflops\":{},\"recurrent_gflops\":{:.2},\"head_gflops\":{:.2},\"peak_rss_mib\":{rss:.1},\"final_loss\":{},\"phases_ms\":{phases},\"head_ms\":{head_parts}}}",
             Kernels::detect().isa().name(),
             cfg.vocab,
             cfg.hidden,
             cfg.embed,
             cfg.layers,
+            step_ms.join(","),
             cpu_gf.map_or("null".into(), |g| format!("{g:.2}")),
             r.recurrent_gflops(),
             r.head_gflops(),
@@ -121,6 +124,11 @@ fn main() {
         r.secs,
         r.cpu_secs.unwrap_or(f64::NAN),
         cpu_gf.map_or(String::new(), |g| format!(", {g:.1} GFLOP/s per CPU-second x {threads}")),
+    );
+    println!(
+        "fastest step: {best_tps:.0} tokens/s = {:.1}% of peak (steps in ms: {})",
+        100.0 * best_tps * r.flops_per_token / 1e9 / peak,
+        step_ms.join(" ")
     );
     println!(
         "recurrent part {:.1} GFLOP/s = {:.1}% of peak; head {:.1} GFLOP/s = {:.1}% of peak",

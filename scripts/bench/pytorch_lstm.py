@@ -99,8 +99,11 @@ def main():
     t0 = time.perf_counter()
     c0 = time.process_time()
     loss = None
+    step_secs = []
     for _ in range(a.steps):
+        ts = time.perf_counter()
         loss = step()
+        step_secs.append(time.perf_counter() - ts)
     secs = time.perf_counter() - t0
     cpu = time.process_time() - c0
     tps = a.steps * a.batch * a.seq / secs
@@ -120,6 +123,8 @@ def main():
         "threads": a.threads,
         "steps": a.steps,
         "tokens_per_s": round(tps, 1),
+        "best_step_tokens_per_s": round(a.batch * a.seq / min(step_secs), 1) if step_secs else 0.0,
+        "step_ms": [round(1e3 * x, 2) for x in step_secs],
         "gflops": round(gflops, 2),
         "cpu_gflops": round(gflops * secs / cpu * a.threads, 2) if cpu > 0 else None,
         "peak_gflops": a.peak,

@@ -87,6 +87,8 @@ pub fn run(args: Args) -> Result<()> {
             "tile": [mr, nr], "mc": blocking.mc, "kc": blocking.kc,
             "caches": {"l1d": caches.l1d, "l2": caches.l2, "l3": caches.l3, "source": caches.source},
             "train_tokens_per_s": b.tokens_per_s(), "gflops": b.gflops(), "peak_gflops": peak,
+            "best_step_tokens_per_s": b.best_step_tokens_per_s(),
+            "best_step_percent_of_peak": pct(b.best_step_tokens_per_s() * b.flops_per_token / 1e9),
             "peak_isa": peak_isa.name(), "percent_of_peak": pct(b.gflops()),
             "recurrent_gflops": b.recurrent_gflops(), "recurrent_percent_of_peak": pct(b.recurrent_gflops()),
             "head_gflops": b.head_gflops(), "head_percent_of_peak": pct(b.head_gflops()),
@@ -121,6 +123,13 @@ pub fn run(args: Args) -> Result<()> {
             pct(b.gflops()),
             peak,
             peak_isa.name()
+        );
+        println!(
+            "  fastest   {:>9.0} tokens/s  {:>6.1} GFLOP/s  {:>5.1}% of peak (its fastest step of {})",
+            b.best_step_tokens_per_s(),
+            b.best_step_tokens_per_s() * b.flops_per_token / 1e9,
+            pct(b.best_step_tokens_per_s() * b.flops_per_token / 1e9),
+            args.steps
         );
         println!(
             "  recurrent {:>25.1} GFLOP/s  {:>5.1}% of peak (loops and weight gradients)",
