@@ -31,9 +31,9 @@
 //! 3. Head, in chunks of positions so the N x V logits never exist whole:
 //!    logits GEMM (A = the top layer's h panels, read in place) -> fused
 //!    softmax cross-entropy (loss, dlogits in place, then copied grouped by
-//!    MR into `dlg`) -> `dW_head += dlogits^T h` (A = `dlg` in place),
-//!    `dh = dlogits W_head` (A = the row-major dlogits in place) and
-//!    `db_head += colsum`.
+//!    MR into `dlg`) -> `dW_head += dlogits^T h` (A = `dlg` in place; the
+//!    same call adds dlogits' column sums to db_head, see `dbh`) and
+//!    `dh = dlogits W_head` (A = the row-major dlogits in place).
 //! 4. Backward, per layer from the top, per step: tasks of 32 units compute
 //!    `dh_t += dG_{t+1} W_hh`, run the fused backward cell (dG_t in place of
 //!    the gates, dc carried, bias gradient accumulated) and copy dG_t^T
@@ -225,6 +225,9 @@ pub struct Workspace {
     /// (dlogits^T) in place; dh reads the row-major `logits` instead.
     dlg: AlignedBuf,
     dlg_gs: usize,
+    /// db_head over the chunks so far `[ceil(V/MR)*MR]`: the dW_head GEMM
+    /// sums its A's rows (dlogits^T) into it, then it is copied out.
+    dbh: AlignedBuf,
     /// Positions per head chunk.
     chunk: usize,
     /// Per-position loss `[N]`.
@@ -333,6 +336,7 @@ impl Workspace {
             logits: AlignedBuf::zeros(chunk * v),
             dlg: AlignedBuf::zeros(v.div_ceil(mr) * dlg_gs),
             dlg_gs,
+            dbh: AlignedBuf::zeros(v.div_ceil(mr) * mr),
             chunk,
             row_loss: vec![0.0; n],
             head_wt: PackedB::new(),
@@ -408,6 +412,7 @@ impl Workspace {
             + self.db.capacity_bytes()
             + self.logits.capacity_bytes()
             + self.dlg.capacity_bytes()
+            + self.dbh.capacity_bytes()
             + self.row_loss.capacity() * 8
             + self.tokens.capacity() * 8
             + self.valid.capacity();
@@ -838,26 +843,21 @@ impl Workspace {
         let tp = std::time::Instant::now();
         // dW_head (+)= dlogits^T . h_chunk: A = the grouped dlogits
         // (dlogits^T already packed), B the chunk's rows of the top layer's
-        // h panels.
+        // h panels. The same call sums A's rows: db_head (+)= the column
+        // sums of dlogits, rows in order (what adding the rows one by one
+        // gives), read while the GEMM has them in cache rather than in a
+        // pass of its own over the chunk's 32 MiB of dlogits at V = 8000.
         // SAFETY: dlg holds ceil(V/MR) groups of chunk >= rows rows; the
-        // head weight gradient is [V, H] inside grads.
+        // head weight gradient is [V, H] inside grads; dbh holds
+        // ceil(V/MR)*MR floats.
         unsafe {
             let dw = grads.as_mut_ptr().add(self.layout.head_weight());
             let a_gs = self.dlg_gs;
-            gemm_grouped_a(kern, v, self.dlg.as_ptr(), a_gs, hc, dw, h, IndexMap::Identity, !first);
+            let dbh = self.dbh.as_mut_ptr();
+            gemm_grouped_a(kern, v, self.dlg.as_ptr(), a_gs, hc, dw, h, IndexMap::Identity, !first, dbh);
         }
-        // db_head (+)= column sums, in row order, parallel over columns.
         let hb = self.layout.head_bias();
-        let lg = &self.logits.as_slice()[..rows * v];
-        grads[hb..hb + v].par_chunks_mut(256).enumerate().for_each(|(ci, db)| {
-            let j0 = ci * 256;
-            if first {
-                db.fill(0.0);
-            }
-            for r in 0..rows {
-                kern.add(db, &lg[r * v + j0..r * v + j0 + db.len()]);
-            }
-        });
+        grads[hb..hb + v].copy_from_slice(&self.dbh.as_slice()[..v]);
         self.profile.head_dw += tp.elapsed().as_secs_f64();
         let tp = std::time::Instant::now();
         // dh[chunk] = dlogits . W_head, A = the chunk's dlogits row-major
@@ -1073,7 +1073,7 @@ impl Workspace {
                 // dW_hh = sum_{t>=1} dG_t^T h_{t-1}.
                 let dw_hh = grads.as_mut_ptr().add(off.w_hh);
                 let a = self.dgt.as_ptr().add(bsz * mr);
-                gemm_grouped_a(kern, gh, a, self.dgt_gs, hprev, dw_hh, h, cmap, false);
+                gemm_grouped_a(kern, gh, a, self.dgt_gs, hprev, dw_hh, h, cmap, false, std::ptr::null_mut());
             }
             let dw_ih = grads[off.w_ih..off.w_ih + gh * inp].as_mut_ptr();
             if table {
@@ -1092,7 +1092,18 @@ impl Workspace {
                 // N * max(E, H) >= U * E floats.
                 unsafe {
                     // dW_ih = S^T E_U.
-                    gemm_grouped_a(kern, gh, s, self.tok_gs, self.emb_p.as_bref(), dw_ih, inp, cmap, false);
+                    gemm_grouped_a(
+                        kern,
+                        gh,
+                        s,
+                        self.tok_gs,
+                        self.emb_p.as_bref(),
+                        dw_ih,
+                        inp,
+                        cmap,
+                        false,
+                        std::ptr::null_mut(),
+                    );
                     // dE_U = S W_ih.
                     let a = AGroups { ptr: s, gw: mr, gs: self.tok_gs };
                     gemm_rows_grouped(kern, u, a, layer.w_ih.as_bref(), de_u, inp, false);
@@ -1114,7 +1125,18 @@ impl Workspace {
                 // SAFETY: as for dW_hh; X's panels hold N rows of `inp`.
                 unsafe {
                     // dW_ih = dG^T X.
-                    gemm_grouped_a(kern, gh, self.dgt.as_ptr(), self.dgt_gs, xp, dw_ih, inp, cmap, false);
+                    gemm_grouped_a(
+                        kern,
+                        gh,
+                        self.dgt.as_ptr(),
+                        self.dgt_gs,
+                        xp,
+                        dw_ih,
+                        inp,
+                        cmap,
+                        false,
+                        std::ptr::null_mut(),
+                    );
                 }
             }
             self.profile.bwd_gemm += t0.elapsed().as_secs_f64();

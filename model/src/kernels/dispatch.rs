@@ -110,6 +110,8 @@ pub(crate) type AdamWFn = unsafe fn(usize, *mut f32, *const f32, *mut f32, *mut 
 pub(crate) type SumSq = unsafe fn(usize, *const f32) -> f64;
 pub(crate) type ScaleFn = unsafe fn(usize, *mut f32, f32);
 pub(crate) type AddFn = unsafe fn(usize, *mut f32, *const f32);
+/// `generic::group_sums`.
+pub(crate) type GroupSumsFn = unsafe fn(usize, usize, usize, *const f32, usize, *mut f32, bool);
 pub(crate) type MapFn = unsafe fn(usize, *const f32, *mut f32);
 
 /// One ISA's kernels: a table of entry points plus the GEMM blocking that
@@ -140,6 +142,7 @@ pub struct Kernels {
     pub(crate) sumsq: SumSq,
     pub(crate) scale: ScaleFn,
     pub(crate) add: AddFn,
+    pub(crate) group_sums: GroupSumsFn,
     pub(crate) exp: MapFn,
     pub(crate) tanh: MapFn,
     pub(crate) sigmoid: MapFn,

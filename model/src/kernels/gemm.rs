@@ -557,10 +557,18 @@ pub(crate) unsafe fn gemm_packed_raw(
 /// whose rows are not consecutive in C, or partial, goes through a scratch
 /// tile. Parallel over output tiles like [`gemm_packed_raw`], K never split.
 ///
+/// With `sums` not null, also A's row sums: `sums[i] (+)= A(i, 0) +
+/// A(i, 1) + ...` for every i < ceil(m/MR)*MR (from +0 without
+/// `accumulate`), the depths added one at a time in order: the same f32
+/// sums as adding A's columns one after the other. The head's db is the
+/// column sums of dlogits, taken so while dW_head has dlogits^T in cache.
+///
 /// # Safety
 /// A readable as described for i < ceil(m/MR)*MR, p < b.k; every panel
 /// of `b` readable for b.k rows (panels packed for `kern`); C writable at
-/// rows cmap(i) (i < m) for b.n columns with leading dimension `ldc`.
+/// rows cmap(i) (i < m) for b.n columns with leading dimension `ldc`;
+/// `sums` null or writable for ceil(m/MR)*MR floats.
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_grouped_a(
     kern: &Kernels,
     m: usize,
@@ -571,6 +579,7 @@ pub(crate) unsafe fn gemm_grouped_a(
     ldc: usize,
     cmap: IndexMap,
     accumulate: bool,
+    sums: *mut f32,
 ) {
     let (k, n) = (b.k, b.n);
     if m == 0 || n == 0 {
@@ -605,6 +614,7 @@ pub(crate) unsafe fn gemm_grouped_a(
     let tiles_n = panels.div_ceil(ppt);
     let c = SendPtr(c);
     let a = SendPtr(a as *mut f32);
+    let sums = SendPtr(sums);
     let task = |t: usize| {
         // The whole view (a closure would capture only its pointer field).
         let b: BRef = b;
@@ -616,6 +626,25 @@ pub(crate) unsafe fn gemm_grouped_a(
         while pc < k {
             let kc = kcb.min(k - pc);
             let acc = accumulate || pc > 0;
+            if tn == 0 && !sums.get().is_null() {
+                // The row block's sums at this depth block (one task per
+                // row block, depth blocks in order); this also brings the
+                // block's A into cache for the tiles below.
+                // SAFETY: A groups i0/mr.. at depth pc..pc+kc exist, sums
+                // holds ceil(m/MR)*MR floats (caller's contract); this
+                // task alone writes sums i0..i0+rows rounded up to MR.
+                unsafe {
+                    (kern.group_sums)(
+                        rows.div_ceil(mr),
+                        mr,
+                        kc,
+                        a.get().add((i0 / mr) * a_gs + pc * mr),
+                        a_gs,
+                        sums.get().add(i0),
+                        acc,
+                    )
+                };
+            }
             // Hints into L2 while a tile runs (one line per two depths, see
             // `ukernel_packed`): the first tiles of a panel fetch the next
             // panel's depth block of B, kc/2 lines each, until it is all
@@ -1396,6 +1425,7 @@ pub fn gemm_a_grouped(
             ldc,
             IndexMap::Identity,
             accumulate,
+            std::ptr::null_mut(),
         )
     }
 }
@@ -1457,8 +1487,73 @@ pub fn gemm_rows_g(
 
 #[cfg(test)]
 mod tests {
-    use super::rows_to_grouped;
-    use crate::kernels::AlignedBuf;
+    use super::{IndexMap, PackedB, gemm_a_grouped, gemm_grouped_a, group_a, rows_to_grouped};
+    use crate::kernels::{AlignedBuf, Isa, Kernels};
+
+    /// The row sums `gemm_grouped_a` takes along are, bit for bit, A's
+    /// columns added one after the other into a running sum (from +0, or
+    /// from the sums given with `accumulate`), with every row count (a
+    /// partial last group), depths over several KC blocks, and tasks split
+    /// over panels (small m); C is what the call without sums gives.
+    #[test]
+    fn grouped_row_sums_add_the_depths_in_order() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        for isa in Isa::ALL {
+            let Some(kern) = Kernels::get(isa) else { continue };
+            for &(m, k, n) in &[(1, 3, 5), (7, 1100, 40), (65, 2100, 16), (131, 600, 70)] {
+                let a: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 7919 % 1009) as f32 - 504.0) * 1e-3 + 1.0 / (1 + i % 13) as f32)
+                    .collect();
+                let b: Vec<f32> = (0..k * n).map(|i| (i % 17) as f32 * 0.25 - 2.0).collect();
+                let (ga, gs) = group_a(kern, m, k, &a, k, 1);
+                let mut pb = PackedB::new();
+                pb.pack(kern, k, n, &b, n, 1);
+                let padded = m.div_ceil(kern.mr) * kern.mr;
+                for acc in [false, true] {
+                    let start: Vec<f32> = (0..padded).map(|i| i as f32 * 0.5 - 3.0).collect();
+                    let mut want = if acc { start.clone() } else { vec![0.0; padded] };
+                    for (i, w) in want.iter_mut().enumerate().take(m) {
+                        for p in 0..k {
+                            *w += a[i * k + p];
+                        }
+                    }
+                    let c0: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
+                    let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                    let mut sums = start.clone();
+                    pool.install(|| {
+                        gemm_a_grouped(kern, m, ga.as_slice(), gs, &pb, &mut c1, n, acc);
+                        // SAFETY: A grouped for kern over k depths, B packed
+                        // for kern, C m x n, sums ceil(m/MR)*MR floats.
+                        unsafe {
+                            gemm_grouped_a(
+                                kern,
+                                m,
+                                ga.as_ptr(),
+                                gs,
+                                pb.as_bref(),
+                                c2.as_mut_ptr(),
+                                n,
+                                IndexMap::Identity,
+                                acc,
+                                sums.as_mut_ptr(),
+                            )
+                        };
+                    });
+                    assert!(
+                        c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{isa:?} {m}x{k}x{n}"
+                    );
+                    for i in 0..m {
+                        assert_eq!(
+                            sums[i].to_bits(),
+                            want[i].to_bits(),
+                            "{isa:?} {m}x{k}x{n} acc={acc} row {i}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// Every group width the kernels use, full and partial column ranges,
     /// row counts with and without a remainder of four, aligned and

@@ -496,6 +496,69 @@ pub(crate) unsafe fn add<V: Simd>(n: usize, y: *mut f32, x: *const f32) {
     });
 }
 
+/// Row sums of an A operand grouped by `mr` rows (the layout
+/// `gemm_grouped_a` reads: row `g*mr + r` at depth p is
+/// `a[g*gs + p*mr + r]`): `s[g*mr + r] (+)= a(g*mr + r, 0) + a(.., 1) + ...`
+/// for g < `groups`, r < `mr`, depths 0..`kc` added one at a time in order,
+/// the same f32 sums as a loop over the depths adding one row vector at a
+/// time. `acc`: start from `s`, else from +0. Four groups' dependent chains
+/// run side by side.
+///
+/// # Safety
+/// `a` readable at `g*gs + p*mr + r`, `s` writable at `g*mr + r`.
+#[inline(always)]
+pub(crate) unsafe fn group_sums<V: Simd>(
+    groups: usize,
+    mr: usize,
+    kc: usize,
+    a: *const f32,
+    gs: usize,
+    s: *mut f32,
+    acc: bool,
+) {
+    let mut r0 = 0;
+    while r0 < mr {
+        let n = V::LANES.min(mr - r0);
+        let mut g = 0;
+        while g + 4 <= groups {
+            let (o0, o1, o2, o3) = (g * mr + r0, (g + 1) * mr + r0, (g + 2) * mr + r0, (g + 3) * mr + r0);
+            let (mut s0, mut s1, mut s2, mut s3) = if acc {
+                (ld::<V>(s.add(o0), n), ld::<V>(s.add(o1), n), ld::<V>(s.add(o2), n), ld::<V>(s.add(o3), n))
+            } else {
+                (V::zero(), V::zero(), V::zero(), V::zero())
+            };
+            let (a0, a1, a2, a3) = (
+                a.add(g * gs + r0),
+                a.add((g + 1) * gs + r0),
+                a.add((g + 2) * gs + r0),
+                a.add((g + 3) * gs + r0),
+            );
+            for p in 0..kc {
+                s0 = s0.add(ld::<V>(a0.add(p * mr), n));
+                s1 = s1.add(ld::<V>(a1.add(p * mr), n));
+                s2 = s2.add(ld::<V>(a2.add(p * mr), n));
+                s3 = s3.add(ld::<V>(a3.add(p * mr), n));
+            }
+            st(s0, s.add(o0), n);
+            st(s1, s.add(o1), n);
+            st(s2, s.add(o2), n);
+            st(s3, s.add(o3), n);
+            g += 4;
+        }
+        while g < groups {
+            let o = g * mr + r0;
+            let mut s0 = if acc { ld::<V>(s.add(o), n) } else { V::zero() };
+            let a0 = a.add(g * gs + r0);
+            for p in 0..kc {
+                s0 = s0.add(ld::<V>(a0.add(p * mr), n));
+            }
+            st(s0, s.add(o), n);
+            g += 1;
+        }
+        r0 += n;
+    }
+}
+
 // ---------------------------------------------------------------------------
 // GEMM microkernels.
 //

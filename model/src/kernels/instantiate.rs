@@ -161,6 +161,14 @@ macro_rules! instantiate_kernels {
         $(#[$attr])*
         /// # Safety
         /// See `instantiate_kernels!`.
+        pub(crate) unsafe fn group_sums(groups: usize, mr: usize, kc: usize, a: *const f32, gs: usize, s: *mut f32, acc: bool) {
+            // SAFETY: forwarded contract.
+            unsafe { g::group_sums::<$V>(groups, mr, kc, a, gs, s, acc) }
+        }
+
+        $(#[$attr])*
+        /// # Safety
+        /// See `instantiate_kernels!`.
         pub(crate) unsafe fn exp(n: usize, x: *const f32, y: *mut f32) {
             // SAFETY: forwarded contract.
             unsafe { g::map::<$V, 0>(n, x, y) }
@@ -201,6 +209,7 @@ macro_rules! instantiate_kernels {
             sumsq,
             scale,
             add,
+            group_sums,
             exp,
             tanh,
             sigmoid,
