@@ -1439,6 +1439,30 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //     moved as much;
 //   - parameters and gradients on huge pages (they are plain Vecs, and
 //     this machine's THP is madvise-only): every phase within 2%.
+//
+// The session after (same kind of machine, a host busier still: the same
+// binary 3,100-3,900 tokens/s at V = 8000 with AVX2). `perf record -e
+// cpu-clock` of `bench_lstm_train --vocab 8000 --hidden 512 --steps 14`
+// (AVX2): the four microkernels take 89% of the training CPU time
+// (ukernel_rows_g 34, ukernel_packed 32, the per-step ukernel_rows and
+// ukernel_rows_lo 23); the rest is small pieces: the cells 2.2%, softmax
+// 1.3%, memmove 1.1%, db_head's column sums
+// 0.8%, the grouped dlogits copy 0.8%, the step barrier 0.6%, AdamW 0.5%,
+// weight packing 0.4%.
+// - db_head is now summed by the dW_head GEMM (`gemm_grouped_a` with
+//   `sums`, the `group_sums` kernel) from the A tiles it streams, the
+//   depths in order, instead of a pass of its own over each chunk's
+//   row-major dlogits (32 MiB at V = 8000, 8.5 ms a step at the quiet
+//   minimum): bit-identical, 0.41% of the CPU time against 0.72%.
+// - Tried and left out, no measurable change: time-loop tasks of 16 units
+//   on AVX2 (finer stealing at the barrier; loop minima 155 / 157 ->
+//   160 / 156 ms); hinting the next step's input-table rows into L2 during
+//   a layer-0 task (forward-loop minima moved 5-9 ms either way with the
+//   order of the runs). Clipping folded into AdamW would save a pass, but
+//   the benchmark's gradient norm (0.03) never reaches the clip.
+// - Measured beside PyTorch, both sides' fastest steps (`lstm.sh` now
+//   prints them) put AVX2 at V = 8000 at 80-81% of the peak and 1.39-1.43x;
+//   the medians of the same runs 67-72% and 1.33-1.34x.
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
 /// gradients: `buf` holds ceil(w/NR) panels of N rows, `ps` floats apart,
