@@ -1460,9 +1460,11 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //   a layer-0 task (forward-loop minima moved 5-9 ms either way with the
 //   order of the runs). Clipping folded into AdamW would save a pass, but
 //   the benchmark's gradient norm (0.03) never reaches the clip.
-// - Measured beside PyTorch, both sides' fastest steps (`lstm.sh` now
-//   prints them) put AVX2 at V = 8000 at 80-81% of the peak and 1.39-1.43x;
-//   the medians of the same runs 67-72% and 1.33-1.34x.
+// - Measured beside PyTorch in three AVX2 runs, both sides' fastest steps
+//   (`lstm.sh` now prints them) put V = 8000 at 74-81% of the peak and
+//   1.26-1.43x; the medians of the same runs 60-72% and 1.33-1.36x. In the
+//   busiest run every phase, the GEMMs included, ran 20-35% over its quiet
+//   minimum: the host, not a part of the step.
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
 /// gradients: `buf` holds ceil(w/NR) panels of N rows, `ps` floats apart,
