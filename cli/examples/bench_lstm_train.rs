@@ -127,7 +127,7 @@ fn main() {
     );
     println!(
         "fastest step: {best_tps:.0} tokens/s = {:.1}% of peak (steps in ms: {})",
-        100.0 * best_tps * r.flops_per_token / 1e9 / peak,
+        100.0 * r.best_step_gflops() / peak,
         step_ms.join(" ")
     );
     println!(

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
             "caches": {"l1d": caches.l1d, "l2": caches.l2, "l3": caches.l3, "source": caches.source},
             "train_tokens_per_s": b.tokens_per_s(), "gflops": b.gflops(), "peak_gflops": peak,
             "best_step_tokens_per_s": b.best_step_tokens_per_s(),
-            "best_step_percent_of_peak": pct(b.best_step_tokens_per_s() * b.flops_per_token / 1e9),
+            "best_step_percent_of_peak": pct(b.best_step_gflops()),
             "peak_isa": peak_isa.name(), "percent_of_peak": pct(b.gflops()),
             "recurrent_gflops": b.recurrent_gflops(), "recurrent_percent_of_peak": pct(b.recurrent_gflops()),
             "head_gflops": b.head_gflops(), "head_percent_of_peak": pct(b.head_gflops()),
@@ -127,8 +127,8 @@ pub fn run(args: Args) -> Result<()> {
         println!(
             "  fastest   {:>9.0} tokens/s  {:>6.1} GFLOP/s  {:>5.1}% of peak (its fastest step of {})",
             b.best_step_tokens_per_s(),
-            b.best_step_tokens_per_s() * b.flops_per_token / 1e9,
-            pct(b.best_step_tokens_per_s() * b.flops_per_token / 1e9),
+            b.best_step_gflops(),
+            pct(b.best_step_gflops()),
             args.steps
         );
         println!(

@@ -57,6 +57,11 @@ impl TrainBench {
         if best.is_finite() && best > 0.0 { self.tokens_per_step as f64 / best } else { 0.0 }
     }
 
+    /// GFLOP/s of the fastest timed step (see [`Self::best_step_tokens_per_s`]).
+    pub fn best_step_gflops(&self) -> f64 {
+        self.best_step_tokens_per_s() * self.flops_per_token / 1e9
+    }
+
     /// Training FLOPs per token of the head (`6*H*V`, the convention of
     /// `ModelConfig::train_flops_per_token`).
     pub fn head_flops_per_token(&self) -> f64 {

@@ -226,7 +226,8 @@ pub struct Workspace {
     dlg: AlignedBuf,
     dlg_gs: usize,
     /// db_head over the chunks so far `[ceil(V/MR)*MR]`: the dW_head GEMM
-    /// sums its A's rows (dlogits^T) into it, then it is copied out.
+    /// sums its A's rows (dlogits^T) into it; copied out after the last
+    /// chunk.
     dbh: AlignedBuf,
     /// Positions per head chunk.
     chunk: usize,
@@ -856,8 +857,10 @@ impl Workspace {
             let dbh = self.dbh.as_mut_ptr();
             gemm_grouped_a(kern, v, self.dlg.as_ptr(), a_gs, hc, dw, h, IndexMap::Identity, !first, dbh);
         }
-        let hb = self.layout.head_bias();
-        grads[hb..hb + v].copy_from_slice(&self.dbh.as_slice()[..v]);
+        if r0 + rows == self.batch * self.seq {
+            let hb = self.layout.head_bias();
+            grads[hb..hb + v].copy_from_slice(&self.dbh.as_slice()[..v]);
+        }
         self.profile.head_dw += tp.elapsed().as_secs_f64();
         let tp = std::time::Instant::now();
         // dh[chunk] = dlogits . W_head, A = the chunk's dlogits row-major

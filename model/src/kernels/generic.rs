@@ -521,41 +521,46 @@ pub(crate) unsafe fn group_sums<V: Simd>(
         let n = V::LANES.min(mr - r0);
         let mut g = 0;
         while g + 4 <= groups {
-            let (o0, o1, o2, o3) = (g * mr + r0, (g + 1) * mr + r0, (g + 2) * mr + r0, (g + 3) * mr + r0);
-            let (mut s0, mut s1, mut s2, mut s3) = if acc {
-                (ld::<V>(s.add(o0), n), ld::<V>(s.add(o1), n), ld::<V>(s.add(o2), n), ld::<V>(s.add(o3), n))
-            } else {
-                (V::zero(), V::zero(), V::zero(), V::zero())
-            };
-            let (a0, a1, a2, a3) = (
-                a.add(g * gs + r0),
-                a.add((g + 1) * gs + r0),
-                a.add((g + 2) * gs + r0),
-                a.add((g + 3) * gs + r0),
-            );
-            for p in 0..kc {
-                s0 = s0.add(ld::<V>(a0.add(p * mr), n));
-                s1 = s1.add(ld::<V>(a1.add(p * mr), n));
-                s2 = s2.add(ld::<V>(a2.add(p * mr), n));
-                s3 = s3.add(ld::<V>(a3.add(p * mr), n));
-            }
-            st(s0, s.add(o0), n);
-            st(s1, s.add(o1), n);
-            st(s2, s.add(o2), n);
-            st(s3, s.add(o3), n);
+            group_chains::<V, 4>(g, r0, n, mr, kc, a, gs, s, acc);
             g += 4;
         }
         while g < groups {
-            let o = g * mr + r0;
-            let mut s0 = if acc { ld::<V>(s.add(o), n) } else { V::zero() };
-            let a0 = a.add(g * gs + r0);
-            for p in 0..kc {
-                s0 = s0.add(ld::<V>(a0.add(p * mr), n));
-            }
-            st(s0, s.add(o), n);
+            group_chains::<V, 1>(g, r0, n, mr, kc, a, gs, s, acc);
             g += 1;
         }
         r0 += n;
+    }
+}
+
+/// [`group_sums`] of groups `g0..g0+G`, lanes `r0..r0+n`: G independent
+/// chains of adds side by side.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn group_chains<V: Simd, const G: usize>(
+    g0: usize,
+    r0: usize,
+    n: usize,
+    mr: usize,
+    kc: usize,
+    a: *const f32,
+    gs: usize,
+    s: *mut f32,
+    acc: bool,
+) {
+    let mut sum = [V::zero(); G];
+    if acc {
+        for (j, x) in sum.iter_mut().enumerate() {
+            *x = ld::<V>(s.add((g0 + j) * mr + r0), n);
+        }
+    }
+    let ap: [*const f32; G] = std::array::from_fn(|j| a.add((g0 + j) * gs + r0));
+    for p in 0..kc {
+        for j in 0..G {
+            sum[j] = sum[j].add(ld::<V>(ap[j].add(p * mr), n));
+        }
+    }
+    for (j, x) in sum.iter().enumerate() {
+        st(*x, s.add((g0 + j) * mr + r0), n);
     }
 }
 
