@@ -1471,13 +1471,15 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 //
 // Natively on AVX2 (Zen 3, 512 KiB L2, so KC = 512 and MC = 60 where Zen 4
 // forced to AVX2 derives KC = 1024), V = 8000, H = 512, three interleaved
-// runs each of `bench_lstm_train --steps 5` (`TOKLAB_GEMM_BLOCK`), phase
-// minima in ms a step: KC 512 logits 201.6, dW 203.7, dh 205.2, weight
-// gradients 237.9; KC 256 200.5, 198.0, 203.2, 248.6; the default (KC 512,
-// MC 60, the same blocking as the first) 215.2, 210.6, 220.6, 252.8: the
-// host's noise is larger than the difference. The blocking rule stays. The same shapes in `gemm_probe` (1048x512x8000 rg, 8000x1048x512
-// grp, 1048x8000x512 rgr; 2 threads) run their fastest call at 91-94% of
-// the peak, their median at 83-91%; in training each GEMM is ~83%.
+// runs each of `bench_lstm_train --steps 5` (`TOKLAB_GEMM_BLOCK`, whose MC
+// rounds up to 64), phase minima in ms a step: KC 512 logits 201.6, dW
+// 203.7, dh 205.2, weight gradients 237.9; KC 256 200.5, 198.0, 203.2,
+// 248.6; the default (KC 512, MC 60, so nearly the first) 215.2, 210.6,
+// 220.6, 252.8: the host's noise is larger than the difference. The
+// blocking rule stays. The same shapes in `gemm_probe` (1048x512x8000 rg,
+// 8000x1048x512 grp, 1048x8000x512 rgr; 2 threads) run their fastest call
+// at 86-94% of the peak, their median at 83-91%; in training each GEMM is
+// ~83%.
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
 /// gradients: `buf` holds ceil(w/NR) panels of N rows, `ps` floats apart,
