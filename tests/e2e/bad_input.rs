@@ -1092,6 +1092,9 @@ fn lm_compare() {
     let run = dir.join("run");
     let report = dir.join("report");
     assert_clean_failure(lm(&["compare", "/no/such/run", "-o", s(&report)]), dir, "/no/such/run");
+    // The same run twice, under two spellings of its path.
+    let again = dir.join("run/../run");
+    assert_clean_failure(lm(&["compare", s(&run), s(&again), "-o", s(&report)]), dir, "given twice");
     let cases: &[(&Damage, &str)] = &[
         (&|r| std::fs::write(r.join("state.json"), "garbage").unwrap(), "state.json"),
         (&|r| edit(&r.join("config.json"), |b| b.truncate(b.len() / 2)), "config.json"),

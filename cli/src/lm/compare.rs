@@ -27,6 +27,17 @@ pub struct Args {
 
 /// Builds the comparison (with reference rows) for `runs`.
 pub fn build(runs: &[PathBuf], references: &[String]) -> Result<Comparison> {
+    // The same directory twice would print its row twice (and weigh it
+    // twice in the fits); a path that does not resolve fails below, with
+    // the loader's message.
+    let mut seen = std::collections::HashMap::new();
+    for r in runs {
+        if let Ok(canon) = std::fs::canonicalize(r) {
+            if let Some(first) = seen.insert(canon, r) {
+                anyhow::bail!("{}: the same run as {} (given twice)", r.display(), first.display());
+            }
+        }
+    }
     let summaries = runs.iter().map(|r| RunSummary::load(r)).collect::<report::Result<Vec<_>>>()?;
     let mut c = Comparison::new(&summaries)?;
     c.scaling = report::scaling::ScalingAxis::build(&c);
