@@ -329,8 +329,14 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
     };
     let x: f64 = num.trim().parse().map_err(|_| bad())?;
     let v = x * (1u64 << shift) as f64;
-    if !v.is_finite() || v < 1.0 || v >= u64::MAX as f64 {
+    if !v.is_finite() {
         return Err(bad());
+    }
+    if v < 1.0 {
+        return Err(format!("bad memory size {s:?}: must be at least 1 byte"));
+    }
+    if v >= u64::MAX as f64 {
+        return Err(format!("bad memory size {s:?}: too large"));
     }
     Ok(v as u64)
 }
@@ -346,8 +352,11 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
         _ => (t, 1.0),
     };
     let x: f64 = num.parse().map_err(|_| bad())?;
-    if !x.is_finite() || x <= 0.0 {
+    if !x.is_finite() {
         return Err(bad());
+    }
+    if x <= 0.0 {
+        return Err(format!("bad duration {s:?}: must be positive"));
     }
     Ok(x * mult)
 }
@@ -412,9 +421,16 @@ mod tests {
         assert_eq!(parse_memory("512m"), Ok(512 << 20));
         assert_eq!(parse_memory("1.5G"), Ok(3 << 29));
         assert_eq!(parse_memory("4096"), Ok(4096));
-        for bad in ["", "G", "0", "-1G", "nanG", "1e30T", "2X"] {
-            assert!(parse_memory(bad).is_err(), "{bad}");
+        for bad in ["", "G", "nanG", "2X", "infG"] {
+            assert!(parse_memory(bad).unwrap_err().contains("expected a number"), "{bad}");
         }
+        for small in ["0", "-1G", "0.5"] {
+            assert_eq!(
+                parse_memory(small),
+                Err(format!("bad memory size {small:?}: must be at least 1 byte"))
+            );
+        }
+        assert_eq!(parse_memory("1e30T"), Err("bad memory size \"1e30T\": too large".to_string()));
     }
 
     #[test]
@@ -423,8 +439,14 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(600.0));
         assert_eq!(parse_duration("1.5h"), Ok(5400.0));
         assert_eq!(parse_duration("90"), Ok(90.0));
-        for bad in ["", "m", "-3s", "0", "10x", "inf"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
+        for bad in ["", "m", "10x", "inf"] {
+            assert!(parse_duration(bad).unwrap_err().contains("expected a number"), "{bad}");
+        }
+        for nonpositive in ["-3s", "0", "0m"] {
+            assert_eq!(
+                parse_duration(nonpositive),
+                Err(format!("bad duration {nonpositive:?}: must be positive"))
+            );
         }
     }
 
