@@ -32,10 +32,10 @@ pub fn build(runs: &[PathBuf], references: &[String]) -> Result<Comparison> {
     // the loader's message.
     let mut seen = std::collections::HashMap::new();
     for r in runs {
-        if let Ok(canon) = std::fs::canonicalize(r) {
-            if let Some(first) = seen.insert(canon, r) {
-                anyhow::bail!("{}: the same run as {} (given twice)", r.display(), first.display());
-            }
+        if let Ok(canon) = std::fs::canonicalize(r)
+            && let Some(first) = seen.insert(canon, r)
+        {
+            anyhow::bail!("{}: the same run as {} (given twice)", r.display(), first.display());
         }
     }
     let summaries = runs.iter().map(|r| RunSummary::load(r)).collect::<report::Result<Vec<_>>>()?;
