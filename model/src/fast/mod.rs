@@ -1480,6 +1480,16 @@ fn zero_padding_and_embedding(layout: &ParamLayout, grads: &mut [f32]) {
 // 8000x1048x512 grp, 1048x8000x512 rgr; 2 threads) run their fastest call
 // at 86-94% of the peak, their median at 83-91%; in training each GEMM is
 // ~83%.
+//
+// The session after (same kind of machine; five `lstm.sh` runs, the last two
+// on a quiet host: V = 8000 at 82% / 80%, 1.42x / 1.38x PyTorch). On one
+// thread the step runs at 84% of a core, on two at 81% of both: the loops
+// scale 1.94x and the head 1.96x, so what is left is per-core efficiency.
+// dh re-reads the chunk's row-major dlogits once per block of 8 B panels
+// (4 times at H = 512); holding all 32 panels in L2 with a shallower KC
+// reads them once but did not pay (`gemm_probe 1048 8000 512 avx2 rgr`,
+// 2 threads, fastest call over three rounds): 8 x 512 (the rule) 85-92%,
+// 32 x 128 83-87%, 16 x 256 77-89%, 32 x 64 80-82%.
 
 /// Activations `[N, w]` (position-major) kept as B panels of the weight
 /// gradients: `buf` holds ceil(w/NR) panels of N rows, `ps` floats apart,
