@@ -242,6 +242,10 @@ fn experiment_widths_are_checked_before_anything_is_written() {
         assert!(!line.contains("panicked"), "{line}");
         assert!(!out.exists(), "--widths {widths:?} wrote {}", out.display());
     }
+    // The same vocabulary twice, under two spellings.
+    let args = ["experiment", s(&corpus), "--vocab", "char,512,bpe512", "-o", s(&out), "--steps", "2"];
+    run_err("lm", &args, &["--vocab: bpe512 is given twice"]);
+    assert!(!out.exists());
     // `--widths=` (an empty list) too.
     let args = ["experiment", s(&corpus), "--vocab", "char", "-o", s(&out), "--steps", "2", "--widths="];
     run_err("lm", &args, &["--widths"]);

@@ -255,6 +255,12 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     if plan.vocabs.is_empty() {
         return Err(TrainError::Invalid("give at least one vocabulary".into()));
     }
+    // Twice the same vocabulary would train one run and report it twice.
+    for (i, v) in plan.vocabs.iter().enumerate() {
+        if plan.vocabs[..i].contains(v) {
+            return Err(TrainError::Invalid(format!("--vocab: {} is given twice", v.name())));
+        }
+    }
     crate::train::check_settings(&plan.train)?;
     // With widths, `shape.hidden` is not used: each width is checked instead.
     if plan.widths.is_empty() {

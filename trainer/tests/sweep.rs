@@ -342,6 +342,13 @@ fn a_grid_with_no_budget_at_any_width_or_bad_widths_is_refused_before_training()
         assert!(e.contains(needle), "{e}");
         assert!(!out.exists(), "{} was written", out.display());
     }
+    // The same vocabulary twice (512 and bpe512 are one vocabulary).
+    let out = tmp.path().join("twice");
+    let vocabs = vec![Vocab::Char, Vocab::Bpe(300), Vocab::Char];
+    let p = grid_plan(&corpus, &out, vocabs, vec![8], vec![6e8]);
+    let e = experiment::run(&p, &mut Quiet::default()).err().unwrap().to_string();
+    assert!(e.contains("--vocab: char is given twice"), "{e}");
+    assert!(!out.exists(), "{} was written", out.display());
     // --tie with an embedding width that is not the width.
     let mut p = grid_plan(&corpus, &tmp.path().join("tie"), vec![Vocab::Char], vec![8, 16], vec![6e8]);
     p.shape.tie = true;
