@@ -1527,3 +1527,19 @@ fn spread(floats: usize) -> usize {
 /// dh has since moved to the row-major dlogits; the strides skewed here are
 /// those of the h panels, dG^T, the grouped dlogits and the per-token sums.
 const SKEW: usize = 64;
+//
+// The session after (same kind of machine, Zen 3 with AVX2; both A/Bs in
+// one process, the variant on every other timed step of `bench_lstm_train
+// --vocab 65 --steps 20`, three runs, median ratio of adjacent steps):
+// - The time loop's home range in alternating order (descending on odd
+//   steps, so a thread starts each step on the panels it touched last,
+//   still in its L2): 1.002 / 1.034 / 0.977, i.e. nothing. About an eighth
+//   of a thread's weights per step fit in its 512 KiB L2, and Zen 3's L3
+//   holds what L2 evicts.
+// - Layer 1's input projection hoisted out of the forward loop again (one
+//   N-row GEMM into the gates before it, so each step streams half the
+//   weights; bit-identical): 0.987 / 0.994 / 0.999. The loops' loss to the
+//   single-core probe (32x1024x2048 `rows`: fastest call 96%, median 91%
+//   alone, median 67-75% with a second copy on the other core) is not the
+//   volume of weights a step reads.
+// Both reverted.
