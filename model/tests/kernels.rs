@@ -553,3 +553,24 @@ fn per_tensor_sums_of_squares() {
         assert!((g - want).abs() <= 1e-6 * want, "{}: {g} vs {want}", s.name);
     }
 }
+
+/// The FMA peak runs one thread per CPU at most: more share the same FMA
+/// units, and with 99,999 of them on 2 CPUs `lm bench` measured its peak
+/// for hours. So a huge request costs the same as one thread per CPU, and a
+/// request of 0 runs one thread.
+#[test]
+fn fma_peak_runs_at_most_one_thread_per_cpu() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(model::kernels::peak_threads(0), 1);
+    assert_eq!(model::kernels::peak_threads(1), 1);
+    assert_eq!(model::kernels::peak_threads(cpus), cpus);
+    assert_eq!(model::kernels::peak_threads(cpus + 1), cpus);
+    assert_eq!(model::kernels::peak_threads(usize::MAX), cpus);
+    // Returns (within the calibration time, not hours) with a measured peak
+    // on an FMA machine, 0 without one.
+    let isa = [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available());
+    if let Some(isa) = isa {
+        let peak = model::kernels::fma_peak_gflops_isa(1_000_000, 8, isa);
+        assert!(peak.is_finite() && peak > 0.0, "peak {peak}");
+    }
+}

@@ -124,9 +124,10 @@ pub fn scale(x: &mut [f32], s: f32) {
     Kernels::detect().scale(x, s)
 }
 
-/// The machine's fp32 FMA peak in GFLOP/s on `threads` OS threads: each
-/// runs 12 independent FMA chains (enough to cover the FMA latency on
-/// current x86 cores) with the widest available ISA, counting 2 flops per
+/// The machine's fp32 FMA peak in GFLOP/s on `threads` OS threads (at most
+/// one per CPU, see [`peak_threads`]): each runs 12 independent FMA chains
+/// (enough to cover the FMA latency on current x86 cores) with the widest
+/// available ISA, counting 2 flops per
 /// lane per FMA. The time (about `millis` ms in all) is split into eight
 /// bursts and the fastest burst counts: a peak is what the cores can do, and
 /// on a shared machine other processes only ever make a burst slower.
@@ -134,6 +135,15 @@ pub fn scale(x: &mut [f32], s: f32) {
 pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
     let isa = [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available()).unwrap_or(Isa::Scalar);
     (fma_peak_gflops_isa(threads, millis, isa), isa)
+}
+
+/// The threads [`fma_peak_gflops_isa`] runs for a pool of `threads`: at
+/// least one and at most one per CPU the process may use. More threads than
+/// CPUs share the same FMA units, so they cannot raise the peak; each burst
+/// would only take longer (99,999 threads on 2 CPUs: hours).
+pub fn peak_threads(threads: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    threads.clamp(1, cpus)
 }
 
 /// [`fma_peak_gflops`] with the FMA chains of a given vector ISA (the peak
@@ -168,7 +178,7 @@ pub fn fma_peak_gflops_isa(threads: usize, millis: u64, isa: Isa) -> f64 {
             }
             iters *= 2;
         }
-        let threads = threads.max(1);
+        let threads = peak_threads(threads);
         let flops = iters as f64 * 12.0 * lanes * 2.0 * threads as f64;
         let best = (0..BURSTS)
             .map(|_| {
