@@ -38,11 +38,25 @@ pub struct Threads {
     pub threads: Option<usize>,
 }
 
+/// `--threads` accepts at most this many threads per CPU the process may
+/// use. A few more threads than CPUs cost little (4 on 2 CPUs trains as
+/// fast as 2), but the work is split per thread, so thousands of threads on
+/// a few CPUs turn a second's work into hours (`lm bench --threads 8192
+/// --hidden 8` on 2 CPUs: over 5 minutes, against 0.7 s with 16).
+pub const MAX_THREADS_PER_CPU: usize = 8;
+
 impl Threads {
     /// Sizes the global rayon pool. Call once, before any parallel work.
     pub fn init(&self) -> anyhow::Result<()> {
         if let Some(n) = self.threads {
             anyhow::ensure!(n >= 1, "--threads: must be at least 1");
+            let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+            let max = MAX_THREADS_PER_CPU * cpus;
+            anyhow::ensure!(
+                n <= max,
+                "--threads {n}: this process may use {cpus} CPUs, and more threads than CPUs only slow \
+                 the work down; at most {max} ({MAX_THREADS_PER_CPU} per CPU)"
+            );
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build_global()

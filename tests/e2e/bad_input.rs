@@ -242,7 +242,7 @@ fn tok_train() {
             "--min-frequency",
         );
     }
-    for v in ["0", "-1", "nan", "99999999999999999999999"] {
+    for v in ["0", "-1", "nan", "99999999999999999999999", "100000"] {
         assert_clean_failure(
             tok(&["train", corpus, "-o", o, "--vocab", "300", "--threads", v]),
             dir,
@@ -401,7 +401,7 @@ fn tok_tokenize() {
         dir,
         "<|nope|>",
     );
-    for v in ["0", "-1", "nan"] {
+    for v in ["0", "-1", "nan", "100000"] {
         assert_clean_failure(
             tok(&["tokenize", "-t", chars, s(&text), "-o", o, "--threads", v]),
             dir,
@@ -462,7 +462,7 @@ fn tok_stats_and_export() {
     assert_clean_failure(tok(&["stats", s(&binary), "-t", chars]), dir, "binary.bin");
     let bad = file(dir, "bad.txt", BAD_UTF8);
     assert_clean_failure(tok(&["stats", s(&bad), "-t", chars]), dir, "bad.txt");
-    for v in ["0", "-1", "nan"] {
+    for v in ["0", "-1", "nan", "100000"] {
         assert_clean_failure(tok(&["stats", corpus, "-t", chars, "--threads", v]), dir, "--threads");
     }
     let out = dir.join("export.json");
@@ -547,7 +547,7 @@ fn tok_encode() {
         dir,
         "unexpected argument '-1'",
     );
-    for v in ["0", "-1", "nan"] {
+    for v in ["0", "-1", "nan", "100000"] {
         assert_clean_failure(
             tok(&["encode", corpus, "-t", chars, "-o", o, "--threads", v]),
             dir,
@@ -905,7 +905,7 @@ const TRAIN_FLAGS: &[(&str, &[&str], &str)] = &[
     ("--eval-every", &["0", "-1", "nan"], "--eval-every"),
     ("--eval-bytes", &["0", "-1", "nan", "99999999999999999999999"], "--eval-bytes"),
     ("--seed", &["-1", "nan", "99999999999999999999999"], "--seed"),
-    ("--threads", &["0", "-1", "nan", "99999999999999999999999"], "--threads"),
+    ("--threads", &["0", "-1", "nan", "99999999999999999999999", "100000"], "--threads"),
 ];
 
 /// The budgets, which replace `--steps 3`.
@@ -1052,7 +1052,7 @@ fn lm_eval_and_sample() {
             damage(&c.path().join("run"));
             assert_clean_failure(lm(&[cmd, s(&c.path().join("run"))]), c.path(), expected);
         }
-        for v in ["0", "-1", "nan", "99999999999999999999999"] {
+        for v in ["0", "-1", "nan", "99999999999999999999999", "100000"] {
             assert_clean_failure(lm(&[cmd, r, "--threads", v]), dir, "--threads");
         }
     }
@@ -1148,7 +1148,7 @@ fn lm_experiment() {
         ("--seq", &["0", "-1"][..], "seq"),
         ("--batch", &["0", "-1"][..], "batch"),
         ("--lr", &["0", "nan"][..], "--lr"),
-        ("--threads", &["0", "-1"][..], "--threads"),
+        ("--threads", &["0", "-1", "100000"][..], "--threads"),
     ] {
         for v in values {
             assert_clean_failure(experiment(corpus, &[flag, v]), dir, expected);
@@ -1172,6 +1172,7 @@ fn lm_bench() {
         ("--hidden", "100000", "GiB of memory"),
         ("--isa", "foo", "--isa"),
         ("--threads", "0", "--threads"),
+        ("--threads", "100000", "--threads"),
     ] {
         let mut c = lm(&["bench", flag, v, "--sample-tokens", "0"]);
         c.current_dir(dir);
