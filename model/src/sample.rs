@@ -150,7 +150,10 @@ pub fn generate<S: Stepper + ?Sized>(
     for &t in &prompt[..prompt.len() - 1] {
         model.step(t);
     }
-    let mut out = Vec::with_capacity(n);
+    // Reserve for a short sample only: `n` is a user's count (`lm sample
+    // --tokens 99999999999` streams until stopped) and the callback may end
+    // the loop long before it.
+    let mut out = Vec::with_capacity(n.min(1 << 16));
     let mut next = last;
     for position in 0..n {
         let logits = model.step(next);
@@ -192,6 +195,23 @@ mod tests {
 
     fn counter(v: usize) -> Counter {
         Counter { v, logits: vec![0.0; v], steps: 0, peak: 5.0 }
+    }
+
+    /// A count far beyond memory is fine when the callback stops the loop:
+    /// nothing is reserved for it up front (this aborted on a 400 GB
+    /// allocation for `--tokens 99999999999`).
+    #[test]
+    fn a_huge_count_stopped_by_the_callback_allocates_nothing_for_it() {
+        let mut m = counter(7);
+        let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 1).unwrap();
+        let mut seen = 0;
+        let out = generate(&mut m, &[3], usize::MAX, &mut s, |_| {
+            seen += 1;
+            seen < 5
+        })
+        .unwrap();
+        assert_eq!(out, vec![4, 5, 6, 0, 1]);
+        assert!(out.capacity() <= 1 << 16);
     }
 
     #[test]

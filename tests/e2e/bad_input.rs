@@ -1083,6 +1083,25 @@ fn lm_eval_and_sample() {
         }
     }
     assert_clean_failure(lm(&["sample", r, "--prompt", "the kingdom ✓"]), dir, "--prompt");
+    // A count far beyond memory streams until the reader goes away (`| head
+    // -c 200`): a clean exit, not an abort on reserving 400 GB up front.
+    let mut child = lm(&["sample", r, "--tokens", "99999999999", "--threads", "1"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 200];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "lm sample --tokens 99999999999 | head: {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(stderr.is_empty(), "{stderr}");
 }
 
 #[test]
