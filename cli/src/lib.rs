@@ -50,7 +50,7 @@ impl Threads {
     pub fn init(&self) -> anyhow::Result<()> {
         if let Some(n) = self.threads {
             anyhow::ensure!(n >= 1, "--threads: must be at least 1");
-            let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+            let cpus = model::kernels::usable_cpus();
             let max = MAX_THREADS_PER_CPU * cpus;
             anyhow::ensure!(
                 n <= max,

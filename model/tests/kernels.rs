@@ -560,7 +560,7 @@ fn per_tensor_sums_of_squares() {
 /// request of 0 runs one thread.
 #[test]
 fn fma_peak_runs_at_most_one_thread_per_cpu() {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = model::kernels::usable_cpus();
     assert_eq!(model::kernels::peak_threads(0), 1);
     assert_eq!(model::kernels::peak_threads(1), 1);
     assert_eq!(model::kernels::peak_threads(cpus), cpus);

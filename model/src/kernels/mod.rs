@@ -127,8 +127,7 @@ pub fn scale(x: &mut [f32], s: f32) {
 /// The machine's fp32 FMA peak in GFLOP/s on `threads` OS threads (at most
 /// one per CPU, see [`peak_threads`]): each runs 12 independent FMA chains
 /// (enough to cover the FMA latency on current x86 cores) with the widest
-/// available ISA, counting 2 flops per
-/// lane per FMA. The time (about `millis` ms in all) is split into eight
+/// available ISA, counting 2 flops per lane per FMA. The time (about `millis` ms in all) is split into eight
 /// bursts and the fastest burst counts: a peak is what the cores can do, and
 /// on a shared machine other processes only ever make a burst slower.
 /// Returns (GFLOP/s, ISA used).
@@ -137,13 +136,18 @@ pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
     (fma_peak_gflops_isa(threads, millis, isa), isa)
 }
 
+/// The CPUs this process may run on (its affinity mask and cgroup quota,
+/// as `std::thread::available_parallelism` reads them; 1 when unknown).
+pub fn usable_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The threads [`fma_peak_gflops_isa`] runs for a pool of `threads`: at
-/// least one and at most one per CPU the process may use. More threads than
-/// CPUs share the same FMA units, so they cannot raise the peak; each burst
+/// least one and at most one per [`usable_cpus`]. More threads than CPUs
+/// share the same FMA units, so they cannot raise the peak; each burst
 /// would only take longer (99,999 threads on 2 CPUs: hours).
 pub fn peak_threads(threads: usize) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    threads.clamp(1, cpus)
+    threads.clamp(1, usable_cpus())
 }
 
 /// [`fma_peak_gflops`] with the FMA chains of a given vector ISA (the peak
