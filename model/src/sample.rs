@@ -132,15 +132,17 @@ impl Sampler {
 
 /// Runs `prompt` through `model` from the zero state, then samples `n` tokens,
 /// feeding each back in. `on_token` sees every generated token as it is drawn
-/// (to stream it) and returns `false` to stop early. Returns the generated
-/// tokens (not the prompt).
+/// and returns `false` to stop early; it is the only place they go, so a
+/// stream of any length runs in constant memory (`lm sample --tokens N`
+/// with a huge N streams until its reader stops). Returns how many tokens
+/// were generated (the one that stopped the loop included).
 pub fn generate<S: Stepper + ?Sized>(
     model: &mut S,
     prompt: &[TokenId],
     n: usize,
     sampler: &mut Sampler,
     mut on_token: impl FnMut(TokenId) -> bool,
-) -> Result<Vec<TokenId>> {
+) -> Result<usize> {
     let vocab = model.vocab();
     let Some(&last) = prompt.last() else { return Err(Error::EmptyPrompt) };
     if let Some(position) = prompt.iter().position(|&t| t as usize >= vocab) {
@@ -150,19 +152,30 @@ pub fn generate<S: Stepper + ?Sized>(
     for &t in &prompt[..prompt.len() - 1] {
         model.step(t);
     }
-    // Reserve for a short sample only: `n` is a user's count (`lm sample
-    // --tokens 99999999999` streams until stopped) and the callback may end
-    // the loop long before it.
-    let mut out = Vec::with_capacity(n.min(1 << 16));
     let mut next = last;
     for position in 0..n {
         let logits = model.step(next);
         next = sampler.sample(logits, position)?;
-        out.push(next);
         if !on_token(next) {
-            break;
+            return Ok(position + 1);
         }
     }
+    Ok(n)
+}
+
+/// [`generate`] collecting the tokens, for short samples and tests.
+pub fn generate_vec<S: Stepper + ?Sized>(
+    model: &mut S,
+    prompt: &[TokenId],
+    n: usize,
+    sampler: &mut Sampler,
+) -> Result<Vec<TokenId>> {
+    // `n` is a caller's count: reserve for a short sample only.
+    let mut out = Vec::with_capacity(n.min(1 << 16));
+    generate(model, prompt, n, sampler, |t| {
+        out.push(t);
+        true
+    })?;
     Ok(out)
 }
 
@@ -198,27 +211,46 @@ mod tests {
     }
 
     /// A count far beyond memory is fine when the callback stops the loop:
-    /// nothing is reserved for it up front (this aborted on a 400 GB
-    /// allocation for `--tokens 99999999999`).
+    /// nothing is reserved or kept for it (this aborted on a 400 GB
+    /// allocation for `--tokens 99999999999`, and kept every token before
+    /// that). Two million tokens through the callback, none stored here.
     #[test]
-    fn a_huge_count_stopped_by_the_callback_allocates_nothing_for_it() {
+    fn a_huge_count_stopped_by_the_callback_keeps_nothing() {
         let mut m = counter(7);
         let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 1).unwrap();
-        let mut seen = 0;
-        let out = generate(&mut m, &[3], usize::MAX, &mut s, |_| {
+        let mut first = Vec::new();
+        let (mut seen, mut sum) = (0usize, 0u64);
+        let count = generate(&mut m, &[3], usize::MAX, &mut s, |t| {
+            if first.len() < 5 {
+                first.push(t);
+            }
             seen += 1;
-            seen < 5
+            sum += u64::from(t);
+            seen < 2_000_000
         })
         .unwrap();
-        assert_eq!(out, vec![4, 5, 6, 0, 1]);
-        assert!(out.capacity() <= 1 << 16);
+        assert_eq!(first, vec![4, 5, 6, 0, 1]);
+        assert_eq!((count, seen), (2_000_000, 2_000_000));
+        // 4, 5, 6, 0, 1, ... is 0..7 shifted: 285,714 whole cycles (sum 21)
+        // and two more tokens (4 + 5).
+        assert_eq!(sum, 285_714 * 21 + 4 + 5);
+    }
+
+    #[test]
+    fn generate_vec_collects_what_generate_streams() {
+        let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 1).unwrap();
+        assert_eq!(generate_vec(&mut counter(7), &[2, 5], 6, &mut s).unwrap(), vec![6, 0, 1, 2, 3, 4]);
+        let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 1).unwrap();
+        assert_eq!(generate(&mut counter(7), &[2, 5], 6, &mut s, |_| true).unwrap(), 6);
+        let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 1).unwrap();
+        assert!(generate_vec(&mut counter(7), &[2, 5], 0, &mut s).unwrap().is_empty());
     }
 
     #[test]
     fn greedy_follows_the_argmax_and_feeds_samples_back() {
         let mut m = counter(7);
         let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 1).unwrap();
-        let out = generate(&mut m, &[2, 5], 6, &mut s, |_| true).unwrap();
+        let out = generate_vec(&mut m, &[2, 5], 6, &mut s).unwrap();
         assert_eq!(out, vec![6, 0, 1, 2, 3, 4]);
         assert_eq!(m.steps, 2 + 5, "prompt (2) then every sample but the last is fed back");
     }
@@ -271,7 +303,7 @@ mod tests {
         let run = |seed| {
             let mut m = Counter { peak: 1.0, ..counter(11) };
             let mut s = Sampler::new(cfg, seed).unwrap();
-            generate(&mut m, &[0], 50, &mut s, |_| true).unwrap()
+            generate_vec(&mut m, &[0], 50, &mut s).unwrap()
         };
         assert_eq!(run(5), run(5));
         assert_ne!(run(5), run(6));
@@ -294,12 +326,12 @@ mod tests {
     #[test]
     fn the_callback_can_stop_generation() {
         let mut s = Sampler::new(SamplingConfig { temperature: 0.0, top_k: None }, 0).unwrap();
-        let mut seen = 0;
-        let out = generate(&mut counter(5), &[0], 100, &mut s, |_| {
-            seen += 1;
-            seen < 3
+        let mut out = Vec::new();
+        let count = generate(&mut counter(5), &[0], 100, &mut s, |t| {
+            out.push(t);
+            out.len() < 3
         })
         .unwrap();
-        assert_eq!(out, vec![1, 2, 3]);
+        assert_eq!((count, out), (3, vec![1, 2, 3]));
     }
 }

@@ -46,7 +46,7 @@ pub fn generate(
     config: SamplingConfig,
     seed: u64,
     on_bytes: impl FnMut(&[u8]) -> std::io::Result<ControlFlow<()>>,
-) -> Result<Vec<u8>> {
+) -> Result<trainer::sample::Generated> {
     trainer::sample::generate(run, prompt, n, config, seed, on_bytes).map_err(|e| match e {
         trainer::TrainError::Prompt(msg) => anyhow::anyhow!("--prompt: {msg}"),
         trainer::TrainError::Output(io) => io.into(),
