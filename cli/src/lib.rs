@@ -81,11 +81,11 @@ pub fn finish(prog: &str, result: anyhow::Result<()>) -> ExitCode {
             || matches!(cause.downcast_ref::<dataset::Error>(), Some(dataset::Error::Cancelled))
             || matches!(cause.downcast_ref::<trainer::TrainError>(), Some(trainer::TrainError::Cancelled))
         {
-            eprintln!("{prog}: cancelled");
+            crate::errln!("{prog}: cancelled");
             return ExitCode::from(EXIT_INTERRUPTED);
         }
     }
-    eprintln!("{prog}: {}", one_line(&err));
+    crate::errln!("{prog}: {}", one_line(&err));
     ExitCode::from(EXIT_FAILURE)
 }
 
@@ -406,10 +406,44 @@ pub fn parse_args<C: clap::Parser>(prog: &str) -> Result<C, ExitCode> {
                 .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
                 .collect();
             let line = parts.join(" ");
-            eprintln!("{prog}: {}", line.strip_prefix("error: ").unwrap_or(&line));
+            crate::errln!("{prog}: {}", line.strip_prefix("error: ").unwrap_or(&line));
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// `println!` that hands back the write's error instead of panicking: a
+/// reader that closes the pipe early (`tok inspect dir | head -1`) makes
+/// the command stop quietly through [`finish`], not panic.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        ::std::io::Write::write_all(&mut ::std::io::stdout().lock(), b"\n")
+    };
+    ($($arg:tt)*) => {
+        ::std::io::Write::write_fmt(&mut ::std::io::stdout().lock(), format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` likewise (see [`outln!`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        ::std::io::Write::write_fmt(&mut ::std::io::stdout().lock(), format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that drops the write's error instead of panicking: with
+/// `lm train ... 2>&1 | head -1` the reader goes away while the command
+/// still has work to finish and report through its exit code.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = ::std::io::Write::write_fmt(
+            &mut ::std::io::stderr().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        );
+    }};
 }
 
 #[cfg(test)]

@@ -1330,3 +1330,56 @@ fn sigterm_during_train_saves_an_interrupted_run() {
     let out = lm(&["eval", s(&run), "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs `cmd` with its stdout and/or stderr a pipe whose reader is already
+/// gone (`cmd | true`), and returns its exit code.
+fn exit_with_closed_pipes(mut cmd: Command, dir: &Path, stdout: bool, stderr: bool) -> Option<i32> {
+    let pipe = |closed: bool| if closed { Stdio::piped() } else { Stdio::null() };
+    let mut child =
+        cmd.current_dir(dir).stdin(Stdio::null()).stdout(pipe(stdout)).stderr(pipe(stderr)).spawn().unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap().code()
+}
+
+/// A reader that goes away (`tok inspect dir | head -1`, `lm eval run |
+/// true`) ends a command quietly with its own exit code: these panicked
+/// with "failed printing to stdout: Broken pipe" (exit 101), and any error
+/// message to a closed stderr did the same.
+#[test]
+fn closed_pipes_end_commands_without_a_panic() {
+    let d = case_dir(&[(fixture_run(), "run"), (&FIX.shards, "shards")]);
+    let dir = d.path();
+    let (run, shards) = (dir.join("run"), dir.join("shards"));
+    let ok: &[Vec<&str>] =
+        &[vec!["inspect", s(&shards)], vec!["inspect", s(&shards), "--split", "val", "--sample", "5"]];
+    for args in ok {
+        assert_eq!(exit_with_closed_pipes(tok(args), dir, true, false), Some(0), "tok {args:?} | true");
+        assert_eq!(exit_with_closed_pipes(tok(args), dir, true, true), Some(0), "tok {args:?} 2>&1 | true");
+    }
+    let ok: &[Vec<&str>] = &[
+        vec!["eval", s(&run)],
+        vec!["eval", s(&run), "--json"],
+        vec!["compare", s(&run)],
+        vec!["compare", s(&run), "--json"],
+        vec!["bench", "--hidden", "8", "--steps", "1", "--threads", "1", "--sample-tokens", "10"],
+        vec!["sample", s(&run), "--tokens", "20"],
+    ];
+    for args in ok {
+        assert_eq!(exit_with_closed_pipes(lm(args), dir, true, false), Some(0), "lm {args:?} | true");
+        assert_eq!(exit_with_closed_pipes(lm(args), dir, true, true), Some(0), "lm {args:?} 2>&1 | true");
+    }
+    // Errors keep their exit code when there is nowhere to print them.
+    let same = [s(&run), s(&run)];
+    let twice = ["compare", same[0], same[1]];
+    assert_eq!(
+        exit_with_closed_pipes(lm(&twice), dir, false, true),
+        Some(1),
+        "lm compare run run 2>&1 | true"
+    );
+    assert_eq!(exit_with_closed_pipes(lm(&["eval", "/no/such/run"]), dir, true, true), Some(1));
+    // Training finishes (and saves) with its progress going nowhere.
+    assert_eq!(exit_with_closed_pipes(train_cmd(&shards, dir, &[]), dir, true, true), Some(0));
+    let state = std::fs::read_to_string(dir.join("out/state.json")).unwrap();
+    assert!(state.contains("finished"), "{state}");
+}

@@ -94,9 +94,9 @@ pub fn run(args: Args) -> Result<()> {
             "head_gflops": b.head_gflops(), "head_percent_of_peak": pct(b.head_gflops()),
             "sample_tokens_per_s": sample, "peak_rss_mib": rss,
         });
-        println!("{v}");
+        crate::outln!("{v}")?;
     } else {
-        println!(
+        crate::outln!(
             "{} V={} E=H={} L={} B={} T={}, {threads} threads, {}",
             cfg.cell.name(),
             cfg.vocab,
@@ -105,8 +105,8 @@ pub fn run(args: Args) -> Result<()> {
             args.batch,
             args.seq,
             isa.name()
-        );
-        println!(
+        )?;
+        crate::outln!(
             "  kernels   {} tile {mr}x{nr}, KC {} MC {}; caches L1d {} KiB, L2 {} KiB, L3 {} KiB ({})",
             isa.name(),
             blocking.kc,
@@ -115,37 +115,37 @@ pub fn run(args: Args) -> Result<()> {
             caches.l2 >> 10,
             caches.l3 >> 10,
             caches.source
-        );
-        println!(
+        )?;
+        crate::outln!(
             "  training  {:>9.0} tokens/s  {:>6.1} GFLOP/s  {:>5.1}% of the {:.0} GFLOP/s FMA peak ({})",
             b.tokens_per_s(),
             b.gflops(),
             pct(b.gflops()),
             peak,
             peak_isa.name()
-        );
-        println!(
+        )?;
+        crate::outln!(
             "  fastest   {:>9.0} tokens/s  {:>6.1} GFLOP/s  {:>5.1}% of peak (its fastest step of {})",
             b.best_step_tokens_per_s(),
             b.best_step_gflops(),
             pct(b.best_step_gflops()),
             args.steps
-        );
-        println!(
+        )?;
+        crate::outln!(
             "  recurrent {:>25.1} GFLOP/s  {:>5.1}% of peak (loops and weight gradients)",
             b.recurrent_gflops(),
             pct(b.recurrent_gflops())
-        );
-        println!(
+        )?;
+        crate::outln!(
             "  head      {:>25.1} GFLOP/s  {:>5.1}% of peak (logits, softmax-CE, dW_head, dh)",
             b.head_gflops(),
             pct(b.head_gflops())
-        );
+        )?;
         if let Some(s) = sample {
-            println!("  sampling  {s:>9.0} tokens/s (batch 1)");
+            crate::outln!("  sampling  {s:>9.0} tokens/s (batch 1)")?;
         }
         if let Some(r) = rss {
-            println!("  peak RSS  {r:>9.0} MiB");
+            crate::outln!("  peak RSS  {r:>9.0} MiB")?;
         }
     }
     Ok(())

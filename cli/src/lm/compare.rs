@@ -52,7 +52,7 @@ pub fn build(runs: &[PathBuf], references: &[String]) -> Result<Comparison> {
                 }
                 c.compute = report::compute::ComputeAxis::build(&c, &summaries, &text)?;
             }
-            Err(e) => eprintln!("lm compare: no reference rows: {}", crate::one_line(&e.into())),
+            Err(e) => crate::errln!("lm compare: no reference rows: {}", crate::one_line(&e.into())),
         }
     }
     Ok(c)
@@ -64,11 +64,11 @@ pub fn run(args: Args) -> Result<()> {
         report::write_report(&c, dir)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&c)?)?;
     } else {
-        print!("{}", report::table::markdown(&c));
+        crate::out!("{}", report::table::markdown(&c))?;
         if let Some(dir) = &args.output {
-            println!("\nwrote {}/report.md, report.json and 3 SVG plots", dir.display());
+            crate::outln!("\nwrote {}/report.md, report.json and 3 SVG plots", dir.display())?;
         }
     }
     Ok(())

@@ -50,19 +50,19 @@ pub fn run(args: Args) -> Result<()> {
             "split": args.split,
             "step": loaded_step,
         });
-        println!("{v}");
+        crate::outln!("{v}")?;
     } else {
-        println!(
+        crate::outln!(
             "{} at step {} on the {} split of {}:",
             args.run.display(),
             loaded_step,
             args.split,
             shards_dir.display()
-        );
-        println!("  loss          {:.6} nats/token ({:.6} bits/token)", e.val_loss, e.bits_per_token);
-        println!("  bits/char     {:.6}  ({} characters)", e.bits_per_char, e.chars);
-        println!("  bits/byte     {:.6}  ({} bytes)", e.bits_per_byte, e.bytes);
-        println!("  tokens        {} predicted", e.tokens);
+        )?;
+        crate::outln!("  loss          {:.6} nats/token ({:.6} bits/token)", e.val_loss, e.bits_per_token)?;
+        crate::outln!("  bits/char     {:.6}  ({} characters)", e.bits_per_char, e.chars)?;
+        crate::outln!("  bits/byte     {:.6}  ({} bytes)", e.bits_per_byte, e.bytes)?;
+        crate::outln!("  tokens        {} predicted", e.tokens)?;
     }
     Ok(())
 }

@@ -145,9 +145,9 @@ pub fn run(args: Args) -> Result<()> {
 
     let c = super::compare::build(&outcome.runs, &args.reference)?;
     report::write_report(&c, &out)?;
-    println!();
-    print!("{}", report::table::markdown(&c));
-    println!("\nwrote {}/report.md, report.json and 3 SVG plots", out.display());
+    crate::outln!()?;
+    crate::out!("{}", report::table::markdown(&c))?;
+    crate::outln!("\nwrote {}/report.md, report.json and 3 SVG plots", out.display())?;
     Ok(())
 }
 
@@ -237,22 +237,24 @@ impl trainer::experiment::Observer for Progress {
     fn event(&mut self, event: Event<'_>) {
         self.clear();
         match event {
-            Event::Start { files, bytes, out } => eprintln!(
+            Event::Start { files, bytes, out } => crate::errln!(
                 "experiment: {files} files, {bytes} bytes; vocabularies {}{}; {} per run; output {}",
                 self.vocabs,
                 self.widths,
                 self.budget,
                 out.display()
             ),
-            Event::CorpusChanged { stamp } => eprintln!(
+            Event::CorpusChanged { stamp } => crate::errln!(
                 "experiment: the corpus changed since {} was written: redoing every step",
                 stamp.display()
             ),
-            Event::Kept { path } => eprintln!("{}: exists, kept", path.display()),
-            Event::RunKept { dir } => eprintln!("{}: finished, kept", dir.display()),
-            Event::TokenizerTrained { path } => eprintln!("{}: trained", path.display()),
+            Event::Kept { path } => crate::errln!("{}: exists, kept", path.display()),
+            Event::RunKept { dir } => crate::errln!("{}: finished, kept", dir.display()),
+            Event::TokenizerTrained { path } => crate::errln!("{}: trained", path.display()),
             Event::Encoded { dir, manifest, seconds } => {
-                crate::tok::encode::print_summary(manifest, seconds, dir)
+                // An observer cannot fail; a closed stdout ends the command
+                // at its final table instead.
+                let _ = crate::tok::encode::print_summary(manifest, seconds, dir);
             }
             Event::RunStarting { dir, config, resumed } => {
                 if !resumed {
@@ -261,11 +263,11 @@ impl trainer::experiment::Observer for Progress {
             }
             Event::RunFinished { dir, eval } => {
                 if let Some(e) = eval {
-                    eprintln!("{}: {}", dir.display(), super::train::describe_eval(e));
+                    crate::errln!("{}: {}", dir.display(), super::train::describe_eval(e));
                 }
             }
             Event::Sampled { .. } => {}
-            Event::Skipped { dir, skipped: s } => eprintln!(
+            Event::Skipped { dir, skipped: s } => crate::errln!(
                 "{}: budget {:e} skipped at width {}: {} step(s), fewer than the {} a sweep needs ({:.2e} FLOPs \
                  at this width)",
                 dir.display(),

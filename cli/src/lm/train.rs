@@ -202,7 +202,7 @@ pub fn run(args: Args) -> Result<()> {
         };
         train_new(&args.output, cfg, &shards, args.train.loop_options(), args.quiet)?
     };
-    report_end(&args.output, &state);
+    report_end(&args.output, &state)?;
     if state.status == Status::Interrupted {
         // Saved and resumable, but not done: exit 130 as for any Ctrl-C, so
         // `lm train ... && lm eval ...` stops here.
@@ -230,7 +230,7 @@ pub fn train_new(
 
 /// One line on stderr: the model, its size, the batch and the budget.
 pub fn describe_run(dir: &Path, cfg: &RunConfig) {
-    eprintln!("{}", run_line(dir, cfg));
+    crate::errln!("{}", run_line(dir, cfg));
 }
 
 fn run_line(dir: &Path, cfg: &RunConfig) -> String {
@@ -277,7 +277,7 @@ pub fn describe_eval(e: &EvalResult) -> String {
     )
 }
 
-fn report_end(dir: &Path, st: &RunState) {
+fn report_end(dir: &Path, st: &RunState) -> std::io::Result<()> {
     let what = match st.status {
         Status::Finished => "finished",
         Status::Interrupted => "interrupted (--resume continues)",
@@ -285,13 +285,14 @@ fn report_end(dir: &Path, st: &RunState) {
         Status::Running => "stopped",
     };
     let eval = st.last_eval.as_ref().map(describe_eval).unwrap_or_default();
-    println!(
+    crate::outln!(
         "{}: {what} at step {}: {} tokens in {}; {eval}",
         dir.display(),
         st.step,
         st.tokens,
         report::table::duration(st.train_s)
-    );
+    )?;
+    Ok(())
 }
 
 /// The progress bar observer: cancels on Ctrl-C.
@@ -324,7 +325,7 @@ impl Bar {
     /// Prints a line above the bar (a hidden bar drops `println`).
     fn line(&self, line: String) {
         if self.bar.is_hidden() {
-            eprintln!("{line}");
+            crate::errln!("{line}");
         } else {
             self.bar.println(line);
         }

@@ -72,14 +72,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("{}: the output is also one of the files to merge", p.display());
         }
         let h = tokenizer::train::merge_count_files(&inputs, &args.output, &mut progress)?;
-        println!(
+        crate::outln!(
             "merged {} word-count files ({} pieces of {} bytes, pattern {}) into {}",
             inputs.len(),
             h.pieces,
             h.bytes_fed,
             h.pattern.name(),
             args.output.display()
-        );
+        )?;
         return Ok(());
     }
     let docs = dataset::corpus::list_files(&args.paths)?;
@@ -94,19 +94,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     progress.finish();
     words.write_counts(&args.output, &mut progress)?;
-    print_counted(&words, docs.len(), &args.output);
+    print_counted(&words, docs.len(), &args.output)?;
     Ok(())
 }
 
-fn print_counted(words: &WordCounter, files: usize, output: &std::path::Path) {
-    println!(
+fn print_counted(words: &WordCounter, files: usize, output: &std::path::Path) -> std::io::Result<()> {
+    crate::outln!(
         "counted {files} files, {} bytes: {} pieces, {} distinct (pattern {}) into {}",
         words.bytes_fed(),
         words.pieces(),
         words.distinct(),
         words.pattern().name(),
         output.display()
-    );
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     });
     bar.finish_and_clear();
     let m = result?;
-    print_summary(&m, start.elapsed().as_secs_f64(), &args.out);
+    print_summary(&m, start.elapsed().as_secs_f64(), &args.out)?;
     Ok(())
 }
 
@@ -132,9 +132,9 @@ pub fn bar(total: u64, quiet: bool) -> ProgressBar {
 }
 
 /// The summary of an encoding on stdout: sizes, speed, per-split counts.
-pub fn print_summary(m: &dataset::Manifest, secs: f64, out: &std::path::Path) {
+pub fn print_summary(m: &dataset::Manifest, secs: f64, out: &std::path::Path) -> std::io::Result<()> {
     let bytes = m.splits.train.bytes + m.splits.val.bytes;
-    println!(
+    crate::outln!(
         "encoded {} files, {} bytes with {} ({} ids, {:?} shards) in {:.2} s ({:.1} MB/s, {} threads)",
         m.part.as_ref().map_or(m.corpus.files, |p| p.end_file - p.first_file),
         bytes,
@@ -144,10 +144,10 @@ pub fn print_summary(m: &dataset::Manifest, secs: f64, out: &std::path::Path) {
         secs,
         bytes as f64 / secs / 1e6,
         rayon::current_num_threads(),
-    );
+    )?;
     for split in [Split::Train, Split::Val] {
         let s = m.splits.get(split);
-        println!(
+        crate::outln!(
             "  {:<5} {:>12} tokens  {:>12} bytes  {:>12} chars  {:>6} docs  {:>4} shards  {:.4} tokens/char",
             split.name(),
             s.tokens,
@@ -156,18 +156,19 @@ pub fn print_summary(m: &dataset::Manifest, secs: f64, out: &std::path::Path) {
             s.documents,
             s.shards.len(),
             if s.chars > 0 { s.tokens as f64 / s.chars as f64 } else { 0.0 },
-        );
+        )?;
     }
     match &m.part {
-        Some(p) => println!(
+        Some(p) => crate::outln!(
             "wrote part {} of {} to {}; when all parts are done: tok merge-manifests {}",
             p.index,
             p.count,
             out.display(),
             out.display()
-        ),
-        None => println!("wrote {}", out.join(dataset::manifest::MANIFEST_FILE).display()),
+        )?,
+        None => crate::outln!("wrote {}", out.join(dataset::manifest::MANIFEST_FILE).display())?,
     }
+    Ok(())
 }
 
 #[cfg(test)]

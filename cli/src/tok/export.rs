@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if format == Format::Tiktoken {
         let specials: Vec<String> =
             tok.special_tokens().iter().map(|(t, id)| format!("{t:?}: {id}")).collect();
-        eprintln!(
+        crate::errln!(
             "tok: wrote {}; pat_str = {:?}, special_tokens = {{{}}}",
             args.output.display(),
             tok.pattern().and_then(|p| p.regex()).unwrap_or(""),

@@ -56,39 +56,39 @@ pub fn run(args: Args) -> Result<()> {
     let set = ShardSet::open(&args.dir)?;
     let m = set.manifest();
     let t = &m.tokenizer;
-    println!("{}", args.dir.display());
-    println!(
+    crate::outln!("{}", args.dir.display())?;
+    crate::outln!(
         "  tokenizer   {} ({:?}, {} ids{}), hash {}",
         t.name,
         t.kind,
         t.vocab_size,
         if t.pretrained { ", pretrained".to_string() } else { format!(", from {}", t.source) },
         short_hash(&t.content_hash)
-    );
-    println!(
+    )?;
+    crate::outln!(
         "  format      llm.c {} (magic {}, version {}), at most {} tokens per shard",
         m.token_width.numpy_dtype(),
         m.token_width.magic(),
         m.token_width.version(),
         m.shard_tokens
-    );
-    println!("  split       {} with val_fraction {}", m.split.rule, m.split.val_fraction);
-    println!(
+    )?;
+    crate::outln!("  split       {} with val_fraction {}", m.split.rule, m.split.val_fraction)?;
+    crate::outln!(
         "  eot         {}",
         m.eot_id.map_or("no".to_string(), |id| format!(
             "{} (id {id}) before each document part",
             tokenizer::END_OF_TEXT
         ))
-    );
-    println!("  corpus      {} files, {} bytes", m.corpus.files, m.corpus.bytes);
-    println!();
-    println!(
+    )?;
+    crate::outln!("  corpus      {} files, {} bytes", m.corpus.files, m.corpus.bytes)?;
+    crate::outln!()?;
+    crate::outln!(
         "  split         tokens         bytes         chars    docs  tokens/char  bytes/token  text hash"
-    );
+    )?;
     for split in [Split::Train, Split::Val] {
         let s = m.splits.get(split);
         let ratio = |a: u64, b: u64| if b > 0 { format!("{:.4}", a as f64 / b as f64) } else { "-".into() };
-        println!(
+        crate::outln!(
             "  {:<5} {:>14} {:>13} {:>13} {:>7} {:>12} {:>12}  {}",
             split.name(),
             s.tokens,
@@ -98,21 +98,21 @@ pub fn run(args: Args) -> Result<()> {
             ratio(s.tokens, s.chars),
             ratio(s.bytes, s.tokens),
             short_hash(&s.text_hash)
-        );
+        )?;
     }
-    println!();
-    println!("  shards");
+    crate::outln!()?;
+    crate::outln!("  shards")?;
     for split in [Split::Train, Split::Val] {
         for e in &m.splits.get(split).shards {
             let size = 1024 + e.tokens * m.token_width.bytes() as u64;
-            println!("    {:<24} {:>12} tokens {:>14} bytes", e.file, e.tokens, size);
+            crate::outln!("    {:<24} {:>12} tokens {:>14} bytes", e.file, e.tokens, size)?;
         }
     }
 
     let tok = set.tokenizer()?;
     let stream = set.split(args.split);
     if stream.is_empty() {
-        println!("\n  the {} split is empty", args.split.name());
+        crate::outln!("\n  the {} split is empty", args.split.name())?;
         return Ok(());
     }
     let counts = histogram(&set, args.split, &tok)?;
@@ -120,32 +120,32 @@ pub fn run(args: Args) -> Result<()> {
     let total = stream.len();
     let mut order: Vec<u32> = (0..counts.len() as u32).filter(|&id| counts[id as usize] > 0).collect();
     order.sort_by_key(|&id| (std::cmp::Reverse(counts[id as usize]), id));
-    println!();
-    println!(
+    crate::outln!()?;
+    crate::outln!(
         "  {} histogram: {} distinct ids of {} ({:.1}% of the vocabulary); top {}:",
         args.split.name(),
         used,
         t.vocab_size,
         100.0 * used as f64 / t.vocab_size as f64,
         args.top.min(order.len())
-    );
+    )?;
     for &id in order.iter().take(args.top) {
         let c = counts[id as usize];
         let text = tok.token_bytes(id).map_or("?".to_string(), show);
-        println!("    {id:>8} {c:>14} {:>7.3}%  {text}", 100.0 * c as f64 / total as f64);
+        crate::outln!("    {id:>8} {c:>14} {:>7.3}%  {text}", 100.0 * c as f64 / total as f64)?;
     }
 
     let start = args.offset.min(total);
     let n = (args.sample as u64).min(total - start) as usize;
     let mut ids = vec![0; n];
     stream.copy_to(start, &mut ids);
-    println!();
-    println!(
+    crate::outln!()?;
+    crate::outln!(
         "  sample: tokens {start}..{} of {}, ids and text (tokens separated by |)",
         start + n as u64,
         args.split.name()
-    );
-    println!("    {ids:?}");
+    )?;
+    crate::outln!("    {ids:?}")?;
     let pieces: Vec<String> = ids
         .iter()
         .map(|&id| {
@@ -154,11 +154,11 @@ pub fn run(args: Args) -> Result<()> {
             s[1..s.len() - 1].to_string()
         })
         .collect();
-    println!("    {}", pieces.join("|"));
+    crate::outln!("    {}", pieces.join("|"))?;
     let text = tok.decode(&ids)?;
-    println!("  decoded:");
+    crate::outln!("  decoded:")?;
     for line in String::from_utf8_lossy(&text).lines() {
-        println!("    {line}");
+        crate::outln!("    {line}")?;
     }
     Ok(())
 }

@@ -26,10 +26,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         n
     };
-    println!("merged {parts} parts into {}", args.dir.join(dataset::manifest::MANIFEST_FILE).display());
+    crate::outln!("merged {parts} parts into {}", args.dir.join(dataset::manifest::MANIFEST_FILE).display())?;
     for split in [Split::Train, Split::Val] {
         let s = m.splits.get(split);
-        println!(
+        crate::outln!(
             "  {:<5} {:>12} tokens  {:>12} bytes  {:>12} chars  {:>6} docs  {:>4} shards",
             split.name(),
             set.tokens(split),
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<()> {
             s.chars,
             s.documents,
             s.shards.len()
-        );
+        )?;
     }
     Ok(())
 }

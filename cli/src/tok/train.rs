@@ -180,7 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     dataset::train_bpe_ladder_limited(&docs, &config, sizes, &limit, &mut progress)
                         .map_err(errors)?;
                 progress.finish();
-                println!(
+                crate::outln!(
                     "counted {} distinct pieces in at most {} bytes of memory: {} sorted runs spilled \
                          (largest {} bytes), {} pieces kept for learning (estimated {} bytes)",
                     stats.distinct,
@@ -189,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     stats.largest_run,
                     stats.kept,
                     stats.final_bytes
-                );
+                )?;
                 toks
             }
         }
