@@ -119,6 +119,14 @@ impl Input {
         if arg == "-" { Input::Stdin } else { Input::File(PathBuf::from(arg)) }
     }
 
+    /// The file, unless it is standard input.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) => Some(p),
+        }
+    }
+
     /// How errors name it.
     pub fn name(&self) -> String {
         match self {
@@ -143,6 +151,41 @@ impl Input {
             }
         }
     }
+}
+
+/// Refuses an output path that would replace or join an input: the same
+/// file as an input file under any spelling (`tok train in.txt -o in.txt`
+/// replaced the corpus with the tokenizer), or a path inside an input
+/// directory (the next run would read the output as a document). Inputs
+/// that do not exist are skipped; reading them reports them.
+pub fn refuse_output_over_inputs(output: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    // The output may not exist yet: its directory's canonical form and name.
+    let out = canon(output).or_else(|| {
+        let name = output.file_name()?;
+        let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(canon(parent)?.join(name))
+    });
+    let Some(out) = out else { return Ok(()) };
+    for input in inputs {
+        let Some(inp) = canon(input) else { continue };
+        if inp == out {
+            anyhow::bail!(
+                "{}: the output is also an input ({}); writing it would replace that input, choose another output",
+                output.display(),
+                input.display()
+            );
+        }
+        if inp.is_dir() && out.starts_with(&inp) {
+            anyhow::bail!(
+                "{}: the output is inside the input directory {}, where the next run would read it as a \
+                 document; choose an output outside it",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes `write`'s output to `path` atomically, or to stdout when `path` is

@@ -1383,3 +1383,41 @@ fn closed_pipes_end_commands_without_a_panic() {
     let state = std::fs::read_to_string(dir.join("out/state.json")).unwrap();
     assert!(state.contains("finished"), "{state}");
 }
+
+/// An output that is an input under any spelling, or inside an input
+/// directory, is refused before anything is read or written: `tok train
+/// in.txt -o in.txt` replaced the corpus with the tokenizer (exit 0), and
+/// `tok tokenize`, `tok detokenize`, `tok export` and `tok count` did the
+/// same to their inputs.
+#[test]
+fn outputs_never_replace_inputs() {
+    let d = case_dir(&[(&FIX.corpus, "corpus")]);
+    let dir = d.path();
+    let corpus = dir.join("corpus");
+    let a = corpus.join("a.txt");
+    let again = corpus.join("../corpus/./a.txt");
+    std::fs::copy(&FIX.chars, dir.join("chars.json")).unwrap();
+    let chars = dir.join("chars.json");
+    let ids = dir.join("ids.txt");
+    std::fs::write(&ids, "1 2 3\n").unwrap();
+    let (tok_json, ladder, counts) =
+        (corpus.join("tok.json"), corpus.join("ladder"), corpus.join("counts.bin"));
+    let also = "the output is also an input";
+    let inside = "is inside the input directory";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["train", s(&a), "--char", "-o", s(&a)], also),
+        (vec!["train", s(&a), "--char", "-o", s(&again)], also),
+        (vec!["train", s(&corpus), "--vocab", "300", "-o", s(&corpus)], also),
+        (vec!["train", s(&corpus), "--char", "-o", s(&tok_json)], inside),
+        (vec!["train", s(&corpus), "--vocab", "300,400", "-o", s(&ladder)], inside),
+        (vec!["tokenize", "-t", s(&chars), s(&a), "-o", s(&a)], also),
+        (vec!["tokenize", "-t", s(&chars), s(&a), "-o", s(&chars)], also),
+        (vec!["detokenize", "-t", s(&chars), s(&ids), "-o", s(&ids)], also),
+        (vec!["export", "-t", s(&chars), "--format", "hf", "-o", s(&chars)], also),
+        (vec!["count", s(&corpus), "-o", s(&counts)], inside),
+        (vec!["count", s(&a), "-o", s(&again)], also),
+    ];
+    for (args, expected) in cases {
+        assert_clean_failure(tok(&args), dir, expected);
+    }
+}

@@ -82,6 +82,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
+    let inputs: Vec<&std::path::Path> = args.paths.iter().map(PathBuf::as_path).collect();
+    crate::refuse_output_over_inputs(&args.output, &inputs)?;
     let docs = dataset::corpus::list_files(&args.paths)?;
     let docs = match args.part {
         Some(p) => &docs[p.files(&docs)],

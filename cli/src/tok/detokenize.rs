@@ -52,8 +52,13 @@ pub fn parse_ids(text: &[u8], origin: &str) -> anyhow::Result<Vec<TokenId>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let tok = args.tokenizer.load()?;
     let input = Input::parse(&args.input);
+    if let Some(out) = &args.output {
+        let tokenizer = std::path::Path::new(&args.tokenizer.spec);
+        let inputs: Vec<&std::path::Path> = input.path().into_iter().chain([tokenizer]).collect();
+        crate::refuse_output_over_inputs(out, &inputs)?;
+    }
+    let tok = args.tokenizer.load()?;
     let ids = parse_ids(&input.read()?, &input.name())?;
     // Decode fully before writing anything: a bad id leaves no output.
     let bytes = tok.decode(&ids).map_err(|e| anyhow::anyhow!("{}: {e}", input.name()))?;

@@ -32,8 +32,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
-    let tok = args.tokenizer.load()?;
     let input = Input::parse(&args.input);
+    if let Some(out) = &args.output {
+        let tokenizer = std::path::Path::new(&args.tokenizer.spec);
+        let inputs: Vec<&std::path::Path> = input.path().into_iter().chain([tokenizer]).collect();
+        crate::refuse_output_over_inputs(out, &inputs)?;
+    }
+    let tok = args.tokenizer.load()?;
     let text = input.read()?;
     let specials: Vec<&str> = args.allow_special.iter().map(String::as_str).collect();
     let ids = if specials.is_empty() {

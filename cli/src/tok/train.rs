@@ -118,6 +118,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("--vocab {v}: given twice");
         }
     }
+    let inputs: Vec<&std::path::Path> = args.paths.iter().chain(&args.counts).map(PathBuf::as_path).collect();
+    crate::refuse_output_over_inputs(&args.output, &inputs)?;
     let interrupt = Interrupt::install();
     let mut progress = TrainProgress::new(args.quiet, interrupt.clone());
     let vocab = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
