@@ -209,6 +209,38 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["val"]["bytes"], 24_985);
+    // A file edited in place keeps its size: the contents, not the listing,
+    // decide (this kept every step and reported the old text's scores).
+    let hash_before = cfg("char")["data"]["val"]["text_hash"].clone();
+    std::fs::write(corpus.join("b.txt"), &text[130_000..260_000]).unwrap();
+    let fourth = e2e::run("lm", &args);
+    let err = String::from_utf8_lossy(&fourth.stderr);
+    assert!(fourth.status.success(), "{err}");
+    assert!(err.contains("the corpus changed") && !err.contains("kept"), "{err}");
+    assert_ne!(cfg("char")["data"]["val"]["text_hash"], hash_before);
+    // Other data settings are refused before anything is touched (a changed
+    // --val-fraction re-encoded the shards, then refused the runs, leaving
+    // them scored on other text); `lm eval` of a run still works after.
+    let manifest = || std::fs::read_to_string(out.join("shards/char/manifest.json")).unwrap();
+    let before = manifest();
+    for (flag, value, message) in
+        [("--val-fraction", "0.2", "--val-fraction 0.2: "), ("--pattern", "gpt2", "--pattern gpt2: ")]
+    {
+        let mut changed: Vec<&str> = args.to_vec();
+        changed.extend([flag, value]);
+        run_err("lm", &changed, &[message, "pass --force"]);
+        assert_eq!(manifest(), before, "{flag} touched the shards");
+    }
+    run_ok("lm", &["eval", s(&out.join("runs/char"))]);
+    // Shards re-encoded from other text under a run: its eval refuses them,
+    // unless they are named deliberately with --shards.
+    let other = tmp.path().join("other.txt");
+    std::fs::write(&other, &text[..100_000]).unwrap();
+    let shards = out.join("shards/char");
+    let tok_json = out.join("tokenizers/char.json");
+    run_ok("tok", &["encode", s(&other), "-t", s(&tok_json), "-o", s(&shards), "-q"]);
+    run_err("lm", &["eval", s(&out.join("runs/char"))], &["no longer hold the text the run was trained"]);
+    run_ok("lm", &["eval", s(&out.join("runs/char")), "--shards", s(&shards)]);
 }
 
 /// Two files of tinyshakespeare (120,000 bytes each) in `dir/corpus`.

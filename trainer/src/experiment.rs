@@ -277,20 +277,26 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     let bytes = dataset::corpus::total_bytes(&docs);
     let out = &plan.out;
     let mut force = plan.force;
-    // What the outputs were made from: a different corpus invalidates them all.
+    // What the outputs were made from: a different corpus invalidates them
+    // all; other data settings are refused, as runs with other settings are,
+    // before anything is re-encoded.
     let stamp = out.join("experiment.json");
-    let fingerprint = corpus_fingerprint(&docs);
+    let fingerprint = corpus_fingerprint(&docs)?;
+    let data = data_settings(plan);
     let previous: Option<serde_json::Value> =
         std::fs::read(&stamp).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    if let Some(p) = previous
-        && p["corpus"] != fingerprint
+    if let Some(p) = &previous
         && !force
     {
-        observer.event(Event::CorpusChanged { stamp: &stamp });
-        force = true;
+        if !same_corpus(&p["corpus"], &fingerprint) {
+            observer.event(Event::CorpusChanged { stamp: &stamp });
+            force = true;
+        } else {
+            check_data_settings(&p["data"], &data, out)?;
+        }
     }
     std::fs::create_dir_all(out).map_err(|source| crate::run::RunError::Io { path: out.clone(), source })?;
-    crate::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint }))?;
+    crate::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint, "data": data }))?;
     observer.event(Event::Start { files: docs.len(), bytes, out });
 
     let toks = ensure_tokenizers(plan, force, &docs, observer)?;
@@ -403,19 +409,62 @@ fn check_widths(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// The corpus as the experiment saw it: files (paths and sizes) and a hash of that list.
-fn corpus_fingerprint(docs: &[Document]) -> serde_json::Value {
+/// The corpus as the experiment saw it: files (paths and sizes), a hash of
+/// that list, and a hash of the files' contents in order (a file edited in
+/// place keeps its size; hashing is ~1 GB/s, nothing beside training).
+fn corpus_fingerprint(docs: &[Document]) -> Result<serde_json::Value> {
     let mut h = blake3::Hasher::new();
+    let mut content = blake3::Hasher::new();
     for d in docs {
         h.update(d.path.as_os_str().as_encoded_bytes());
         h.update(&[0]);
         h.update(&d.len.to_le_bytes());
+        let file = std::fs::File::open(&d.path).map_err(io(&d.path))?;
+        let n = std::io::copy(&mut std::io::Read::take(file, d.len), &mut content).map_err(io(&d.path))?;
+        content.update(&n.to_le_bytes());
     }
-    serde_json::json!({
+    Ok(serde_json::json!({
         "files": docs.len(),
         "bytes": dataset::corpus::total_bytes(docs),
         "listing_hash": h.finalize().to_hex().to_string(),
-    })
+        "content_hash": content.finalize().to_hex().to_string(),
+    }))
+}
+
+/// Whether a stamp's corpus is this one. Stamps written before the content
+/// hash existed are compared on the listing alone (their outputs were made
+/// from whatever the files held then, which nothing recorded).
+fn same_corpus(previous: &serde_json::Value, now: &serde_json::Value) -> bool {
+    if previous.get("content_hash").is_some() {
+        return previous == now;
+    }
+    ["files", "bytes", "listing_hash"].iter().all(|k| previous[k] == now[k])
+}
+
+/// The settings every tokenizer and shard set of the experiment depends on.
+fn data_settings(plan: &Plan) -> serde_json::Value {
+    serde_json::json!({ "val_fraction": plan.val_fraction, "pattern": plan.pattern })
+}
+
+/// Refuses data settings other than those the directory's outputs were
+/// made with (a stamp without them predates this check: anything goes).
+fn check_data_settings(previous: &serde_json::Value, now: &serde_json::Value, out: &Path) -> Result<()> {
+    let Some(prev) = previous.as_object() else { return Ok(()) };
+    let show = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    for (key, flag) in [("val_fraction", "--val-fraction"), ("pattern", "--pattern")] {
+        if let Some(p) = prev.get(key)
+            && Some(p) != now.get(key)
+        {
+            return Err(TrainError::Invalid(format!(
+                "{flag} {}: {} was made with {flag} {p}, and its tokenizers, shards and runs depend on \
+                 it; pass --force to redo them all, or choose another output directory",
+                show(&now[key]),
+                out.display(),
+                p = show(p)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -444,7 +493,9 @@ fn ensure_tokenizers(
             }
             Tokenizer::from_file(&path(v)).ok().filter(|tok| match v {
                 Vocab::Char => tok.kind() == Kind::Char,
-                Vocab::Bpe(n) => tok.kind() == Kind::Bpe && tok.vocab_size() <= *n,
+                Vocab::Bpe(n) => {
+                    tok.kind() == Kind::Bpe && tok.vocab_size() <= *n && tok.pattern() == Some(plan.pattern)
+                }
             })
         })
         .collect();
