@@ -28,7 +28,7 @@
 //! cl100k's possessive `\p{N}{1,3}+` as unbounded digit runs).
 //!
 //! **tiktoken**: one line per token, `base64(bytes) SP rank LF`, by rank; BPE
-//! only. Load it with `tiktoken.Encoding(name, pat_str=<Pattern::regex>,
+//! only. Load it with `tiktoken.Encoding(name, pat_str=<Pattern::tiktoken_pat_str>,
 //! mergeable_ranks=load_tiktoken_bpe(path), special_tokens=...)`.
 
 use std::fmt::Write as _;

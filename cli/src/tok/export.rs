@@ -38,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::errln!(
             "tok: wrote {}; pat_str = {:?}, special_tokens = {{{}}}",
             args.output.display(),
-            tok.pattern().and_then(|p| p.regex()).unwrap_or(""),
+            tok.pattern().map_or("", |p| p.tiktoken_pat_str()),
             specials.join(", ")
         );
     }

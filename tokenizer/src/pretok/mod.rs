@@ -183,6 +183,9 @@ pub enum Pattern {
     None,
 }
 
+/// One match for any text, newlines included: [`Pattern::None`] as a regex.
+pub const WHOLE_TEXT_REGEX: &str = r"[\s\S]+";
+
 /// cl100k_base's regex, exactly as tiktoken writes it.
 pub const GPT4_REGEX: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 /// o200k_base's regex, exactly as tiktoken writes it.
@@ -235,6 +238,13 @@ impl Pattern {
             Pattern::Gpt2 => Some(GPT2_REGEX),
             Pattern::None => None,
         }
+    }
+
+    /// tiktoken's `pat_str` for this pattern: [`Pattern::regex`], and for
+    /// [`Pattern::None`] a regex whose one match is the whole text (an empty
+    /// `pat_str` made tiktoken panic on the first `encode`).
+    pub fn tiktoken_pat_str(self) -> &'static str {
+        self.regex().unwrap_or(WHOLE_TEXT_REGEX)
     }
 
     /// The spelling of the pattern for a Hugging Face `tokenizer.json` `Split`
