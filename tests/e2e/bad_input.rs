@@ -1083,6 +1083,11 @@ fn lm_eval_and_sample() {
         }
     }
     assert_clean_failure(lm(&["sample", r, "--prompt", "the kingdom ✓"]), dir, "--prompt");
+    // A failure prints nothing to stdout (the prompt went out first).
+    for args in [vec!["sample", r, "--prompt", "the kingdom ✓"], vec!["sample", r, "--top-k", "0"]] {
+        let out = lm(&args).current_dir(dir).stdin(Stdio::null()).output().unwrap();
+        assert!(!out.status.success() && out.stdout.is_empty(), "{args:?}: {:?}", out.stdout);
+    }
     // A count far beyond memory streams until the reader goes away (`| head
     // -c 200`): a clean exit, not an abort on reserving 400 GB up front.
     let mut child = lm(&["sample", r, "--tokens", "99999999999", "--threads", "1"])

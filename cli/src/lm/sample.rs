@@ -59,14 +59,20 @@ pub fn run(args: Args) -> Result<()> {
     let config = SamplingConfig { temperature: args.temperature, top_k: args.top_k };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if !args.no_prompt {
-        out.write_all(args.prompt.as_bytes())?;
-    }
+    // The prompt goes out with the first generated text, so a run, prompt
+    // or setting that fails prints nothing to stdout.
+    let mut prompt = (!args.no_prompt).then_some(args.prompt.as_bytes());
     generate(&args.run, &args.prompt, args.tokens, config, args.seed, |b| {
+        if let Some(p) = prompt.take() {
+            out.write_all(p)?;
+        }
         out.write_all(b)?;
         out.flush()?;
         Ok(ControlFlow::Continue(()))
     })?;
+    if let Some(p) = prompt.take() {
+        out.write_all(p)?;
+    }
     writeln!(out)?;
     Ok(())
 }
