@@ -22,13 +22,21 @@ pub struct Document {
 
 /// The regular files under `paths` (files are taken as they are, directories
 /// walked recursively), each directory's entries sorted by name, in the order
-/// the paths were given. A missing path is an error naming it; so is a
-/// corpus with no files at all.
+/// the paths were given. A file reached twice (a path given twice, a file
+/// and its directory, a link to a file or directory also in the corpus) is
+/// listed once, where it was first reached: counted twice it would train
+/// and be scored twice. A missing path is an error naming it; so is a corpus
+/// with no files at all.
 pub fn list_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Document>> {
     let mut out = Vec::new();
     for p in paths {
         walk(p.as_ref(), &mut out, &mut Vec::new())?;
     }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|d| match std::fs::metadata(&d.path).ok().as_ref().and_then(dir_id) {
+        Some(id) => seen.insert(id),
+        None => true,
+    });
     if out.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.as_ref().display().to_string()).collect();
         return Err(Error::Empty(format!("no files found in {}", names.join(", "))));
@@ -207,18 +215,45 @@ mod tests {
         assert!(err.starts_with(&format!("{}: symbolic link cycle", root.join("a/loop").display())), "{err}");
     }
 
-    /// A link to a directory that is not an ancestor is walked, not refused.
+    /// A link to a directory that is not an ancestor is walked, not refused;
+    /// what it reaches again is listed once.
     #[cfg(unix)]
     #[test]
     fn symlink_to_a_sibling_directory_is_walked() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
         std::fs::write(root.join("a/x.txt"), "x").unwrap();
+        std::fs::write(root.join("elsewhere/y.txt"), "y").unwrap();
         std::os::unix::fs::symlink(root.join("a"), root.join("b")).unwrap();
+        let corpus = root.join("corpus");
+        std::fs::create_dir_all(&corpus).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), corpus.join("e")).unwrap();
         let docs = list_files(&[root]).unwrap();
         let rel: Vec<_> = docs.iter().map(|d| d.path.strip_prefix(root).unwrap().to_path_buf()).collect();
-        assert_eq!(rel, [PathBuf::from("a/x.txt"), PathBuf::from("b/x.txt")]);
+        assert_eq!(rel, [PathBuf::from("a/x.txt"), PathBuf::from("corpus/e/y.txt")]);
+        let docs = list_files(&[corpus]).unwrap();
+        assert_eq!(docs.len(), 1, "a link out of the corpus is walked");
+    }
+
+    /// A file given twice, or as itself and inside its directory, is one
+    /// document (`tok encode c c/a.txt c` counted 5 files for 2).
+    #[test]
+    fn a_file_reached_twice_is_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), "aa").unwrap();
+        std::fs::write(root.join("b.txt"), "b").unwrap();
+        let a = root.join("a.txt");
+        let again = root.join(".").join("a.txt");
+        let docs = list_files(&[root, a.as_path(), root, again.as_path()]).unwrap();
+        let names: Vec<_> = docs.iter().map(|d| d.path.file_name().unwrap().to_owned()).collect();
+        assert_eq!(names, ["a.txt", "b.txt"]);
+        assert_eq!(total_bytes(&docs), 3);
+        let docs = list_files(&[a.as_path(), root]).unwrap();
+        assert_eq!(docs[0].path, a, "kept where first reached");
+        assert_eq!(docs.len(), 2);
     }
 
     #[test]

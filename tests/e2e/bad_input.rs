@@ -340,7 +340,7 @@ fn tok_count() {
     assert_clean_failure(
         tok(&["count", "--merge", s(&good), "-o", s(&good)]),
         dir,
-        "the output is also one of",
+        "the output is also an input",
     );
     // --counts with a corpus, --max-memory values.
     assert_clean_failure(
@@ -1421,6 +1421,7 @@ fn outputs_never_replace_inputs() {
         (vec!["export", "-t", s(&chars), "--format", "hf", "-o", s(&chars)], also),
         (vec!["count", s(&corpus), "-o", s(&counts)], inside),
         (vec!["count", s(&a), "-o", s(&again)], also),
+        (vec!["count", "--merge", s(&corpus), "-o", s(&counts)], inside),
     ];
     for (args, expected) in cases {
         assert_clean_failure(tok(&args), dir, expected);

@@ -63,14 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
     let interrupt = Interrupt::install();
     let mut progress = TrainProgress::new(args.quiet, interrupt.clone());
+    let given: Vec<&std::path::Path> = args.paths.iter().map(PathBuf::as_path).collect();
+    crate::refuse_output_over_inputs(&args.output, &given)?;
     if args.merge {
         let inputs: Vec<PathBuf> =
             dataset::corpus::list_files(&args.paths)?.into_iter().map(|d| d.path).collect();
-        if let Ok(out) = args.output.canonicalize()
-            && let Some(p) = inputs.iter().find(|p| p.canonicalize().is_ok_and(|p| p == out))
-        {
-            anyhow::bail!("{}: the output is also one of the files to merge", p.display());
-        }
         let h = tokenizer::train::merge_count_files(&inputs, &args.output, &mut progress)?;
         crate::outln!(
             "merged {} word-count files ({} pieces of {} bytes, pattern {}) into {}",
@@ -82,8 +79,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    let inputs: Vec<&std::path::Path> = args.paths.iter().map(PathBuf::as_path).collect();
-    crate::refuse_output_over_inputs(&args.output, &inputs)?;
     let docs = dataset::corpus::list_files(&args.paths)?;
     let docs = match args.part {
         Some(p) => &docs[p.files(&docs)],
