@@ -1022,6 +1022,38 @@ fn lm_train_resume() {
     let c = case_dir(&[(&FIX.bpe_shards, "bpe_shards"), (fixture_run(), "out")]);
     unfinished(&c);
     assert_clean_failure(resume(&c, &c.path().join("bpe_shards")), c.path(), "bpe_shards");
+    // A stored setting given again with another value is refused (it was
+    // dropped without a word: `--steps 8` on a finished run printed
+    // "finished at step 3"); the same values, or none, are accepted.
+    let c = case_dir(&[(&FIX.shards, "shards"), (fixture_run(), "out")]);
+    let (shards, out) = (c.path().join("shards"), c.path().join("out"));
+    let base = ["train", s(&shards), "-o", s(&out), "--resume", "-q"];
+    for (flag, value) in [
+        ("--steps", "8"),
+        ("--flops", "1e12"),
+        ("--hidden", "32"),
+        ("--embed", "4"),
+        ("--layers", "2"),
+        ("--cell", "rnn"),
+        ("--seq", "7"),
+        ("--batch", "3"),
+        ("--lr", "0.01"),
+        ("--seed", "9"),
+        ("--clip", "0.5"),
+        ("--eval-every", "5s"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend([flag, value]);
+        let line = assert_clean_failure(lm(&args), c.path(), flag);
+        assert!(line.contains("a resumed run keeps the settings"), "{line}");
+    }
+    let mut same = base.to_vec();
+    same.extend(["--steps", "3"]);
+    same.extend(tiny_except(&["-q"]));
+    for args in [base.to_vec(), same] {
+        let o = lm(&args).stdin(Stdio::null()).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
 }
 
 #[test]

@@ -186,6 +186,9 @@ pub fn run(args: Args) -> Result<()> {
         if !args.output.join("config.json").exists() {
             anyhow::bail!("{}: no run to resume (no config.json)", args.output.display());
         }
+        let stored = trainer::run::RunDir::new(&args.output).read_config()?;
+        let argv: Vec<String> = std::env::args().collect();
+        check_resume_flags(&args, &stored, &argv, &args.output)?;
         train_resume(&args.output, &shards, args.train.loop_options(), args.quiet)?
     } else {
         let budget =
@@ -251,6 +254,62 @@ fn run_line(dir: &Path, cfg: &RunConfig) -> String {
 }
 
 /// Resumes a run, drawing progress.
+/// With `--resume`, a flag that sets what the run stored (model, optimizer,
+/// budget, seed) must say what was stored: the run keeps its settings, and a
+/// different value was silently dropped (`--steps 8` on a 4-step run printed
+/// "finished at step 4"). Flags not given are not compared, so the command
+/// that made the run, with `--resume` added, is accepted.
+fn check_resume_flags(args: &Args, stored: &RunConfig, argv: &[String], dir: &Path) -> Result<()> {
+    let given = |flag: &str| {
+        argv.iter()
+            .skip(1)
+            .take_while(|a| *a != "--")
+            .any(|a| a == flag || a.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')))
+    };
+    let (m, t) = (&stored.model, &stored.train);
+    let model = args.model.shape();
+    let wanted = args.train.settings(args.train.budget().unwrap_or(t.budget));
+    let embed = model.embed.unwrap_or(model.hidden);
+    let same: [(&str, bool, String); 14] = [
+        ("--cell", model.cell == m.cell, format!("{:?}", m.cell).to_lowercase()),
+        ("--layers", model.layers == m.layers, m.layers.to_string()),
+        ("--hidden", model.hidden == m.hidden, m.hidden.to_string()),
+        ("--embed", embed == m.embed, m.embed.to_string()),
+        ("--tie", model.tie == m.tie, (if m.tie { "--tie" } else { "no --tie" }).to_string()),
+        ("--seq", wanted.seq == t.seq, t.seq.to_string()),
+        ("--batch", wanted.batch == t.batch, t.batch.to_string()),
+        ("--lr", wanted.lr == t.lr, t.lr.to_string()),
+        ("--warmup", wanted.warmup == t.warmup, t.warmup.to_string()),
+        ("--min-lr-ratio", wanted.min_lr_ratio == t.min_lr_ratio, t.min_lr_ratio.to_string()),
+        ("--weight-decay", wanted.weight_decay == t.weight_decay, t.weight_decay.to_string()),
+        ("--clip", wanted.clip == t.clip, t.clip.to_string()),
+        ("--eval-every", wanted.eval_every_s == t.eval_every_s, format!("{}s", t.eval_every_s)),
+        ("--seed", wanted.seed == t.seed, t.seed.to_string()),
+    ];
+    let budget_flags = ["--steps", "--tokens", "--chars", "--flops", "--time", "--budget"];
+    let budget = budget_flags.iter().copied().find(|f| given(f)).map(|f| {
+        let stored = match t.budget {
+            Budget::Steps(n) => format!("--steps {n}"),
+            Budget::Tokens(n) => format!("--tokens {n}"),
+            Budget::Chars(n) => format!("--chars {n}"),
+            Budget::Flops(f) => format!("--flops {f:e}"),
+            Budget::Seconds(s) => format!("--time {s}s"),
+        };
+        (f, wanted.budget == t.budget, stored)
+    });
+    let same = same.into_iter().map(|(f, ok, v)| (f, ok, if f == "--tie" { v } else { format!("{f} {v}") }));
+    for (flag, ok, was) in same.filter(|(f, ..)| given(f)).chain(budget) {
+        if !ok {
+            anyhow::bail!(
+                "{flag}: {} was made with {was}, and a resumed run keeps the settings in its \
+                 config.json; drop the flag, or train a new run with another -o",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn train_resume(dir: &Path, shards: &ShardSet, opts: LoopOptions, quiet: bool) -> Result<RunState> {
     let name = dir.display().to_string();
     let mut obs = Bar::new(&name, quiet);
