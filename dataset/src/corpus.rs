@@ -30,7 +30,17 @@ pub struct Document {
 pub fn list_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Document>> {
     let mut out = Vec::new();
     for p in paths {
-        walk(p.as_ref(), &mut out, &mut Vec::new())?;
+        let p = p.as_ref();
+        // Inside a directory a fifo, socket or device is skipped; named
+        // on its own it is a mistake worth its own message.
+        let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Err(Error::Config(format!(
+                "{}: not a regular file or directory (a fifo, socket or device cannot be a corpus file)",
+                p.display()
+            )));
+        }
+        walk(p, &mut out, &mut Vec::new())?;
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|d| match std::fs::metadata(&d.path).ok().as_ref().and_then(dir_id) {
@@ -254,6 +264,21 @@ mod tests {
         let docs = list_files(&[a.as_path(), root]).unwrap();
         assert_eq!(docs[0].path, a, "kept where first reached");
         assert_eq!(docs.len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_named_on_its_own_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here
+        }
+        let err = list_files(&[&fifo]).unwrap_err().to_string();
+        assert!(err.contains("fifo: not a regular file or directory"), "{err}");
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        assert_eq!(list_files(&[dir.path()]).unwrap().len(), 1, "skipped inside a directory");
     }
 
     #[test]

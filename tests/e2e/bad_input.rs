@@ -1454,6 +1454,11 @@ fn outputs_never_replace_inputs() {
         (vec!["count", s(&corpus), "-o", s(&counts)], inside),
         (vec!["count", s(&a), "-o", s(&again)], also),
         (vec!["count", "--merge", s(&corpus), "-o", s(&counts)], inside),
+        (vec!["train", s(&a), "--char", "-o", s(dir)], "is a directory; -o names the tokenizer file"),
+        (
+            vec!["train", s(&a), "--vocab", "300", "-o", "new_dir/"],
+            "is a directory; -o names the tokenizer file",
+        ),
     ];
     for (args, expected) in cases {
         assert_clean_failure(tok(&args), dir, expected);

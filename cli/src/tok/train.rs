@@ -120,6 +120,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let inputs: Vec<&std::path::Path> = args.paths.iter().chain(&args.counts).map(PathBuf::as_path).collect();
     crate::refuse_output_over_inputs(&args.output, &inputs)?;
+    let trailing_slash = args.output.as_os_str().as_encoded_bytes().ends_with(b"/");
+    if sizes.len() <= 1 && (args.output.is_dir() || trailing_slash) {
+        anyhow::bail!(
+            "{}: is a directory; -o names the tokenizer file to write (a directory only for several --vocab sizes)",
+            args.output.display()
+        );
+    }
     let interrupt = Interrupt::install();
     let mut progress = TrainProgress::new(args.quiet, interrupt.clone());
     let vocab = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
