@@ -158,7 +158,10 @@ impl Input {
 /// replaced the corpus with the tokenizer), or a path inside an input
 /// directory (the next run would read the output as a document). Inputs
 /// that do not exist are skipped; reading them reports them.
-pub fn refuse_output_over_inputs(output: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
+pub fn refuse_output_over_inputs<'a>(
+    output: &Path,
+    inputs: impl IntoIterator<Item = &'a Path>,
+) -> anyhow::Result<()> {
     let canon = |p: &Path| std::fs::canonicalize(p).ok();
     // The output may not exist yet: its directory's canonical form and name.
     let out = canon(output).or_else(|| {
@@ -329,6 +332,11 @@ pub struct TokenizerArg {
 }
 
 impl TokenizerArg {
+    /// The flag's value as a path (a pretrained name is no file).
+    pub fn path(&self) -> &Path {
+        Path::new(&self.spec)
+    }
+
     /// Loads it (a pretrained name wins over a file of the same name).
     pub fn load(&self) -> anyhow::Result<tokenizer::Tokenizer> {
         Ok(tokenizer::Tokenizer::load(&self.spec)?)
@@ -418,6 +426,18 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
     Ok(x * mult)
 }
 
+/// The command line [`parse_args`] parsed, for [`flag_given`].
+static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+
+/// Whether the subcommand's argument `id` (its field name: `min_lr_ratio`
+/// for `--min-lr-ratio`) was given on the command line, not defaulted.
+pub fn flag_given(id: &str) -> bool {
+    MATCHES.get().and_then(clap::ArgMatches::subcommand).is_some_and(|(_, sub)| {
+        sub.try_get_raw(id).is_ok_and(|v| v.is_some())
+            && sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    })
+}
+
 /// Parses the command line of `prog` (`tok`, `lm`).
 ///
 /// `--lr -1` is a value the flag's parser refuses (naming the flag), not an
@@ -432,7 +452,13 @@ pub fn parse_args<C: clap::Parser>(prog: &str) -> Result<C, ExitCode> {
             if takes_value { a.allow_negative_numbers(true) } else { a }
         })
     });
-    match command.try_get_matches().and_then(|m| C::from_arg_matches(&m)) {
+    let parsed = command.try_get_matches().and_then(|m| {
+        let c = C::from_arg_matches(&m)?;
+        // Set once per process, by the one parse a binary makes.
+        let _ = MATCHES.set(m);
+        Ok(c)
+    });
+    match parsed {
         Ok(c) => Ok(c),
         Err(e)
             if !e.use_stderr()

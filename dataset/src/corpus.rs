@@ -7,6 +7,7 @@
 //! as `.git/` or a download marker) are skipped, as ripgrep does; a hidden
 //! file named explicitly on the command line is taken.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
@@ -29,24 +30,10 @@ pub struct Document {
 /// with no files at all.
 pub fn list_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Document>> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
-        let p = p.as_ref();
-        // Inside a directory a fifo, socket or device is skipped; named
-        // on its own it is a mistake worth its own message.
-        let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
-        if !meta.is_file() && !meta.is_dir() {
-            return Err(Error::Config(format!(
-                "{}: not a regular file or directory (a fifo, socket or device cannot be a corpus file)",
-                p.display()
-            )));
-        }
-        walk(p, &mut out, &mut Vec::new())?;
+        walk(p.as_ref(), true, &mut out, &mut Vec::new(), &mut seen)?;
     }
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|d| match std::fs::metadata(&d.path).ok().as_ref().and_then(dir_id) {
-        Some(id) => seen.insert(id),
-        None => true,
-    });
     if out.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.as_ref().display().to_string()).collect();
         return Err(Error::Empty(format!("no files found in {}", names.join(", "))));
@@ -58,16 +45,17 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
     Error::Io { path: path.to_path_buf(), source }
 }
 
-/// A directory's identity: (device, inode) on Unix, where symbolic links can
-/// make a directory its own descendant.
+/// A file's or directory's identity: (device, inode) on Unix, where
+/// symbolic links can make a directory its own descendant and reach a file
+/// twice.
 #[cfg(unix)]
-fn dir_id(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+fn file_id(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn dir_id(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+fn file_id(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 
@@ -75,13 +63,23 @@ fn dir_id(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
 /// directories being walked above it, so a symbolic link back to one of them
 /// is reported as a cycle, naming the link, instead of being followed until
 /// the path is too long (ELOOP). A link to a directory elsewhere in the tree
-/// is no cycle and is walked.
-fn walk(path: &Path, out: &mut Vec<Document>, ancestors: &mut Vec<((u64, u64), PathBuf)>) -> Result<()> {
+/// is no cycle and is walked. `seen` holds the files listed so far, so a
+/// file reached again is skipped. `top`: `path` was given, not found in a
+/// directory.
+fn walk(
+    path: &Path,
+    top: bool,
+    out: &mut Vec<Document>,
+    ancestors: &mut Vec<((u64, u64), PathBuf)>,
+    seen: &mut HashSet<(u64, u64)>,
+) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if meta.is_file() {
-        out.push(Document { path: path.to_path_buf(), len: meta.len() });
+        if file_id(&meta).is_none_or(|id| seen.insert(id)) {
+            out.push(Document { path: path.to_path_buf(), len: meta.len() });
+        }
     } else if meta.is_dir() {
-        let id = dir_id(&meta);
+        let id = file_id(&meta);
         if let Some(k) = id.and_then(|id| ancestors.iter().position(|(a, _)| *a == id)) {
             return Err(cycle_error(&ancestors[k + 1..], path));
         }
@@ -98,14 +96,20 @@ fn walk(path: &Path, out: &mut Vec<Document>, ancestors: &mut Vec<((u64, u64), P
             if let Some(id) = id {
                 ancestors.push((id, path.to_path_buf()));
             }
-            let r = walk(&e, out, ancestors);
+            let r = walk(&e, false, out, ancestors, seen);
             if id.is_some() {
                 ancestors.pop();
             }
             r?;
         }
+    } else if top {
+        // Named on its own, a fifo, socket or device is a mistake worth its
+        // own message; inside a directory it is skipped.
+        return Err(Error::Config(format!(
+            "{}: not a regular file or directory (a fifo, socket or device cannot be a corpus file)",
+            path.display()
+        )));
     }
-    // Sockets, fifos and devices are not documents; skip them.
     Ok(())
 }
 

@@ -163,25 +163,24 @@ pub fn generate<S: Stepper + ?Sized>(
     Ok(n)
 }
 
-/// [`generate`] collecting the tokens, for short samples and tests.
-pub fn generate_vec<S: Stepper + ?Sized>(
-    model: &mut S,
-    prompt: &[TokenId],
-    n: usize,
-    sampler: &mut Sampler,
-) -> Result<Vec<TokenId>> {
-    // `n` is a caller's count: reserve for a short sample only.
-    let mut out = Vec::with_capacity(n.min(1 << 16));
-    generate(model, prompt, n, sampler, |t| {
-        out.push(t);
-        true
-    })?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`generate`] collecting the tokens.
+    fn generate_vec<S: Stepper + ?Sized>(
+        model: &mut S,
+        prompt: &[TokenId],
+        n: usize,
+        sampler: &mut Sampler,
+    ) -> Result<Vec<TokenId>> {
+        let mut out = Vec::new();
+        generate(model, prompt, n, sampler, |t| {
+            out.push(t);
+            true
+        })?;
+        Ok(out)
+    }
 
     /// A fake model whose logits favour `(previous token + 1) mod V`.
     struct Counter {

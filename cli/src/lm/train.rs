@@ -187,8 +187,7 @@ pub fn run(args: Args) -> Result<()> {
             anyhow::bail!("{}: no run to resume (no config.json)", args.output.display());
         }
         let stored = trainer::run::RunDir::new(&args.output).read_config()?;
-        let argv: Vec<String> = std::env::args().collect();
-        check_resume_flags(&args, &stored, &argv, &args.output)?;
+        check_resume_flags(&args, &stored, &args.output)?;
         train_resume(&args.output, &shards, args.train.loop_options(), args.quiet)?
     } else {
         let budget =
@@ -253,63 +252,57 @@ fn run_line(dir: &Path, cfg: &RunConfig) -> String {
     )
 }
 
-/// Resumes a run, drawing progress.
 /// With `--resume`, a flag that sets what the run stored (model, optimizer,
 /// budget, seed) must say what was stored: the run keeps its settings, and a
 /// different value was silently dropped (`--steps 8` on a 4-step run printed
 /// "finished at step 4"). Flags not given are not compared, so the command
 /// that made the run, with `--resume` added, is accepted.
-fn check_resume_flags(args: &Args, stored: &RunConfig, argv: &[String], dir: &Path) -> Result<()> {
-    let given = |flag: &str| {
-        argv.iter()
-            .skip(1)
-            .take_while(|a| *a != "--")
-            .any(|a| a == flag || a.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')))
-    };
+fn check_resume_flags(args: &Args, stored: &RunConfig, dir: &Path) -> Result<()> {
     let (m, t) = (&stored.model, &stored.train);
     let model = args.model.shape();
     let wanted = args.train.settings(args.train.budget().unwrap_or(t.budget));
-    let embed = model.embed.unwrap_or(model.hidden);
-    let same: [(&str, bool, String); 14] = [
-        ("--cell", model.cell == m.cell, format!("{:?}", m.cell).to_lowercase()),
-        ("--layers", model.layers == m.layers, m.layers.to_string()),
-        ("--hidden", model.hidden == m.hidden, m.hidden.to_string()),
-        ("--embed", embed == m.embed, m.embed.to_string()),
-        ("--tie", model.tie == m.tie, (if m.tie { "--tie" } else { "no --tie" }).to_string()),
-        ("--seq", wanted.seq == t.seq, t.seq.to_string()),
-        ("--batch", wanted.batch == t.batch, t.batch.to_string()),
-        ("--lr", wanted.lr == t.lr, t.lr.to_string()),
-        ("--warmup", wanted.warmup == t.warmup, t.warmup.to_string()),
-        ("--min-lr-ratio", wanted.min_lr_ratio == t.min_lr_ratio, t.min_lr_ratio.to_string()),
-        ("--weight-decay", wanted.weight_decay == t.weight_decay, t.weight_decay.to_string()),
-        ("--clip", wanted.clip == t.clip, t.clip.to_string()),
-        ("--eval-every", wanted.eval_every_s == t.eval_every_s, format!("{}s", t.eval_every_s)),
-        ("--seed", wanted.seed == t.seed, t.seed.to_string()),
+    let stored_budget = match t.budget {
+        Budget::Steps(n) => format!("--steps {n}"),
+        Budget::Tokens(n) => format!("--tokens {n}"),
+        Budget::Chars(n) => format!("--chars {n}"),
+        Budget::Flops(f) => format!("--flops {f:e}"),
+        Budget::Seconds(s) => format!("--time {s}s"),
+    };
+    let budget_same = wanted.budget == t.budget;
+    // (clap id, same as stored, what was stored as the flag would say it)
+    let flags: [(&str, bool, String); 19] = [
+        ("cell", model.cell == m.cell, format!("--cell {}", format!("{:?}", m.cell).to_lowercase())),
+        ("layers", model.layers == m.layers, format!("--layers {}", m.layers)),
+        ("hidden", model.hidden == m.hidden, format!("--hidden {}", m.hidden)),
+        ("embed", model.embed.unwrap_or(model.hidden) == m.embed, format!("--embed {}", m.embed)),
+        ("tie", model.tie == m.tie, (if m.tie { "--tie" } else { "no --tie" }).to_string()),
+        ("seq", wanted.seq == t.seq, format!("--seq {}", t.seq)),
+        ("batch", wanted.batch == t.batch, format!("--batch {}", t.batch)),
+        ("lr", wanted.lr == t.lr, format!("--lr {}", t.lr)),
+        ("warmup", wanted.warmup == t.warmup, format!("--warmup {}", t.warmup)),
+        ("min_lr_ratio", wanted.min_lr_ratio == t.min_lr_ratio, format!("--min-lr-ratio {}", t.min_lr_ratio)),
+        ("weight_decay", wanted.weight_decay == t.weight_decay, format!("--weight-decay {}", t.weight_decay)),
+        ("clip", wanted.clip == t.clip, format!("--clip {}", t.clip)),
+        ("eval_every", wanted.eval_every_s == t.eval_every_s, format!("--eval-every {}s", t.eval_every_s)),
+        ("seed", wanted.seed == t.seed, format!("--seed {}", t.seed)),
+        ("steps", budget_same, stored_budget.clone()),
+        ("tokens", budget_same, stored_budget.clone()),
+        ("chars", budget_same, stored_budget.clone()),
+        ("flops", budget_same, stored_budget.clone()),
+        ("time", budget_same, stored_budget),
     ];
-    let budget_flags = ["--steps", "--tokens", "--chars", "--flops", "--time", "--budget"];
-    let budget = budget_flags.iter().copied().find(|f| given(f)).map(|f| {
-        let stored = match t.budget {
-            Budget::Steps(n) => format!("--steps {n}"),
-            Budget::Tokens(n) => format!("--tokens {n}"),
-            Budget::Chars(n) => format!("--chars {n}"),
-            Budget::Flops(f) => format!("--flops {f:e}"),
-            Budget::Seconds(s) => format!("--time {s}s"),
-        };
-        (f, wanted.budget == t.budget, stored)
-    });
-    let same = same.into_iter().map(|(f, ok, v)| (f, ok, if f == "--tie" { v } else { format!("{f} {v}") }));
-    for (flag, ok, was) in same.filter(|(f, ..)| given(f)).chain(budget) {
-        if !ok {
-            anyhow::bail!(
-                "{flag}: {} was made with {was}, and a resumed run keeps the settings in its \
-                 config.json; drop the flag, or train a new run with another -o",
-                dir.display()
-            );
-        }
+    if let Some((id, _, was)) = flags.into_iter().find(|(id, same, _)| !same && crate::flag_given(id)) {
+        anyhow::bail!(
+            "--{}: {} was made with {was}, and a resumed run keeps the settings in its config.json; drop \
+             the flag, or train a new run with another -o",
+            id.replace('_', "-"),
+            dir.display()
+        );
     }
     Ok(())
 }
 
+/// Resumes a run, drawing progress.
 pub fn train_resume(dir: &Path, shards: &ShardSet, opts: LoopOptions, quiet: bool) -> Result<RunState> {
     let name = dir.display().to_string();
     let mut obs = Bar::new(&name, quiet);

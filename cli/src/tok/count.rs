@@ -63,8 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
     let interrupt = Interrupt::install();
     let mut progress = TrainProgress::new(args.quiet, interrupt.clone());
-    let given: Vec<&std::path::Path> = args.paths.iter().map(PathBuf::as_path).collect();
-    crate::refuse_output_over_inputs(&args.output, &given)?;
+    crate::refuse_output_over_inputs(&args.output, args.paths.iter().map(PathBuf::as_path))?;
     if args.merge {
         let inputs: Vec<PathBuf> =
             dataset::corpus::list_files(&args.paths)?.into_iter().map(|d| d.path).collect();

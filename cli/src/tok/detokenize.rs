@@ -54,9 +54,7 @@ pub fn parse_ids(text: &[u8], origin: &str) -> anyhow::Result<Vec<TokenId>> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let input = Input::parse(&args.input);
     if let Some(out) = &args.output {
-        let tokenizer = std::path::Path::new(&args.tokenizer.spec);
-        let inputs: Vec<&std::path::Path> = input.path().into_iter().chain([tokenizer]).collect();
-        crate::refuse_output_over_inputs(out, &inputs)?;
+        crate::refuse_output_over_inputs(out, input.path().into_iter().chain([args.tokenizer.path()]))?;
     }
     let tok = args.tokenizer.load()?;
     let ids = parse_ids(&input.read()?, &input.name())?;

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    crate::refuse_output_over_inputs(&args.output, &[std::path::Path::new(&args.tokenizer.spec)])?;
+    crate::refuse_output_over_inputs(&args.output, [args.tokenizer.path()])?;
     let tok = args.tokenizer.load()?;
     let format = if args.format == "hf" { Format::Hf } else { Format::Tiktoken };
     tokenizer::export::export(&tok, format, &args.output)

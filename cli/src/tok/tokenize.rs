@@ -34,9 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
     let input = Input::parse(&args.input);
     if let Some(out) = &args.output {
-        let tokenizer = std::path::Path::new(&args.tokenizer.spec);
-        let inputs: Vec<&std::path::Path> = input.path().into_iter().chain([tokenizer]).collect();
-        crate::refuse_output_over_inputs(out, &inputs)?;
+        crate::refuse_output_over_inputs(out, input.path().into_iter().chain([args.tokenizer.path()]))?;
     }
     let tok = args.tokenizer.load()?;
     let text = input.read()?;

@@ -118,8 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("--vocab {v}: given twice");
         }
     }
-    let inputs: Vec<&std::path::Path> = args.paths.iter().chain(&args.counts).map(PathBuf::as_path).collect();
-    crate::refuse_output_over_inputs(&args.output, &inputs)?;
+    crate::refuse_output_over_inputs(
+        &args.output,
+        args.paths.iter().chain(&args.counts).map(PathBuf::as_path),
+    )?;
     let trailing_slash = args.output.as_os_str().as_encoded_bytes().ends_with(b"/");
     if sizes.len() <= 1 && (args.output.is_dir() || trailing_slash) {
         anyhow::bail!(
