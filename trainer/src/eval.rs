@@ -148,17 +148,19 @@ pub fn evaluate_run(
     let tok = crate::train::run_tokenizer(run, &cfg)?;
     set.check_tokenizer(&tok)?;
     if shards.is_none() {
-        // The run's own shards must still hold the run's text (the check
-        // --resume makes): re-encoded from other text or with another split
-        // they would score the model on text it may have trained on, under
-        // the run's name.
-        crate::train::check_shards(&cfg, &set).map_err(|e| match e {
-            TrainError::Invalid(msg) => TrainError::Invalid(format!(
-                "{msg}; encode the run's corpus as it was, or pass --shards to evaluate on this text \
-                 deliberately"
-            )),
-            e => e,
-        })?;
+        // The run's own shards must still hold the run's text: re-encoded
+        // from other text (or with another split) they would score the
+        // model on text it may have trained on, under the run's name.
+        let now = crate::train::data_ref(&set);
+        if now.train != cfg.data.train || now.val != cfg.data.val {
+            return Err(TrainError::Invalid(format!(
+                "{}: these shards no longer hold the text the run was trained and evaluated on \
+                 (train/val hashes differ from {}); encode the run's corpus as it was, or pass \
+                 --shards to evaluate on this text deliberately",
+                shards_dir.display(),
+                run.join("config.json").display()
+            )));
+        }
     }
     let loaded = crate::train::run_model(run, &cfg)?;
     let batch = batch.unwrap_or(cfg.train.batch);

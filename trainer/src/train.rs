@@ -272,7 +272,7 @@ fn adamw_config(cfg: &RunConfig) -> AdamWConfig {
 }
 
 /// The shards must be the ones the run was configured for: same tokenizer, same text.
-pub(crate) fn check_shards(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
+fn check_shards(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
     let now = data_ref(shards);
     let d = &cfg.data;
     if now.vocab_size != cfg.model.vocab {
@@ -295,8 +295,7 @@ pub(crate) fn check_shards(cfg: &RunConfig, shards: &ShardSet) -> Result<()> {
     }
     if now.val != d.val || now.train != d.train {
         return Err(TrainError::Invalid(format!(
-            "{}: these shards no longer hold the text the run was trained and evaluated on (train/val \
-             hashes differ)",
+            "{}: these shards hold other text than the run's (train/val hashes differ)",
             shards.dir().display()
         )));
     }
