@@ -13,12 +13,18 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// One document of the corpus.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Document {
     /// The file.
     pub path: PathBuf,
-    /// Its size in bytes when listed.
+    /// Its size in bytes when listed (the whole file's, also for a train part).
     pub len: u64,
+    /// `Some(f)`: the document stands for the file's train part under the
+    /// split with validation fraction `f` (`crate::split`), and readers
+    /// ([`for_each_batch`], so every trainer of `crate::learn`) give its
+    /// bytes `[0, val_start)` only: a tokenizer learned from it never saw the
+    /// validation text. `None`: the whole file. See [`train_parts`].
+    pub train_part: Option<f64>,
 }
 
 /// The regular files under `paths` (files are taken as they are, directories
@@ -76,7 +82,7 @@ fn walk(
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if meta.is_file() {
         if file_id(&meta).is_none_or(|id| seen.insert(id)) {
-            out.push(Document { path: path.to_path_buf(), len: meta.len() });
+            out.push(Document { path: path.to_path_buf(), len: meta.len(), train_part: None });
         }
     } else if meta.is_dir() {
         let id = file_id(&meta);
@@ -137,6 +143,15 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| io_err(path, e))
 }
 
+/// The documents' train parts under the split with validation fraction
+/// `val_fraction` (`crate::split`): what a tokenizer may learn from when
+/// the models it serves are scored on the validation parts. Errors: a
+/// fraction outside `[0, 1)`.
+pub fn train_parts(docs: &[Document], val_fraction: f64) -> Result<Vec<Document>> {
+    crate::split::check_fraction(val_fraction)?;
+    Ok(docs.iter().map(|d| Document { train_part: Some(val_fraction), ..d.clone() }).collect())
+}
+
 /// Total size of the listed documents in bytes.
 pub fn total_bytes(docs: &[Document]) -> u64 {
     docs.iter().map(|d| d.len).sum()
@@ -144,7 +159,8 @@ pub fn total_bytes(docs: &[Document]) -> u64 {
 
 /// Reads the documents in corpus order, in batches of about `batch_bytes`
 /// (at least one document each), calling `f` with each batch's documents and
-/// contents. Memory holds one batch. Errors name the file; an error from `f`
+/// contents (a document's train part only, when it is one). Memory holds
+/// one batch. Errors name the file; an error from `f`
 /// stops the walk and is returned.
 pub fn for_each_batch<E: From<Error>>(
     docs: &[Document],
@@ -155,7 +171,10 @@ pub fn for_each_batch<E: From<Error>>(
     let mut texts = Vec::new();
     let mut size = 0u64;
     for d in docs {
-        let text = read(&d.path)?;
+        let mut text = read(&d.path)?;
+        if let Some(f) = d.train_part {
+            text.truncate(crate::split::val_start(&text, f));
+        }
         size += text.len() as u64;
         batch.push(d);
         texts.push(text);

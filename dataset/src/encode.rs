@@ -288,6 +288,13 @@ pub(crate) fn encode_with(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Manifest> {
     split::check_fraction(config.val_fraction)?;
+    // Encoding makes the split itself, from whole files.
+    if let Some(d) = docs.iter().find(|d| d.train_part.is_some()) {
+        return Err(Error::Config(format!(
+            "{}: a train part cannot be encoded (the encoder splits whole files)",
+            d.path.display()
+        )));
+    }
     if config.shard_tokens == 0 || config.shard_tokens > MAX_TOKENS {
         return Err(Error::Config(format!(
             "the shard size must be between 1 and {MAX_TOKENS} tokens (the header stores an i32), got {}",

@@ -449,6 +449,59 @@ mod tests {
         }
     }
 
+    /// A tokenizer learned from train parts is the one learned from files
+    /// holding just those bytes (the encoder's train split), and nothing of
+    /// the validation text reaches it; limited counting reads them the same.
+    #[test]
+    fn train_parts_learn_from_the_train_split_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("corpus");
+        std::fs::create_dir(&root).unwrap();
+        let mut docs = corpus(&root, 9);
+        // A word only the validation tails hold, frequent enough to merge.
+        for d in &docs {
+            let mut text = std::fs::read(&d.path).unwrap();
+            if text.last() != Some(&b'\n') {
+                text.push(b'\n');
+            }
+            // About a tenth of the file: inside the last fifth.
+            for _ in 0..text.len().div_ceil(650) {
+                text.extend_from_slice(b"zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva\n");
+            }
+            std::fs::write(&d.path, text).unwrap();
+        }
+        docs = corpus::list_files(&[&root]).unwrap();
+        let f = 0.2;
+        let cut = dir.path().join("cut");
+        std::fs::create_dir(&cut).unwrap();
+        for d in &docs {
+            let text = std::fs::read(&d.path).unwrap();
+            let s = crate::split::val_start(&text, f);
+            assert!(String::from_utf8_lossy(&text[s..]).contains("zyzzyva"));
+            assert!(!String::from_utf8_lossy(&text[..s]).contains("zyzzyva"));
+            std::fs::write(cut.join(d.path.file_name().unwrap()), &text[..s]).unwrap();
+        }
+        let cut_docs = corpus::list_files(&[&cut]).unwrap();
+        let parts = corpus::train_parts(&docs, f).unwrap();
+        let from_parts = jsons(&train_bpe_ladder(&parts, &config(), &SIZES, &mut Silent).unwrap());
+        assert_eq!(from_parts, jsons(&train_bpe_ladder(&cut_docs, &config(), &SIZES, &mut Silent).unwrap()));
+        let limit =
+            CountLimit { max_memory: 8 << 20, min_count: 0, spill_dir: Some(cut.clone()), batch_bytes: 4096 };
+        let (toks, stats) = limited(&parts, &limit).unwrap();
+        assert!(stats.spills > 1, "{stats:?}");
+        assert_eq!(toks, from_parts);
+        let has = |toks: &[Tokenizer]| {
+            let big = toks.last().unwrap();
+            (0..big.vocab_size() as u32)
+                .filter_map(|id| big.token_bytes(id))
+                .any(|b| b.len() > 3 && b"zyzzyva".windows(b.len()).any(|w| w == b))
+        };
+        let whole = train_bpe_ladder(&docs, &config(), &SIZES, &mut Silent).unwrap();
+        assert!(has(&whole), "the whole files teach the validation-only word");
+        assert!(!has(&train_bpe_ladder(&parts, &config(), &SIZES, &mut Silent).unwrap()));
+        assert!(corpus::train_parts(&docs, 1.0).is_err());
+    }
+
     fn limited(docs: &[Document], limit: &CountLimit) -> Result<(Vec<String>, CountStats)> {
         let (toks, stats) = train_bpe_ladder_limited(docs, &config(), &SIZES, limit, &mut Silent)?;
         Ok((jsons(&toks), stats))

@@ -288,7 +288,7 @@ fn parts_merge_into_the_single_run() {
 fn partition_is_balanced_contiguous_and_complete() {
     let docs: Vec<Document> = [10u64, 0, 500, 30, 30, 30, 1000, 0, 5, 5]
         .iter()
-        .map(|&len| Document { path: PathBuf::new(), len })
+        .map(|&len| Document { path: PathBuf::new(), len, train_part: None })
         .collect();
     for n in 1..=12u32 {
         let mut next = 0;
@@ -302,7 +302,8 @@ fn partition_is_balanced_contiguous_and_complete() {
     }
     // Two parts: the 1000-byte file's middle is past the half of 1610 bytes.
     assert_eq!(Part { index: 0, count: 2 }.files(&docs), 0..6);
-    let empty: Vec<Document> = (0..5).map(|_| Document { path: PathBuf::new(), len: 0 }).collect();
+    let empty: Vec<Document> =
+        (0..5).map(|_| Document { path: PathBuf::new(), len: 0, train_part: None }).collect();
     assert_eq!(Part { index: 1, count: 2 }.files(&empty), 3..5);
     assert_eq!("3/4".parse::<Part>().unwrap(), Part { index: 3, count: 4 });
     for bad in ["4/4", "1", "a/b", "0/0", "-1/2"] {
@@ -456,6 +457,9 @@ fn config_and_corpus_errors() {
         let err = encode(&docs, &out, &config, false).unwrap_err().to_string();
         assert!(err.contains(needle), "{err}");
     }
+    let parts = crate::corpus::train_parts(&docs, 0.1).unwrap();
+    let err = encode(&parts, &out, &small_config(), false).unwrap_err().to_string();
+    assert!(err.contains(".txt: a train part cannot be encoded"), "{err}");
 }
 
 #[test]

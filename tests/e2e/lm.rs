@@ -200,6 +200,37 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success());
     assert!(err.contains("finished, kept") && err.contains("exists, kept"), "{err}");
+    // BPE learned from the train split only: the tokenizer is the one
+    // `tok train --val-fraction` makes, and not the one of all the text.
+    let own = tmp.path().join("own");
+    for (name, extra) in [("split", &["--val-fraction", "0.1"][..]), ("all", &[][..])] {
+        let path = own.join(format!("{name}.json"));
+        let mut targs = vec!["train", s(&corpus), "--vocab", "300", "--name", "bpe300", "-o", s(&path), "-q"];
+        targs.extend(extra);
+        run_ok("tok", &targs);
+    }
+    let made = std::fs::read(out.join("tokenizers/bpe300.json")).unwrap();
+    assert_eq!(made, std::fs::read(own.join("split.json")).unwrap());
+    assert_ne!(made, std::fs::read(own.join("all.json")).unwrap());
+    // So does `tok count --val-fraction` -> `tok train --counts`.
+    let counts = own.join("counts.bin");
+    run_ok("tok", &["count", s(&corpus), "--val-fraction", "0.1", "-o", s(&counts), "-q"]);
+    let path = own.join("counted.json");
+    run_ok(
+        "tok",
+        &["train", "--counts", s(&counts), "--vocab", "300", "--name", "bpe300", "-o", s(&path), "-q"],
+    );
+    assert_eq!(made, std::fs::read(&path).unwrap());
+    // A directory made when BPE still learned from the validation text too
+    // is refused, untouched, with the way out.
+    let stamp_path = out.join("experiment.json");
+    let stamp = std::fs::read_to_string(&stamp_path).unwrap();
+    let mut old: serde_json::Value = serde_json::from_str(&stamp).unwrap();
+    old["data"].as_object_mut().unwrap().remove("bpe_text");
+    std::fs::write(&stamp_path, old.to_string()).unwrap();
+    run_err("lm", &args, &["earlier version", "validation text", "pass --force"]);
+    assert_eq!(std::fs::read(out.join("tokenizers/bpe300.json")).unwrap(), made);
+    std::fs::write(&stamp_path, &stamp).unwrap();
     // A changed corpus invalidates everything made from it.
     std::fs::write(corpus.join("b.txt"), &text[120_000..250_000]).unwrap();
     let third = e2e::run("lm", &args);

@@ -441,14 +441,27 @@ fn same_corpus(previous: &serde_json::Value, now: &serde_json::Value) -> bool {
     ["files", "bytes", "listing_hash"].iter().all(|k| previous[k] == now[k])
 }
 
+/// What the BPE tokenizers learn from, as the stamp records it.
+const BPE_TEXT: &str = "train split";
+
 /// The settings every tokenizer and shard set of the experiment depends on.
 fn data_settings(plan: &Plan) -> serde_json::Value {
-    serde_json::json!({ "val_fraction": plan.val_fraction, "pattern": plan.pattern })
+    serde_json::json!({ "val_fraction": plan.val_fraction, "pattern": plan.pattern, "bpe_text": BPE_TEXT })
 }
 
 /// Refuses data settings other than those the directory's outputs were
-/// made with (a stamp without them predates this check: anything goes).
+/// made with. A stamp without them predates the check: its settings
+/// are not known, but its BPE tokenizers learned from the validation text
+/// too, which is refused with a hint.
 fn check_data_settings(previous: &serde_json::Value, now: &serde_json::Value, out: &Path) -> Result<()> {
+    if previous.get("bpe_text") != now.get("bpe_text") {
+        return Err(TrainError::Invalid(format!(
+            "{}: made by an earlier version whose BPE tokenizers learned from the validation text too \
+             (they now learn from the train split only); pass --force to redo its tokenizers, shards \
+             and runs, or choose another output directory",
+            out.display()
+        )));
+    }
     let Some(prev) = previous.as_object() else { return Ok(()) };
     let show = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
     for (key, flag) in [("val_fraction", "--val-fraction"), ("pattern", "--pattern")] {
@@ -473,9 +486,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
 
 /// The tokenizer of each vocabulary of the plan, in order: kept when
 /// `tokenizers/NAME.json` holds one of the right kind and size, trained
-/// otherwise. The BPE sizes to train come from one training: the first k
-/// merges of the largest are the k-merge vocabulary (identical to a separate
-/// run).
+/// otherwise. The BPE sizes to train come from one training on the train
+/// split (`dataset::corpus::train_parts`): the first k merges of the
+/// largest are the k-merge vocabulary (identical to a separate run). The
+/// character vocabulary learns from all the text, so that every character
+/// of the validation text has a token (its only use of that text: which
+/// characters occur).
 fn ensure_tokenizers(
     plan: &Plan,
     force: bool,
@@ -521,7 +537,11 @@ fn ensure_tokenizers(
     } else {
         let config =
             BpeConfig { vocab_size: 0, pattern: plan.pattern, min_frequency: 0, specials: Vec::new() };
-        dataset::train_bpe_ladder(docs, &config, &missing, observer.tokenizer())?
+        // BPE learns from the train split only: merges learned from the
+        // validation text would fit it better than unseen text (fewer tokens
+        // per character) and flatter the BPE rows.
+        let parts = dataset::corpus::train_parts(docs, plan.val_fraction)?;
+        dataset::train_bpe_ladder(&parts, &config, &missing, observer.tokenizer())?
     }
     .into_iter();
     for (v, slot) in plan.vocabs.iter().zip(&mut toks) {

@@ -51,6 +51,10 @@ pub struct Args {
     #[arg(long, value_parser = parse_part, value_name = "i/N", conflicts_with = "merge")]
     pub part: Option<Part>,
 
+    /// Count the train part of each file only (see `tok train --val-fraction`).
+    #[arg(long, value_name = "F", value_parser = super::encode::parse_fraction, conflicts_with = "merge")]
+    pub val_fraction: Option<f64>,
+
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -78,7 +82,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    let docs = dataset::corpus::list_files(&args.paths)?;
+    let mut docs = dataset::corpus::list_files(&args.paths)?;
+    if let Some(f) = args.val_fraction {
+        docs = dataset::corpus::train_parts(&docs, f)?;
+    }
     let docs = match args.part {
         Some(p) => &docs[p.files(&docs)],
         None => &docs[..],

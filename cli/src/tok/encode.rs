@@ -60,7 +60,7 @@ pub struct Args {
 
 /// `--val-fraction`: checked when parsed, so the error names the flag
 /// (the library's check says "the validation fraction").
-fn parse_fraction(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_fraction(s: &str) -> Result<f64, String> {
     let f: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
     dataset::split::check_fraction(f).map_err(|e| e.to_string())?;
     Ok(f)

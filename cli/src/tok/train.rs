@@ -32,7 +32,7 @@ pub struct Args {
 
     /// Learn from a word-count file of `tok count` instead of a corpus (its
     /// pattern is the one it was counted with).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "char", "pattern", "max_memory"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "char", "pattern", "max_memory", "val_fraction"])]
     pub counts: Option<PathBuf>,
 
     /// Keep the table of distinct pieces, and the trainer's copy of it, under
@@ -56,6 +56,13 @@ pub struct Args {
     /// Train a character vocabulary instead of BPE.
     #[arg(long)]
     pub char: bool,
+
+    /// Learn from the train part of each file only: the text `tok encode
+    /// --val-fraction F` puts in the train split, so that the validation
+    /// text is unseen by the tokenizer as by the model (BPE; a character
+    /// vocabulary needs every character of the text).
+    #[arg(long, value_name = "F", value_parser = super::encode::parse_fraction, conflicts_with = "char")]
+    pub val_fraction: Option<f64>,
 
     /// With --char: add 256 byte tokens that encode unseen characters and
     /// invalid UTF-8, so any input encodes and round-trips exactly (invalid
@@ -153,7 +160,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return save(&args, &interrupt, &mut progress, toks);
     }
     let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    let docs = dataset::corpus::list_files(&args.paths)?;
+    let mut docs = dataset::corpus::list_files(&args.paths)?;
+    if let Some(f) = args.val_fraction {
+        docs = dataset::corpus::train_parts(&docs, f)?;
+    }
     let errors = |e: dataset::Error| match e {
         dataset::Error::Config(msg) if !args.char => anyhow::anyhow!("--vocab {vocab}: {msg}"),
         dataset::Error::Empty(msg) | dataset::Error::Config(msg) => anyhow::anyhow!("{corpus}: {msg}"),
@@ -235,6 +245,10 @@ fn save(
         Some(n) => n.clone(),
         None => args.output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
     };
+    // As for a ladder's directory: the output's directory is made if missing.
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    }
     for tok in &toks {
         tok.with_name(&name).save(&args.output)?;
     }
