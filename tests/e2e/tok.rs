@@ -457,6 +457,23 @@ fn vocabulary_ladder_equals_separate_runs() {
         let a = std::fs::read(ladder.join(format!("bpe{size}.json"))).unwrap();
         assert!(a == std::fs::read(&out).unwrap(), "size {size} differs");
     }
+    // A corpus too small for the sizes asked says so (it used to give 258
+    // ids for --vocab 300 without a word); a size it reaches does not.
+    let tiny = dir.path().join("tiny.txt");
+    std::fs::write(&tiny, "abab").unwrap();
+    let small = dir.path().join("small");
+    let out = tok(&["train", s(&tiny), "--vocab", "257,300", "-o", s(&small), "-q"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bpe300.json: 258 ids, fewer than the 300 asked: the corpus has no pair left"),
+        "{err}"
+    );
+    let out =
+        tok(&["train", s(&tiny), "--vocab", "300", "--min-frequency", "2", "-o", s(&small.join("f.json"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("f.json: 257 ids") && err.contains("seen at least 2 times"), "{err}");
     let bad = dir.path().join("bad");
     fails(&["train", s(&corpus), "--vocab", "300,300", "-o", s(&bad)], "--vocab 300: given twice");
     fails(&["train", s(&corpus), "--vocab", "300,200", "-o", s(&bad)], "--vocab 200");

@@ -235,9 +235,11 @@ fn save(
         // A ladder: one file per size in the output directory.
         let dir = &args.output;
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        for (tok, size) in toks.iter().zip(sizes) {
+        for (tok, &size) in toks.iter().zip(sizes) {
             let stem = format!("{}{size}", args.name.as_deref().unwrap_or("bpe"));
-            tok.with_name(&stem).save(&dir.join(format!("{stem}.json")))?;
+            let path = dir.join(format!("{stem}.json"));
+            tok.with_name(&stem).save(&path)?;
+            short_of(args, tok, size, &path);
         }
         return Ok(());
     }
@@ -251,6 +253,26 @@ fn save(
     }
     for tok in &toks {
         tok.with_name(&name).save(&args.output)?;
+        if let Some(&size) = sizes.first() {
+            short_of(args, tok, size, &args.output);
+        }
     }
     Ok(())
+}
+
+/// Says so when a BPE vocabulary came out smaller than asked: the corpus
+/// ran out of pairs to merge (a tiny or very repetitive corpus).
+fn short_of(args: &Args, tok: &tokenizer::Tokenizer, size: usize, path: &std::path::Path) {
+    if tok.kind() == tokenizer::Kind::Bpe && tok.vocab_size() < size {
+        let seen = if args.min_frequency > 1 {
+            format!(" seen at least {} times (--min-frequency)", args.min_frequency)
+        } else {
+            String::new()
+        };
+        crate::errln!(
+            "{}: {} ids, fewer than the {size} asked: the corpus has no pair left to merge{seen}",
+            path.display(),
+            tok.vocab_size()
+        );
+    }
 }
