@@ -203,6 +203,7 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
     // BPE learned from the train split only: the tokenizer is the one
     // `tok train --val-fraction` makes, and not the one of all the text.
     let own = tmp.path().join("own");
+    std::fs::create_dir(&own).unwrap();
     for (name, extra) in [("split", &["--val-fraction", "0.1"][..]), ("all", &[][..])] {
         let path = own.join(format!("{name}.json"));
         let mut targs = vec!["train", s(&corpus), "--vocab", "300", "--name", "bpe300", "-o", s(&path), "-q"];

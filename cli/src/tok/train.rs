@@ -247,10 +247,6 @@ fn save(
         Some(n) => n.clone(),
         None => args.output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
     };
-    // As for a ladder's directory: the output's directory is made if missing.
-    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    }
     for tok in &toks {
         tok.with_name(&name).save(&args.output)?;
         if let Some(&size) = sizes.first() {
