@@ -261,16 +261,8 @@ fn check_resume_flags(args: &Args, stored: &RunConfig, dir: &Path) -> Result<()>
     let (m, t) = (&stored.model, &stored.train);
     let model = args.model.shape();
     let wanted = args.train.settings(args.train.budget().unwrap_or(t.budget));
-    let stored_budget = match t.budget {
-        Budget::Steps(n) => format!("--steps {n}"),
-        Budget::Tokens(n) => format!("--tokens {n}"),
-        Budget::Chars(n) => format!("--chars {n}"),
-        Budget::Flops(f) => format!("--flops {f:e}"),
-        Budget::Seconds(s) => format!("--time {s}s"),
-    };
-    let budget_same = wanted.budget == t.budget;
     // (clap id, same as stored, what was stored as the flag would say it)
-    let flags: [(&str, bool, String); 19] = [
+    let flags: [(&str, bool, String); 14] = [
         ("cell", model.cell == m.cell, format!("--cell {}", format!("{:?}", m.cell).to_lowercase())),
         ("layers", model.layers == m.layers, format!("--layers {}", m.layers)),
         ("hidden", model.hidden == m.hidden, format!("--hidden {}", m.hidden)),
@@ -285,13 +277,26 @@ fn check_resume_flags(args: &Args, stored: &RunConfig, dir: &Path) -> Result<()>
         ("clip", wanted.clip == t.clip, format!("--clip {}", t.clip)),
         ("eval_every", wanted.eval_every_s == t.eval_every_s, format!("--eval-every {}s", t.eval_every_s)),
         ("seed", wanted.seed == t.seed, format!("--seed {}", t.seed)),
-        ("steps", budget_same, stored_budget.clone()),
-        ("tokens", budget_same, stored_budget.clone()),
-        ("chars", budget_same, stored_budget.clone()),
-        ("flops", budget_same, stored_budget.clone()),
-        ("time", budget_same, stored_budget),
     ];
-    if let Some((id, _, was)) = flags.into_iter().find(|(id, same, _)| !same && crate::flag_given(id)) {
+    // The budget flags set one stored value between them.
+    let budget = || {
+        let id =
+            ["steps", "tokens", "chars", "flops", "time"].into_iter().find(|id| crate::flag_given(id))?;
+        let was = match t.budget {
+            Budget::Steps(n) => format!("--steps {n}"),
+            Budget::Tokens(n) => format!("--tokens {n}"),
+            Budget::Chars(n) => format!("--chars {n}"),
+            Budget::Flops(f) => format!("--flops {f:e}"),
+            Budget::Seconds(s) => format!("--time {s}s"),
+        };
+        (wanted.budget != t.budget).then_some((id, was))
+    };
+    let mismatch = flags
+        .into_iter()
+        .find(|(id, same, _)| !same && crate::flag_given(id))
+        .map(|(id, _, was)| (id, was))
+        .or_else(budget);
+    if let Some((id, was)) = mismatch {
         anyhow::bail!(
             "--{}: {} was made with {was}, and a resumed run keeps the settings in its config.json; drop \
              the flag, or train a new run with another -o",

@@ -82,10 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    let mut docs = dataset::corpus::list_files(&args.paths)?;
-    if let Some(f) = args.val_fraction {
-        docs = dataset::corpus::train_parts(&docs, f)?;
-    }
+    let docs = super::train::corpus_docs(&args.paths, args.val_fraction)?;
     let docs = match args.part {
         Some(p) => &docs[p.files(&docs)],
         None => &docs[..],

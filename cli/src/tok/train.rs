@@ -100,6 +100,18 @@ pub struct Args {
     pub threads: Threads,
 }
 
+/// The corpus's documents, or with `--val-fraction F` their train parts.
+pub(crate) fn corpus_docs(
+    paths: &[PathBuf],
+    val_fraction: Option<f64>,
+) -> dataset::Result<Vec<dataset::corpus::Document>> {
+    let docs = dataset::corpus::list_files(paths)?;
+    match val_fraction {
+        Some(f) => dataset::corpus::train_parts(&docs, f),
+        None => Ok(docs),
+    }
+}
+
 pub(crate) fn parse_pattern(s: &str) -> Result<Pattern, String> {
     Pattern::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Pattern::ALL.iter().map(|p| p.name()).collect();
@@ -160,10 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return save(&args, &interrupt, &mut progress, toks);
     }
     let corpus = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    let mut docs = dataset::corpus::list_files(&args.paths)?;
-    if let Some(f) = args.val_fraction {
-        docs = dataset::corpus::train_parts(&docs, f)?;
-    }
+    let docs = corpus_docs(&args.paths, args.val_fraction)?;
     let errors = |e: dataset::Error| match e {
         dataset::Error::Config(msg) if !args.char => anyhow::anyhow!("--vocab {vocab}: {msg}"),
         dataset::Error::Empty(msg) | dataset::Error::Config(msg) => anyhow::anyhow!("{corpus}: {msg}"),
@@ -256,10 +265,11 @@ fn save(
     Ok(())
 }
 
-/// Says so when a BPE vocabulary came out smaller than asked: the corpus
-/// ran out of pairs to merge (a tiny or very repetitive corpus).
+/// Says so when a BPE vocabulary (the only kind with a size to ask) came
+/// out smaller than asked: the corpus ran out of pairs to merge (a tiny or
+/// very repetitive corpus).
 fn short_of(args: &Args, tok: &tokenizer::Tokenizer, size: usize, path: &std::path::Path) {
-    if tok.kind() == tokenizer::Kind::Bpe && tok.vocab_size() < size {
+    if tok.vocab_size() < size {
         let seen = if args.min_frequency > 1 {
             format!(" seen at least {} times (--min-frequency)", args.min_frequency)
         } else {
