@@ -44,13 +44,22 @@ impl AtomicFile {
         let name = target
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path (no file name)"))?;
-        let tmp = parent_dir(target).join(format!(
+        let dir = parent_dir(target);
+        let tmp = dir.join(format!(
             ".{}.{}.{}.tmp",
             name.to_string_lossy(),
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let file = File::options().write(true).read(true).create_new(true).open(&tmp)?;
+        let file = File::options().write(true).read(true).create_new(true).open(&tmp).map_err(|e| {
+            // The OS says only "No such file or directory", which the caller
+            // would print after the target's name: say which is missing.
+            if e.kind() == io::ErrorKind::NotFound && !dir.is_dir() {
+                io::Error::new(e.kind(), format!("directory {} does not exist", dir.display()))
+            } else {
+                e
+            }
+        })?;
         Ok(AtomicFile { file: Some(file), tmp, target: target.to_path_buf() })
     }
 

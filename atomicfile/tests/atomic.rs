@@ -81,6 +81,7 @@ fn errors_for_a_missing_directory_or_no_file_name() {
     let dir = tempfile::tempdir().unwrap();
     let e = write(dir.path().join("missing/out.json"), b"x").unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(e.to_string(), format!("directory {} does not exist", dir.path().join("missing").display()));
     let e = write("/", b"x").unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
 }

@@ -254,7 +254,7 @@ fn tok_train() {
     assert_clean_failure(
         tok(&["train", corpus, "-o", s(&nowhere), "--vocab", "300"]),
         dir,
-        "no/such/dir/out.json",
+        &format!("{}: directory {} does not exist", nowhere.display(), dir.join("no/such/dir").display()),
     );
 }
 

@@ -210,7 +210,8 @@ pub struct MetricsLine {
     /// Training FLOPs so far.
     #[serde(default)]
     pub flops: f64,
-    /// Mean training loss since the previous line, nats/token.
+    /// Mean training loss since the previous line, nats/token. On the step-0
+    /// line (the initial model, nothing trained yet) it repeats `val_loss`.
     pub train_loss: f64,
     pub lr: f64,
     /// Global gradient norm before clipping, at the last step.
