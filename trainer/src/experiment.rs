@@ -273,6 +273,7 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
             plan.val_fraction
         )));
     }
+    check_sweep_early(plan)?;
     let docs = dataset::corpus::list_files(&plan.corpus)?;
     let bytes = dataset::corpus::total_bytes(&docs);
     let out = &plan.out;
@@ -391,6 +392,69 @@ fn cells(plan: &Plan, v: &Vocab, vocab_size: usize, skipped: &mut Vec<Skipped>) 
         )));
     }
     Ok(out)
+}
+
+/// The sweep's checks that hold whatever size the tokenizers come out at,
+/// made before they are trained (on a large corpus that takes minutes):
+/// budgets must be positive and distinct, and a vocabulary too costly for
+/// its smallest budget (or, with widths, for its largest at every width) at
+/// the fewest ids it can have (1 for characters, the 256 bytes + 1 for BPE)
+/// is too costly at its real size, which only adds FLOPs per token. Whether
+/// two budgets land on the same step is not monotone in the size; [`cells`]
+/// checks it, and everything else, with the real sizes.
+fn check_sweep_early(plan: &Plan) -> Result<()> {
+    for (i, &c) in plan.sweep.iter().enumerate() {
+        if !(c.is_finite() && c > 0.0) {
+            return Err(TrainError::Invalid(format!("--flops: {c} is not a positive number of FLOPs")));
+        }
+        match i.checked_sub(1).map(|p| plan.sweep[p]) {
+            Some(prev) if prev == c => {
+                return Err(TrainError::Invalid(format!("--flops: {c:e} is given twice")));
+            }
+            Some(prev) if prev > c => {
+                return Err(TrainError::Invalid(format!(
+                    "--flops: the budgets must increase; {c:e} comes after {prev:e}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    let (Some(&first), Some(&last)) = (plan.sweep.first(), plan.sweep.last()) else {
+        return Ok(());
+    };
+    let per_step = (plan.train.batch * plan.train.seq) as u64;
+    for v in &plan.vocabs {
+        let least = match v {
+            Vocab::Char => 1,
+            Vocab::Bpe(_) => 257,
+        };
+        let bound = |e: TrainError| {
+            TrainError::Invalid(format!(
+                "{e} (counted for vocabulary {} at the fewest ids it can have, {least}; more ids cost more)",
+                v.name()
+            ))
+        };
+        if plan.widths.is_empty() {
+            let fpt = plan.shape.config(least)?.train_flops_per_token();
+            sweep_steps(&[first], fpt, per_step, plan.train.warmup).map_err(bound)?;
+        } else {
+            let mut least_flops = f64::INFINITY;
+            let mut any = false;
+            for &w in &plan.widths {
+                let fpt = Shape { hidden: w, ..plan.shape }.config(least)?.train_flops_per_token();
+                any |= crate::train::flops_steps(last, fpt, per_step) >= MIN_SWEEP_STEPS;
+                least_flops = least_flops.min(MIN_SWEEP_STEPS as f64 * fpt * per_step as f64);
+            }
+            if !any {
+                return Err(bound(TrainError::Invalid(format!(
+                    "--flops: no budget gives vocabulary {} at least {MIN_SWEEP_STEPS} steps at any of the \
+                     --widths; the smallest width needs {least_flops:.2e} FLOPs",
+                    v.name()
+                ))));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Widths must be positive, distinct, and valid with the plan's shape.

@@ -224,6 +224,45 @@ fn budgets_too_small_or_too_close_are_refused_with_the_figure() {
 }
 
 #[test]
+fn budgets_no_vocabulary_size_can_save_are_refused_before_the_tokenizers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(tmp.path());
+    let trained = |q: &Quiet| q.events.iter().any(|e| e.starts_with("TokenizerTrained"));
+    // Too few steps even at one id: refused before anything is trained or
+    // written, with the bound it was counted at.
+    let out = tmp.path().join("small");
+    let mut q = Quiet::default();
+    let e = experiment::run(&plan(&corpus, &out, vec![1e5, 2e8]), &mut q).err().unwrap().to_string();
+    assert!(
+        e.contains("--flops 1e5: only 1 steps")
+            && e.contains("vocabulary char at the fewest ids it can have, 1"),
+        "{e}"
+    );
+    assert!(!trained(&q) && !out.exists(), "{:?}", q.events);
+    // The budgets' own values.
+    for (sweep, needle) in [
+        (vec![2e8, 2e8], "--flops: 2e8 is given twice"),
+        (vec![6e8, 2e8], "--flops: the budgets must increase; 2e8 comes after 6e8"),
+        (vec![-1.0, 2e8], "--flops: -1 is not a positive number"),
+    ] {
+        let mut q = Quiet::default();
+        let e = experiment::run(&plan(&corpus, &out, sweep), &mut q).err().unwrap().to_string();
+        assert!(e.contains(needle), "{e}");
+        assert!(!trained(&q) && !out.exists(), "{:?}", q.events);
+    }
+    // Enough at one id (9.5 steps: 10) but not at the corpus's ~20
+    // characters (under 9): the tokenizers are trained, then the real size
+    // refuses it.
+    let budget = 9.5 * 64.0 * flops_per_token(1);
+    let mut p = plan(&corpus, &out, vec![budget, 2e8]);
+    p.vocabs = vec![Vocab::Char];
+    let mut q = Quiet::default();
+    let e = experiment::run(&p, &mut q).err().unwrap().to_string();
+    assert!(e.contains("the smallest budget needs at least 10 steps") && !e.contains("fewest ids"), "{e}");
+    assert!(trained(&q), "{:?}", q.events);
+}
+
+#[test]
 fn warmup_fits_the_budget() {
     assert_eq!(trainer::run::warmup_steps(100, 40), 4);
     assert_eq!(trainer::run::warmup_steps(100, 5), 1);
@@ -328,7 +367,8 @@ fn a_grid_with_no_budget_at_any_width_or_bad_widths_is_refused_before_training()
     assert!(
         e.contains("--flops")
             && e.contains("vocabulary char")
-            && e.contains("the smallest width needs 5.14e8 FLOPs"),
+            && e.contains("the smallest width needs 5.04e8 FLOPs")
+            && e.contains("counted for vocabulary char at the fewest ids it can have, 1;"),
         "{e}"
     );
     assert!(!out.join("runs").exists(), "a model was trained");
