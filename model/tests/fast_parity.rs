@@ -314,6 +314,11 @@ fn input_table_changes_only_the_input_side_sums() {
                 let mut g = layout.zeros();
                 let l = ws.forward_backward(&params, &mut g, &x, &y);
                 let (e, _) = ws.forward_loss(&params, &x, &y, &[t, 5, 0]);
+                // The table's GEMM is layer 0's input projection: its time
+                // is the profile's fwd_proj (the recurrent part's in `lm
+                // bench`), not weight packing's; without the table there is
+                // none.
+                assert_eq!(ws.profile().fwd_proj > 0.0, on, "{isa:?} {cell:?}: fwd_proj");
                 (l.to_bits(), e.to_bits(), g)
             };
             let (on, off) = (run(true), run(false));

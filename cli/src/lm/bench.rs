@@ -132,7 +132,7 @@ pub fn run(args: Args) -> Result<()> {
             args.steps
         )?;
         crate::outln!(
-            "  recurrent {:>25.1} GFLOP/s  {:>5.1}% of peak (loops and weight gradients)",
+            "  recurrent {:>25.1} GFLOP/s  {:>5.1}% of peak (input table, loops, weight gradients)",
             b.recurrent_gflops(),
             pct(b.recurrent_gflops())
         )?;

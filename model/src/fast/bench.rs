@@ -69,8 +69,9 @@ impl TrainBench {
     }
 
     /// GFLOP/s of the recurrent part alone: its FLOPs (everything but the
-    /// head) over the time of the forward and backward loops and the weight
-    /// gradients (packing, embedding and the head excluded).
+    /// head) over the time of layer 0's input table, the forward and
+    /// backward loops and the weight gradients (weight packing, the
+    /// embedding gather and the head excluded).
     pub fn recurrent_gflops(&self) -> f64 {
         let p = &self.profile;
         let secs = p.fwd_proj + p.fwd_loop + p.bwd_loop + p.bwd_gemm;

@@ -109,7 +109,10 @@ pub struct Profile {
     pub load: f64,
     /// Packing the weights.
     pub pack: f64,
-    /// Input-projection GEMMs.
+    /// Input-projection GEMMs: layer 0's input table (`E_U W_ih^T` over
+    /// the batch's distinct tokens, and the embedding rows packed for
+    /// dW_ih) when the batch takes it; the other projections run inside the
+    /// forward loop.
     pub fwd_proj: f64,
     /// Forward time loops.
     pub fwd_loop: f64,
@@ -457,6 +460,11 @@ impl Workspace {
         let t = std::time::Instant::now();
         self.pack_weights(params, true);
         self.profile.pack += t.elapsed().as_secs_f64();
+        if self.table_on {
+            let t = std::time::Instant::now();
+            self.fill_input_table(true);
+            self.profile.fwd_proj += t.elapsed().as_secs_f64();
+        }
         self.forward_layers(params);
         let t = std::time::Instant::now();
         let loss = self.head(params, Some(&mut *grads));
@@ -488,6 +496,11 @@ impl Workspace {
         let t = std::time::Instant::now();
         self.pack_weights(params, false);
         self.profile.pack += t.elapsed().as_secs_f64();
+        if self.table_on {
+            let t = std::time::Instant::now();
+            self.fill_input_table(false);
+            self.profile.fwd_proj += t.elapsed().as_secs_f64();
+        }
         self.forward_layers(params);
         let t = std::time::Instant::now();
         let loss = self.head(params, None);
@@ -619,17 +632,6 @@ impl Workspace {
                 *x = b_ih[r] + b_hh[r];
             }
         }
-        if self.table_on {
-            let (e, u) = (cfg.embed, self.uniq.len());
-            // x0 holds the U distinct tokens' embedding rows (load_batch).
-            let rows = &self.x0.as_slice()[..u * e];
-            if backward {
-                // SAFETY: rows is [U, E].
-                unsafe { self.emb_p.pack_raw(kern, u, e, rows.as_ptr(), e, 1, id, id) };
-            }
-            let table = self.in_table.as_mut_slice();
-            gemm_prepacked(kern, u, rows, e, 1, &self.layers[0].w_ih_t, table, gh, false);
-        }
         let hw = self.layout.head_weight();
         assert!(hw + v * h <= params.len());
         // SAFETY: the head weight is [V, H] inside params (checked above).
@@ -640,6 +642,24 @@ impl Workspace {
                 self.head_w.pack_raw(kern, v, h, w, h, 1, id, id);
             }
         }
+    }
+
+    /// Layer 0's input projection of the batch's distinct tokens, `E_U
+    /// W_ih^T`, for a batch that takes the input table (after
+    /// `pack_weights`: it reads the packed W_ih^T); with `backward`, also
+    /// the embedding rows as B panels for dW_ih.
+    fn fill_input_table(&mut self, backward: bool) {
+        let cfg = *self.layout.config();
+        let (e, u, gh) = (cfg.embed, self.uniq.len(), cfg.gates() * cfg.hidden);
+        let (kern, id) = (self.kern, IndexMap::Identity);
+        // x0 holds the U distinct tokens' embedding rows (load_batch).
+        let rows = &self.x0.as_slice()[..u * e];
+        if backward {
+            // SAFETY: rows is [U, E].
+            unsafe { self.emb_p.pack_raw(kern, u, e, rows.as_ptr(), e, 1, id, id) };
+        }
+        let table = self.in_table.as_mut_slice();
+        gemm_prepacked(kern, u, rows, e, 1, &self.layers[0].w_ih_t, table, gh, false);
     }
 
     /// Forward through every recurrent layer.
