@@ -370,7 +370,7 @@ fn cells(plan: &Plan, v: &Vocab, vocab_size: usize, skipped: &mut Vec<Skipped>) 
         for &c in &plan.sweep {
             let steps = crate::train::flops_steps(c, fpt, per_step);
             if c.is_finite() && c > 0.0 && steps < MIN_SWEEP_STEPS {
-                let min_flops = MIN_SWEEP_STEPS as f64 * fpt * per_step as f64;
+                let min_flops = min_sweep_flops(fpt, per_step);
                 skipped.push(Skipped { vocab: v.name(), hidden: w, flops: c, steps, min_flops });
             } else {
                 sweep.push(c);
@@ -385,13 +385,33 @@ fn cells(plan: &Plan, v: &Vocab, vocab_size: usize, skipped: &mut Vec<Skipped>) 
     if !plan.sweep.is_empty() && out.iter().all(|c| c.sweep.is_empty()) {
         let least =
             skipped.iter().filter(|s| s.vocab == v.name()).map(|s| s.min_flops).fold(f64::INFINITY, f64::min);
-        return Err(TrainError::Invalid(format!(
-            "--flops: no budget gives vocabulary {} at least {MIN_SWEEP_STEPS} steps at any of the --widths; \
-             the smallest width needs {least:.2e} FLOPs",
-            v.name()
-        )));
+        return Err(no_budget_at_any_width(v, least));
     }
     Ok(out)
+}
+
+/// A sweep's budget must be a positive number of FLOPs.
+fn check_budget(c: f64) -> Result<()> {
+    if c.is_finite() && c > 0.0 {
+        Ok(())
+    } else {
+        Err(TrainError::Invalid(format!("--flops: {c} is not a positive number of FLOPs")))
+    }
+}
+
+/// The FLOPs of the fewest steps a sweep's budget may buy.
+fn min_sweep_flops(flops_per_token: f64, tokens_per_step: u64) -> f64 {
+    MIN_SWEEP_STEPS as f64 * flops_per_token * tokens_per_step as f64
+}
+
+/// A grid where every budget buys vocabulary `v` too few steps at every
+/// width; `least` is what the cheapest width needs.
+fn no_budget_at_any_width(v: &Vocab, least: f64) -> TrainError {
+    TrainError::Invalid(format!(
+        "--flops: no budget gives vocabulary {} at least {MIN_SWEEP_STEPS} steps at any of the --widths; \
+         the smallest width needs {least:.2e} FLOPs",
+        v.name()
+    ))
 }
 
 /// The sweep's checks that hold whatever size the tokenizers come out at,
@@ -404,9 +424,7 @@ fn cells(plan: &Plan, v: &Vocab, vocab_size: usize, skipped: &mut Vec<Skipped>) 
 /// checks it, and everything else, with the real sizes.
 fn check_sweep_early(plan: &Plan) -> Result<()> {
     for (i, &c) in plan.sweep.iter().enumerate() {
-        if !(c.is_finite() && c > 0.0) {
-            return Err(TrainError::Invalid(format!("--flops: {c} is not a positive number of FLOPs")));
-        }
+        check_budget(c)?;
         match i.checked_sub(1).map(|p| plan.sweep[p]) {
             Some(prev) if prev == c => {
                 return Err(TrainError::Invalid(format!("--flops: {c:e} is given twice")));
@@ -443,14 +461,10 @@ fn check_sweep_early(plan: &Plan) -> Result<()> {
             for &w in &plan.widths {
                 let fpt = Shape { hidden: w, ..plan.shape }.config(least)?.train_flops_per_token();
                 any |= crate::train::flops_steps(last, fpt, per_step) >= MIN_SWEEP_STEPS;
-                least_flops = least_flops.min(MIN_SWEEP_STEPS as f64 * fpt * per_step as f64);
+                least_flops = least_flops.min(min_sweep_flops(fpt, per_step));
             }
             if !any {
-                return Err(bound(TrainError::Invalid(format!(
-                    "--flops: no budget gives vocabulary {} at least {MIN_SWEEP_STEPS} steps at any of the \
-                     --widths; the smallest width needs {least_flops:.2e} FLOPs",
-                    v.name()
-                ))));
+                return Err(bound(no_budget_at_any_width(v, least_flops)));
             }
         }
     }
@@ -751,16 +765,14 @@ pub fn sweep_steps(
 ) -> Result<SweepSteps> {
     let mut ends = Vec::with_capacity(budgets.len());
     for (i, &c) in budgets.iter().enumerate() {
-        if !(c.is_finite() && c > 0.0) {
-            return Err(TrainError::Invalid(format!("--flops: {c} is not a positive number of FLOPs")));
-        }
+        check_budget(c)?;
         let e = crate::train::flops_steps(c, flops_per_token, tokens_per_step);
         let step_flops = flops_per_token * tokens_per_step as f64;
         if i == 0 && e < MIN_SWEEP_STEPS {
             return Err(TrainError::Invalid(format!(
                 "--flops {c:e}: only {e} steps of {tokens_per_step} tokens at {flops_per_token:.4e} FLOPs per token; \
                  the smallest budget needs at least {MIN_SWEEP_STEPS} steps ({:.2e} FLOPs)",
-                MIN_SWEEP_STEPS as f64 * step_flops
+                min_sweep_flops(flops_per_token, tokens_per_step)
             )));
         }
         if let Some(&prev) = ends.last()

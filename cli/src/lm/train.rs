@@ -280,6 +280,9 @@ fn check_resume_flags(args: &Args, stored: &RunConfig, dir: &Path) -> Result<()>
     ];
     // The budget flags set one stored value between them.
     let budget = || {
+        if wanted.budget == t.budget {
+            return None;
+        }
         let id =
             ["steps", "tokens", "chars", "flops", "time"].into_iter().find(|id| crate::flag_given(id))?;
         let was = match t.budget {
@@ -289,7 +292,7 @@ fn check_resume_flags(args: &Args, stored: &RunConfig, dir: &Path) -> Result<()>
             Budget::Flops(f) => format!("--flops {f:e}"),
             Budget::Seconds(s) => format!("--time {s}s"),
         };
-        (wanted.budget != t.budget).then_some((id, was))
+        Some((id, was))
     };
     let mismatch = flags
         .into_iter()

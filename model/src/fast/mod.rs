@@ -460,11 +460,7 @@ impl Workspace {
         let t = std::time::Instant::now();
         self.pack_weights(params, true);
         self.profile.pack += t.elapsed().as_secs_f64();
-        if self.table_on {
-            let t = std::time::Instant::now();
-            self.fill_input_table(true);
-            self.profile.fwd_proj += t.elapsed().as_secs_f64();
-        }
+        self.fill_input_table(true);
         self.forward_layers(params);
         let t = std::time::Instant::now();
         let loss = self.head(params, Some(&mut *grads));
@@ -496,11 +492,7 @@ impl Workspace {
         let t = std::time::Instant::now();
         self.pack_weights(params, false);
         self.profile.pack += t.elapsed().as_secs_f64();
-        if self.table_on {
-            let t = std::time::Instant::now();
-            self.fill_input_table(false);
-            self.profile.fwd_proj += t.elapsed().as_secs_f64();
-        }
+        self.fill_input_table(false);
         self.forward_layers(params);
         let t = std::time::Instant::now();
         let loss = self.head(params, None);
@@ -645,10 +637,14 @@ impl Workspace {
     }
 
     /// Layer 0's input projection of the batch's distinct tokens, `E_U
-    /// W_ih^T`, for a batch that takes the input table (after
-    /// `pack_weights`: it reads the packed W_ih^T); with `backward`, also
-    /// the embedding rows as B panels for dW_ih.
+    /// W_ih^T`, when the batch takes the input table (after `pack_weights`:
+    /// it reads the packed W_ih^T); with `backward`, also the embedding rows
+    /// as B panels for dW_ih. Timed as the profile's `fwd_proj`.
     fn fill_input_table(&mut self, backward: bool) {
+        if !self.table_on {
+            return;
+        }
+        let t = std::time::Instant::now();
         let cfg = *self.layout.config();
         let (e, u, gh) = (cfg.embed, self.uniq.len(), cfg.gates() * cfg.hidden);
         let (kern, id) = (self.kern, IndexMap::Identity);
@@ -660,6 +656,7 @@ impl Workspace {
         }
         let table = self.in_table.as_mut_slice();
         gemm_prepacked(kern, u, rows, e, 1, &self.layers[0].w_ih_t, table, gh, false);
+        self.profile.fwd_proj += t.elapsed().as_secs_f64();
     }
 
     /// Forward through every recurrent layer.
