@@ -17,35 +17,91 @@ use model::fast::bench::{bench_train_with, peak_rss_bytes};
 use model::kernels::{Kernels, fma_peak_gflops, fma_peak_gflops_isa};
 use model::{Cell, ModelConfig};
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("bad value for {name}: {v}")))
-        .unwrap_or(default)
+/// Flags that take a value, and flags that stand alone.
+const VALUE_FLAGS: [&str; 10] = [
+    "--vocab",
+    "--hidden",
+    "--embed",
+    "--layers",
+    "--seq",
+    "--batch",
+    "--steps",
+    "--warmup",
+    "--threads",
+    "--ids",
+];
+const SWITCHES: [&str; 2] = ["--tie", "--json"];
+
+/// Refuses anything but the known flags (each value flag followed by a
+/// value), so a typo is an error rather than a silently different run.
+fn check_args(args: &[String]) {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--cell" {
+            match args.get(i + 1).map(String::as_str) {
+                Some("lstm" | "rnn") => i += 2,
+                _ => fail("--cell takes lstm or rnn"),
+            }
+        } else if VALUE_FLAGS.contains(&a) {
+            if args.get(i + 1).is_none() {
+                fail(&format!("{a} needs a value"));
+            }
+            i += 2;
+        } else if SWITCHES.contains(&a) {
+            i += 1;
+        } else {
+            fail(&format!(
+                "unknown argument {a:?} (flags: {}, {}, --cell)",
+                VALUE_FLAGS.join(", "),
+                SWITCHES.join(", ")
+            ));
+        }
+    }
+}
+
+/// The value of `--name`, or `default`; a count, so at least `min`.
+fn arg(args: &[String], name: &str, default: usize, min: usize) -> usize {
+    let v = args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(Ok(default), |v| {
+        v.parse::<usize>().map_err(|_| format!("{name}: {v:?} is not a non-negative integer"))
+    });
+    match v {
+        Ok(v) if v >= min => v,
+        Ok(v) => fail(&format!("{name}: must be at least {min}, got {v}")),
+        Err(e) => fail(&e),
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let hidden = arg(&args, "--hidden", 512usize);
+    check_args(&args);
+    let hidden = arg(&args, "--hidden", 512, 1);
+    let rnn = args.windows(2).any(|w| w[0] == "--cell" && w[1] == "rnn");
     let cfg = ModelConfig {
-        cell: if args.iter().any(|a| a == "--cell") && arg(&args, "--cell", String::new()) == "rnn" {
-            Cell::Rnn
-        } else {
-            Cell::Lstm
-        },
-        vocab: arg(&args, "--vocab", 65usize),
-        embed: arg(&args, "--embed", hidden),
+        cell: if rnn { Cell::Rnn } else { Cell::Lstm },
+        vocab: arg(&args, "--vocab", 65, 1),
+        embed: arg(&args, "--embed", hidden, 1),
         hidden,
-        layers: arg(&args, "--layers", 2usize),
+        layers: arg(&args, "--layers", 2, 1),
         tie: args.iter().any(|a| a == "--tie"),
     };
-    let batch = arg(&args, "--batch", 32usize);
-    let seq = arg(&args, "--seq", 128usize);
-    let steps = arg(&args, "--steps", 10usize);
-    let warmup = arg(&args, "--warmup", 2usize);
-    let threads = arg(&args, "--threads", 2usize);
+    if cfg.tie && cfg.embed != cfg.hidden {
+        fail(&format!("--tie needs --embed equal to --hidden, got {} and {}", cfg.embed, cfg.hidden));
+    }
+    let batch = arg(&args, "--batch", 32, 1);
+    let seq = arg(&args, "--seq", 128, 1);
+    let steps = arg(&args, "--steps", 10, 1);
+    let warmup = arg(&args, "--warmup", 2, 0);
+    let threads = arg(&args, "--threads", 2, 1);
     let json = args.iter().any(|a| a == "--json");
+    if let Err(e) = cfg.validate() {
+        fail(&e);
+    }
+    // The check `lm train` and `lm bench` make: a shape past the machine's
+    // memory is refused here, not aborted by the allocator.
+    if let Err(e) = trainer::train::check_memory(&cfg, batch, seq) {
+        fail(&e.to_string());
+    }
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("rayon pool");
     // Other jobs can only lower a peak measurement: keep the best of five.
     // The peak of the ISA the kernels use (TOKLAB_SIMD may force one): on

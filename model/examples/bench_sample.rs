@@ -6,16 +6,36 @@
 use model::fast::Stepper;
 use model::{Cell, ModelConfig, ParamLayout};
 
+const FLAGS: [&str; 6] = ["--hidden", "--vocab", "--embed", "--layers", "--tokens", "--threads"];
+
+fn fail(msg: &str) -> ! {
+    eprintln!("bench_sample: {msg}");
+    std::process::exit(2)
+}
+
+/// The value of `--name` (a count, at least 1), or `default`.
 fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    match args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)) {
+        None => default,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => fail(&format!("{name}: {v:?} is not a positive integer")),
+        },
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // Every argument is a known flag followed by its value: a typo is an
+    // error, not a silently different run.
+    for pair in args[1..].chunks(2) {
+        if !FLAGS.contains(&pair[0].as_str()) {
+            fail(&format!("unknown argument {:?} (flags: {})", pair[0], FLAGS.join(", ")));
+        }
+        if pair.len() < 2 {
+            fail(&format!("{} needs a value", pair[0]));
+        }
+    }
     let hidden = arg(&args, "--hidden", 512);
     let cfg = ModelConfig {
         cell: Cell::Lstm,

@@ -3,6 +3,7 @@
 //! comparison with other crates is `benches/gemm.rs`.
 //!
 //! `cargo run --release -p model --example gemm_probe -- M K N [scalar|avx2|avx512] [rows|at|grp|rg|rgm|rgr]`
+//! (the ISA defaults to the one the trainer picks on this CPU)
 //! (`TOKLAB_PROBE_EVICT=MiB`: stream that much memory between calls.)
 //! (`rows`: the per-time-step path with A row-major in place; `at`: A
 //! stored transposed, as dG^T in the weight gradients; `grp`: A in the
@@ -16,14 +17,36 @@
 use model::kernels::{Isa, Kernels, PackedB, gemm};
 use std::time::Instant;
 
+const USAGE: &str = "usage: gemm_probe M K N [scalar|avx2|avx512] [rows|at|grp|rg|rgm|rgr]";
+
+fn fail(msg: &str) -> ! {
+    eprintln!("gemm_probe: {msg}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (m, k, n) = (
-        args[1].parse::<usize>().unwrap(),
-        args[2].parse::<usize>().unwrap(),
-        args[3].parse::<usize>().unwrap(),
-    );
-    let isa = Isa::from_name(args.get(4).map(|s| s.as_str()).unwrap_or("avx512")).unwrap();
+    if !(4..=6).contains(&args.len()) {
+        fail("expected M K N and optionally an ISA and a layout");
+    }
+    let dim = |i: usize| match args[i].parse::<usize>() {
+        Ok(d) if d >= 1 => d,
+        _ => fail(&format!("{:?} is not a positive integer", args[i])),
+    };
+    let (m, k, n) = (dim(1), dim(2), dim(3));
+    // The ISA: named, or the one the trainer would pick on this CPU.
+    let isa = match args.get(4) {
+        Some(name) => Isa::from_name(name).unwrap_or_else(|| fail(&format!("unknown ISA {name:?}"))),
+        None => Kernels::detect().isa(),
+    };
+    if Kernels::get(isa).is_none() {
+        fail(&format!("this CPU cannot run {}", isa.name()));
+    }
+    if let Some(mode) = args.get(5)
+        && !["rows", "at", "grp", "rg", "rgm", "rgr"].contains(&mode.as_str())
+    {
+        fail(&format!("unknown layout {mode:?}"));
+    }
     let rows = args.get(5).is_some_and(|s| s == "rows");
     let at = args.get(5).is_some_and(|s| s == "at");
     let grp = args.get(5).is_some_and(|s| s == "grp");
