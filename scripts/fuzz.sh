@@ -13,6 +13,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
+case "$seconds" in
+    ''|*[!0-9]*|0) echo "usage: scripts/fuzz.sh [SECONDS] (a positive whole number, got '$seconds')" >&2; exit 2 ;;
+esac
 export TOKLAB_FUZZ_SECONDS="$seconds"
 export PROPTEST_CASES="${PROPTEST_CASES:-1000}"
 log="$(mktemp)"

@@ -23,6 +23,10 @@
 # (Python start and import included), both with cl100k's split.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+if [[ $# -gt 1 || "${1:-}" == -* ]]; then
+  echo "usage: scripts/bench/repetitive.sh [WORKDIR] (settings go in the environment, see the header)" >&2
+  exit 2
+fi
 work="${1:-${REP_DIR:-$root/target/bench-repetitive}}"
 rounds="${ROUNDS:-3}"
 runs="${RUNS:-3}"
