@@ -18,7 +18,8 @@ use model::kernels::{Kernels, fma_peak_gflops, fma_peak_gflops_isa};
 use model::{Cell, ModelConfig};
 
 /// Flags that take a value, and flags that stand alone.
-const VALUE_FLAGS: [&str; 10] = [
+const VALUE_FLAGS: [&str; 11] = [
+    "--cell",
     "--vocab",
     "--hidden",
     "--embed",
@@ -38,12 +39,7 @@ fn check_args(args: &[String]) {
     let mut i = 1;
     while i < args.len() {
         let a = args[i].as_str();
-        if a == "--cell" {
-            match args.get(i + 1).map(String::as_str) {
-                Some("lstm" | "rnn") => i += 2,
-                _ => fail("--cell takes lstm or rnn"),
-            }
-        } else if VALUE_FLAGS.contains(&a) {
+        if VALUE_FLAGS.contains(&a) {
             if args.get(i + 1).is_none() {
                 fail(&format!("{a} needs a value"));
             }
@@ -52,7 +48,7 @@ fn check_args(args: &[String]) {
             i += 1;
         } else {
             fail(&format!(
-                "unknown argument {a:?} (flags: {}, {}, --cell)",
+                "unknown argument {a:?} (flags: {}, {})",
                 VALUE_FLAGS.join(", "),
                 SWITCHES.join(", ")
             ));
@@ -76,18 +72,20 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     check_args(&args);
     let hidden = arg(&args, "--hidden", 512, 1);
-    let rnn = args.windows(2).any(|w| w[0] == "--cell" && w[1] == "rnn");
+    // check_args saw a value after every value flag.
+    let cell = match args.iter().position(|a| a == "--cell").map(|i| args[i + 1].as_str()) {
+        None | Some("lstm") => Cell::Lstm,
+        Some("rnn") => Cell::Rnn,
+        Some(c) => fail(&format!("--cell takes lstm or rnn, got {c:?}")),
+    };
     let cfg = ModelConfig {
-        cell: if rnn { Cell::Rnn } else { Cell::Lstm },
+        cell,
         vocab: arg(&args, "--vocab", 65, 1),
         embed: arg(&args, "--embed", hidden, 1),
         hidden,
         layers: arg(&args, "--layers", 2, 1),
         tie: args.iter().any(|a| a == "--tie"),
     };
-    if cfg.tie && cfg.embed != cfg.hidden {
-        fail(&format!("--tie needs --embed equal to --hidden, got {} and {}", cfg.embed, cfg.hidden));
-    }
     let batch = arg(&args, "--batch", 32, 1);
     let seq = arg(&args, "--seq", 128, 1);
     let steps = arg(&args, "--steps", 10, 1);
