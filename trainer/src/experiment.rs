@@ -369,7 +369,8 @@ fn cells(plan: &Plan, v: &Vocab, vocab_size: usize, skipped: &mut Vec<Skipped>) 
         let mut sweep = Vec::new();
         for &c in &plan.sweep {
             let steps = crate::train::flops_steps(c, fpt, per_step);
-            if c.is_finite() && c > 0.0 && steps < MIN_SWEEP_STEPS {
+            // (The budgets are positive: check_sweep_early ran before.)
+            if steps < MIN_SWEEP_STEPS {
                 let min_flops = min_sweep_flops(fpt, per_step);
                 skipped.push(Skipped { vocab: v.name(), hidden: w, flops: c, steps, min_flops });
             } else {
