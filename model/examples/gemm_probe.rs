@@ -39,21 +39,15 @@ fn main() {
         Some(name) => Isa::from_name(name).unwrap_or_else(|| fail(&format!("unknown ISA {name:?}"))),
         None => Kernels::detect().isa(),
     };
-    if Kernels::get(isa).is_none() {
-        fail(&format!("this CPU cannot run {}", isa.name()));
-    }
-    if let Some(mode) = args.get(5)
-        && !["rows", "at", "grp", "rg", "rgm", "rgr"].contains(&mode.as_str())
-    {
+    let kern = Kernels::get(isa).unwrap_or_else(|| fail(&format!("this CPU cannot run {}", isa.name())));
+    // The layout of A ("": the packed driver on a row-major A).
+    let mode = args.get(5).map_or("", String::as_str);
+    if !["", "rows", "at", "grp", "rg", "rgm", "rgr"].contains(&mode) {
         fail(&format!("unknown layout {mode:?}"));
     }
-    let rows = args.get(5).is_some_and(|s| s == "rows");
-    let at = args.get(5).is_some_and(|s| s == "at");
-    let grp = args.get(5).is_some_and(|s| s == "grp");
-    let rg = args.get(5).is_some_and(|s| s == "rg" || s == "rgm");
-    let rgr = args.get(5).is_some_and(|s| s == "rgr");
-    let rgm = args.get(5).is_some_and(|s| s == "rgm");
-    let kern = Kernels::get(isa).unwrap();
+    let (rows, at, grp, rgr, rgm) =
+        (mode == "rows", mode == "at", mode == "grp", mode == "rgr", mode == "rgm");
+    let rg = mode == "rg" || rgm;
     // AlignedBuf (huge pages, as the trainer's buffers) rather than Vec:
     // with 4 KiB pages, C rows 32 KiB apart make the timing vary by 10%.
     let mut a = model::kernels::AlignedBuf::zeros(m * k);
