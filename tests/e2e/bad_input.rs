@@ -431,7 +431,7 @@ fn tok_detokenize() {
     for (name, bytes, msg) in [
         ("range.txt", &b"1 2 999"[..], "token id 999 is out of range"),
         ("u32max.txt", b"4294967295", "token id 4294967295 is out of range"),
-        ("huge.txt", b"1 99999999999", "\"99999999999\" at byte offset 2 is not a token id"),
+        ("huge.txt", b"1 99999999999", "token id 99999999999 at byte offset 2 is out of range"),
         ("negative.txt", b"-1", "\"-1\" at byte offset 0 is not a token id"),
         ("nan.txt", b"3 nan", "\"nan\" at byte offset 2 is not a token id"),
         ("float.txt", b"1.5", "\"1.5\" at byte offset 0 is not a token id"),

@@ -22,7 +22,9 @@ pub struct Args {
 }
 
 /// Parses whitespace-separated decimal ids; errors name the input, the
-/// offending word and its byte offset.
+/// offending word and its byte offset. A word of digits past `u32::MAX` is
+/// out of range; anything else that is not all ASCII digits is not an id.
+/// (Ids under `u32::MAX` but past the vocabulary are refused by the decode.)
 pub fn parse_ids(text: &[u8], origin: &str) -> anyhow::Result<Vec<TokenId>> {
     let mut ids = Vec::with_capacity(text.len() / 4);
     let mut i = 0;
@@ -36,15 +38,19 @@ pub fn parse_ids(text: &[u8], origin: &str) -> anyhow::Result<Vec<TokenId>> {
             i += 1;
         }
         let word = &text[start..i];
-        let id = std::str::from_utf8(word)
-            .ok()
-            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|w| w.parse::<TokenId>().ok());
-        match id {
-            Some(id) => ids.push(id),
-            None => anyhow::bail!(
+        if !word.iter().all(u8::is_ascii_digit) {
+            anyhow::bail!(
                 "{origin}: {:?} at byte offset {start} is not a token id (expected a non-negative integer)",
                 String::from_utf8_lossy(word)
+            );
+        }
+        // All ASCII digits, so valid UTF-8; only the value can fail.
+        let digits = std::str::from_utf8(word).unwrap_or_default();
+        match digits.parse::<TokenId>() {
+            Ok(id) => ids.push(id),
+            Err(_) => anyhow::bail!(
+                "{origin}: token id {digits} at byte offset {start} is out of range (token ids are at most {})",
+                TokenId::MAX
             ),
         }
     }
@@ -78,6 +84,18 @@ mod tests {
         );
         assert!(parse_ids(b"-1", "x").is_err());
         assert!(parse_ids(b"+1", "x").is_err());
-        assert!(parse_ids(b"99999999999", "x").is_err());
+        let e = parse_ids(b"7 99999999999", "ids.txt").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "ids.txt: token id 99999999999 at byte offset 2 is out of range (token ids are at most 4294967295)"
+        );
+        assert_eq!(parse_ids(b"4294967295 0", "x").unwrap(), vec![u32::MAX, 0]);
+        let e = parse_ids(b"4294967296", "x").unwrap_err().to_string();
+        assert!(
+            e.ends_with(
+                "token id 4294967296 at byte offset 0 is out of range (token ids are at most 4294967295)"
+            ),
+            "{e}"
+        );
     }
 }
