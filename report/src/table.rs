@@ -18,6 +18,13 @@ pub fn si(n: f64) -> String {
     }
 }
 
+/// A loss or a bits figure with `decimals` decimals, or in scientific
+/// notation from a million up: a diverging run's losses (say with a learning
+/// rate of 1e30) stay one short word instead of 30 digits.
+pub fn fixed(x: f64, decimals: usize) -> String {
+    if x.is_finite() && x.abs() >= 1e6 { format!("{x:.3e}") } else { format!("{x:.decimals$}") }
+}
+
 /// Seconds as `"9m41s"`, `"42.0s"` or `"1h02m"`.
 pub fn duration(s: f64) -> String {
     if s >= 3600.0 {
@@ -76,9 +83,9 @@ pub fn markdown(c: &Comparison) -> String {
             r.run,
             r.vocab_size,
             r.tokens_per_char,
-            opt(e.map(|e| e.val_loss), |v| format!("{v:.4}")),
-            opt(e.map(|e| e.bits_per_char), |v| format!("{v:.4}")),
-            opt(e.map(|e| e.bits_per_byte), |v| format!("{v:.4}")),
+            opt(e.map(|e| e.val_loss), |v| fixed(v, 4)),
+            opt(e.map(|e| e.bits_per_char), |v| fixed(v, 4)),
+            opt(e.map(|e| e.bits_per_byte), |v| fixed(v, 4)),
             opt(r.tokens_per_s, si),
             opt(r.chars_per_s, si),
             opt(r.train_s, duration),
@@ -107,6 +114,11 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(si(3_234_567.0), "3.23M");
+        assert_eq!(fixed(1.234_56, 4), "1.2346");
+        assert_eq!(fixed(999_999.0, 1), "999999.0");
+        assert_eq!(fixed(-2.5e30, 4), "-2.500e30");
+        assert_eq!(fixed(f64::INFINITY, 4), "inf");
+        assert_eq!(fixed(f64::NAN, 4), "NaN");
         assert_eq!(si(65_000.0), "65.0k");
         assert_eq!(si(512.0), "512");
         assert_eq!(si(2.5), "2.50");

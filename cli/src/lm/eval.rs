@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use dataset::Split;
+use report::table::fixed;
 
 use crate::Threads;
 
@@ -59,9 +60,13 @@ pub fn run(args: Args) -> Result<()> {
             args.split,
             shards_dir.display()
         )?;
-        crate::outln!("  loss          {:.6} nats/token ({:.6} bits/token)", e.val_loss, e.bits_per_token)?;
-        crate::outln!("  bits/char     {:.6}  ({} characters)", e.bits_per_char, e.chars)?;
-        crate::outln!("  bits/byte     {:.6}  ({} bytes)", e.bits_per_byte, e.bytes)?;
+        crate::outln!(
+            "  loss          {} nats/token ({} bits/token)",
+            fixed(e.val_loss, 6),
+            fixed(e.bits_per_token, 6)
+        )?;
+        crate::outln!("  bits/char     {}  ({} characters)", fixed(e.bits_per_char, 6), e.chars)?;
+        crate::outln!("  bits/byte     {}  ({} bytes)", fixed(e.bits_per_byte, 6), e.bytes)?;
         crate::outln!("  tokens        {} predicted", e.tokens)?;
     }
     Ok(())

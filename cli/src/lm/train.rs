@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 use dataset::ShardSet;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use model::Cell;
+use report::table::fixed;
 use trainer::experiment::Shape;
 use trainer::run::{Budget, EvalResult, MetricsLine, RunConfig, RunState, Status, TrainSettings};
 use trainer::train::{LoopOptions, Observer, Progress};
@@ -332,8 +333,12 @@ pub fn describe_budget(b: &Budget) -> String {
 /// The one-line summary of an evaluation.
 pub fn describe_eval(e: &EvalResult) -> String {
     format!(
-        "val {:.4} nats/token, {:.4} bits/char, {:.4} bits/byte over {} tokens ({} chars)",
-        e.val_loss, e.bits_per_char, e.bits_per_byte, e.tokens, e.chars
+        "val {} nats/token, {} bits/char, {} bits/byte over {} tokens ({} chars)",
+        fixed(e.val_loss, 4),
+        fixed(e.bits_per_char, 4),
+        fixed(e.bits_per_byte, 4),
+        e.tokens,
+        e.chars
     )
 }
 
@@ -405,15 +410,27 @@ impl Observer for Bar {
             self.bar.set_length(p.target_steps);
         }
         self.bar.set_position(p.step);
-        self.bar.set_message(format!("loss {:.4} | {:.0} tok/s | lr {:.2e}", p.loss, p.tokens_per_s, p.lr));
+        self.bar.set_message(format!(
+            "loss {} | {:.0} tok/s | lr {:.2e}",
+            fixed(p.loss, 4),
+            p.tokens_per_s,
+            p.lr
+        ));
         if self.interrupt.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
     fn metrics(&mut self, m: &MetricsLine) {
         if let (Some(v), Some(bpc)) = (m.val_loss, m.val_bits_per_char) {
             let line = format!(
-                "{}: step {:>6}  {:>7.1}s  train {:.4}  val {:.4} nats/token  {:.4} bits/char  {:.0} tok/s  grad norm {:.3}",
-                self.name, m.step, m.time_s, m.train_loss, v, bpc, m.tokens_per_s, m.grad_norm
+                "{}: step {:>6}  {:>7.1}s  train {}  val {} nats/token  {} bits/char  {:.0} tok/s  grad norm {}",
+                self.name,
+                m.step,
+                m.time_s,
+                fixed(m.train_loss, 4),
+                fixed(v, 4),
+                fixed(bpc, 4),
+                m.tokens_per_s,
+                fixed(m.grad_norm, 3)
             );
             self.line(line);
         }
