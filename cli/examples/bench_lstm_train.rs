@@ -14,7 +14,7 @@
 //! it reads shards with `dataset`'s reader.)
 
 use model::fast::bench::{bench_train_with, peak_rss_bytes};
-use model::kernels::{Kernels, fma_peak_gflops, fma_peak_gflops_isa};
+use model::kernels::{Kernels, fma_peak_gflops_isa, widest_isa};
 use model::{Cell, ModelConfig};
 
 /// Flags that take a value, and flags that stand alone.
@@ -106,7 +106,7 @@ fn main() {
     // cores with two 512-bit FMA units the AVX2 peak is half the AVX-512 one.
     // The scalar path is measured against the best vector peak.
     let peak_isa = match Kernels::detect().isa() {
-        model::kernels::Isa::Scalar => fma_peak_gflops(threads, 10).1,
+        model::kernels::Isa::Scalar => widest_isa(),
         isa => isa,
     };
     let peak = (0..5).map(|_| fma_peak_gflops_isa(threads, 200, peak_isa)).fold(0.0, f64::max);

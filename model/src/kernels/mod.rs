@@ -124,16 +124,10 @@ pub fn scale(x: &mut [f32], s: f32) {
     Kernels::detect().scale(x, s)
 }
 
-/// The machine's fp32 FMA peak in GFLOP/s on `threads` OS threads (at most
-/// one per CPU, see [`peak_threads`]): each runs 12 independent FMA chains
-/// (enough to cover the FMA latency on current x86 cores) with the widest
-/// available ISA, counting 2 flops per lane per FMA. The time (about `millis` ms in all) is split into eight
-/// bursts and the fastest burst counts: a peak is what the cores can do, and
-/// on a shared machine other processes only ever make a burst slower.
-/// Returns (GFLOP/s, ISA used).
-pub fn fma_peak_gflops(threads: usize, millis: u64) -> (f64, Isa) {
-    let isa = [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available()).unwrap_or(Isa::Scalar);
-    (fma_peak_gflops_isa(threads, millis, isa), isa)
+/// The widest vector ISA this CPU has (`Scalar` without AVX2 + FMA): the
+/// peak a scalar run is measured against.
+pub fn widest_isa() -> Isa {
+    [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.is_available()).unwrap_or(Isa::Scalar)
 }
 
 /// The CPUs this process may run on (its affinity mask and cgroup quota,
@@ -150,10 +144,15 @@ pub fn peak_threads(threads: usize) -> usize {
     threads.clamp(1, usable_cpus())
 }
 
-/// [`fma_peak_gflops`] with the FMA chains of a given vector ISA (the peak
-/// a path forced to `isa` can reach; on cores with two 512-bit FMA units
-/// the AVX2 peak is half the AVX-512 one). 0 for `Isa::Scalar` or an ISA
-/// this CPU lacks.
+/// The machine's fp32 FMA peak in GFLOP/s with `isa`'s FMA chains, on
+/// `threads` OS threads (at most one per CPU, see [`peak_threads`]): each
+/// runs 12 independent FMA chains (enough to cover the FMA latency on
+/// current x86 cores), counting 2 flops per lane per FMA. On cores with two
+/// 512-bit FMA units the AVX2 peak is half the AVX-512 one, so a path forced
+/// to AVX2 is measured against the AVX2 peak. The time (about `millis` ms in
+/// all) is split into eight bursts and the fastest burst counts: a peak is
+/// what the cores can do, and on a shared machine other processes only ever
+/// make a burst slower. 0 for `Isa::Scalar` or an ISA this CPU lacks.
 pub fn fma_peak_gflops_isa(threads: usize, millis: u64, isa: Isa) -> f64 {
     if !isa.is_available() {
         return 0.0;
