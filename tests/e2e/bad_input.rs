@@ -978,6 +978,14 @@ fn lm_train() {
     assert_clean_failure(train_cmd(&shards, dir, &["--resume"]), dir, "no run to resume");
     let c = case_dir(&[(&FIX.shards, "shards"), (fixture_run(), "out")]);
     assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "already exists");
+    // A learning rate that blows the loss up to huge finite values: the run
+    // finishes and prints them in scientific notation, not as 30 digits.
+    let huge = dir.join("huge_lr");
+    let o = lm(&["train", s(&shards), "-o", s(&huge), "--steps", "3", "--lr", "1e30"]).args(TINY).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    let longest = text.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
+    assert!(text.contains("finished at step 3") && text.contains("e3") && longest < 12, "{text}");
 }
 
 /// `lm train --resume` of a run whose files were damaged or whose shards
