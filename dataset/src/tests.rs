@@ -369,6 +369,39 @@ fn a_failed_run_leaves_an_existing_directory_as_it_was() {
     assert_eq!(dir_files(&out), Vec::<String>::new());
 }
 
+/// A re-encode cancelled part way, over an earlier encoding with more
+/// shards, used to delete the shards it had written (which had replaced the
+/// old ones of the same names) and leave the old encoding's tail without a
+/// manifest: part of an old corpus for any reader that globs `*.bin`. The
+/// old shards and tokenizer copy now go before the first new shard, so the
+/// directory keeps only what is not the encoding's.
+#[test]
+fn a_cancelled_reencode_leaves_none_of_the_old_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = make_corpus(&tmp.path().join("corpus"), 23);
+    let out = tmp.path().join("shards");
+    let old = encode(&docs, &out, &EncodeConfig { shard_tokens: 300, ..small_config() }, false).unwrap();
+    assert!(old.splits.train.shards.len() > 10);
+    std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+    let mut calls = 0;
+    let err = encode_with(
+        &docs,
+        &Fake,
+        info(258),
+        Some("{}"),
+        None,
+        &out,
+        &EncodeConfig { shard_tokens: 1_000, ..small_config() },
+        &mut |_| {
+            calls += 1;
+            if calls == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_eq!(dir_files(&out), ["notes.txt"]);
+}
+
 /// Issue 11 (kill -9 during `tok encode`): the killed run's hidden
 /// temporary files stayed in the directory after the rerun. The rerun now
 /// removes those of its own files, and only those.

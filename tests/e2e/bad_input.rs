@@ -981,7 +981,10 @@ fn lm_train() {
     // A learning rate that blows the loss up to huge finite values: the run
     // finishes and prints them in scientific notation, not as 30 digits.
     let huge = dir.join("huge_lr");
-    let o = lm(&["train", s(&shards), "-o", s(&huge), "--steps", "3", "--lr", "1e30"]).args(TINY).output().unwrap();
+    let o = lm(&["train", s(&shards), "-o", s(&huge), "--steps", "3", "--lr", "1e30"])
+        .args(TINY)
+        .output()
+        .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{text}");
     let longest = text.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
