@@ -37,10 +37,15 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     /// Creates the temporary file for `target`. Fails if `target` has no file
-    /// name or its directory does not exist.
+    /// name or its directory does not exist. A symbolic link is followed:
+    /// the file it points to gets the new content and the link stays (as
+    /// with a shell's `>`). A device, FIFO or socket is refused: the rename
+    /// would replace it with a regular file (run as root, `-o /dev/null`
+    /// replaced the system's /dev/null), and a reader waiting on a FIFO
+    /// would get nothing.
     pub fn create(target: impl AsRef<Path>) -> io::Result<AtomicFile> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let target = target.as_ref();
+        let target = &resolve_target(target.as_ref())?;
         let name = target
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path (no file name)"))?;
@@ -135,6 +140,28 @@ pub fn replace_file(
 /// Writes `bytes` to `path` atomically.
 pub fn write(path: impl AsRef<Path>, bytes: &[u8]) -> io::Result<()> {
     replace_file(path, |w| w.write_all(bytes))
+}
+
+/// The path to rename onto: `target`, or the file a symbolic link there
+/// points to. Errors for a link that leads nowhere and for an existing
+/// target that is neither a regular file nor a directory (a directory fails
+/// at the rename, with the OS's message).
+fn resolve_target(target: &Path) -> io::Result<PathBuf> {
+    let is_link = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+    let path = if is_link {
+        std::fs::canonicalize(target).map_err(|e| {
+            io::Error::new(e.kind(), format!("a symbolic link to a file that cannot be reached ({e})"))
+        })?
+    } else {
+        target.to_path_buf()
+    };
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a device, FIFO or socket); refusing to replace it with one",
+        )),
+        _ => Ok(path),
+    }
 }
 
 fn parent_dir(path: &Path) -> &Path {

@@ -119,3 +119,48 @@ fn a_crash_between_write_and_rename_keeps_the_old_file() {
     write(&p, b"new").unwrap();
     assert_eq!(std::fs::read(&p).unwrap(), b"new");
 }
+
+/// A symbolic link is followed: its file gets the content, the link stays a
+/// link. A link to nowhere is refused and nothing is created.
+#[cfg(unix)]
+#[test]
+fn a_symlink_is_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.json");
+    std::fs::write(&real, b"old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    write(&link, b"new").unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), b"new");
+    let dangling = dir.path().join("dangling.json");
+    std::os::unix::fs::symlink("nowhere/missing.json", &dangling).unwrap();
+    let e = write(&dangling, b"x").unwrap_err();
+    assert!(e.to_string().starts_with("a symbolic link to a file that cannot be reached"), "{e}");
+    assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+    assert_eq!(hidden_files(dir.path()), Vec::<String>::new());
+}
+
+/// A device, FIFO or socket is refused, not replaced with a regular file (as
+/// root, `-o /dev/null` once replaced the system's /dev/null). A socket
+/// stands in for them here: it needs no privileges and no libc call.
+#[cfg(unix)]
+#[test]
+fn a_special_file_is_refused_and_kept() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("out.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let e = write(&sock, b"x").unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(
+        e.to_string(),
+        "not a regular file (a device, FIFO or socket); refusing to replace it with one"
+    );
+    assert!(std::fs::symlink_metadata(&sock).unwrap().file_type().is_socket());
+    // Through a link too.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&sock, &link).unwrap();
+    assert_eq!(write(&link, b"x").unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(hidden_files(dir.path()), Vec::<String>::new());
+}
