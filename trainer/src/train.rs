@@ -233,6 +233,16 @@ pub fn train_resume(
     let rd = RunDir::new(dir);
     let cfg = rd.read_config()?;
     check_shards(&cfg, shards)?;
+    if !rd.state().exists() && !rd.model().exists() {
+        // Killed (kill -9, power loss) before its first checkpoint: only
+        // config.json (and the tokenizer copy, maybe metrics) exist, and
+        // nothing was trained that could be kept. Such a run could be
+        // neither resumed (no state.json) nor started again (a run exists
+        // there); resuming it starts it from step 0 with its config.
+        check_run(&cfg, shards)?;
+        let _ = std::fs::remove_file(rd.metrics());
+        return start_new(&rd, cfg, shards, opts, observer);
+    }
     let state = rd.read_state()?;
     if state.status == Status::Finished {
         return Ok(state);
@@ -701,7 +711,9 @@ fn grad_norms(layout: &ParamLayout, grads: &[f32]) -> GradNorms {
 fn estimate_target(state: &RunState, budget_s: f64) -> u64 {
     let per_step = state.train_s / state.step.max(1) as f64;
     let left = (budget_s - state.train_s).max(0.0);
-    (state.step + (left / per_step.max(1e-9)) as u64).max(1)
+    // Saturating: a budget of 1e16 s gives a step count past u64, and the
+    // wrapped sum was a 10-step run (`--time 1e16s` stopped at step 10).
+    state.step.saturating_add((left / per_step.max(1e-9)) as u64).max(1)
 }
 
 /// The steps of a FLOPs budget: enough whole steps of `tokens_per_step`

@@ -304,3 +304,47 @@ fn bad_settings_are_refused_before_anything_is_written() {
         assert!(!dir.exists(), "case {i}: {} was created", dir.display());
     }
 }
+
+/// A run killed (kill -9) before its first checkpoint leaves config.json and
+/// the tokenizer copy only. It could be neither resumed (no state.json) nor
+/// started again (a run exists there); `--resume` now starts it from step 0
+/// with its config, and ends where an uninterrupted run does.
+#[test]
+fn a_run_killed_before_its_first_checkpoint_resumes_from_step_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let cfg = config(&shards, Budget::Steps(12), 3e-3);
+    let a = tmp.path().join("a");
+    let mut straight = Record::default();
+    trainer::train::train_new(&a, cfg.clone(), &shards, opts(), &mut straight).unwrap();
+    // What the kill leaves: the run's first two files.
+    let b = tmp.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(RunDir::new(&a).config(), RunDir::new(&b).config()).unwrap();
+    std::fs::copy(RunDir::new(&a).tokenizer(), RunDir::new(&b).tokenizer()).unwrap();
+    let err = trainer::train::train_new(&b, cfg, &shards, opts(), &mut Record::default()).unwrap_err();
+    assert!(err.to_string().contains("pass --resume"), "{err}");
+    let mut resumed = Record::default();
+    let st = trainer::train::train_resume(&b, &shards, opts(), &mut resumed).unwrap();
+    assert_eq!((st.status, st.step), (Status::Finished, 12));
+    assert_eq!(resumed.losses, straight.losses);
+    let pa = model::checkpoint::load_model(&RunDir::new(&a).model()).unwrap();
+    let pb = model::checkpoint::load_model(&RunDir::new(&b).model()).unwrap();
+    assert!(pa.params.iter().zip(&pb.params).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
+
+/// A time budget too long for its step count to fit in u64 (`--time 1e16s`
+/// at a tiny model's speed; 1e300 s here, past u64 at any speed) trains
+/// until stopped; the step estimate used to wrap around and end the run at
+/// step 10.
+#[test]
+fn a_huge_time_budget_does_not_wrap_to_a_short_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let dir = tmp.path().join("run");
+    let mut rec = Record { stop_at: Some(25), ..Record::default() };
+    let cfg = config(&shards, Budget::Seconds(1e300), 3e-3);
+    let st = trainer::train::train_new(&dir, cfg, &shards, opts(), &mut rec).unwrap();
+    assert_eq!((st.status, st.step), (Status::Interrupted, 25));
+    assert!(st.target_steps.is_some_and(|t| t > 1 << 60), "{:?}", st.target_steps);
+}
