@@ -274,6 +274,9 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
         )));
     }
     check_sweep_early(plan)?;
+    if plan.sample.prompt.is_empty() {
+        return Err(TrainError::Prompt("give at least one character to start from".into()));
+    }
     let docs = dataset::corpus::list_files(&plan.corpus)?;
     let bytes = dataset::corpus::total_bytes(&docs);
     let out = &plan.out;
@@ -301,6 +304,14 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
     observer.event(Event::Start { files: docs.len(), bytes, out });
 
     let toks = ensure_tokenizers(plan, force, &docs, observer)?;
+    // Every model's sample starts from the prompt: a prompt a vocabulary
+    // cannot encode is refused now, not after every model has trained.
+    for (v, tok) in plan.vocabs.iter().zip(&toks) {
+        crate::sample::prompt_ids(tok, &plan.sample.prompt).map_err(|e| match e {
+            TrainError::Prompt(m) => TrainError::Prompt(format!("{m} (vocabulary {})", v.name())),
+            e => e,
+        })?;
+    }
     // Every (vocabulary, width) is checked before anything is trained.
     let mut skipped = Vec::new();
     let grid = plan

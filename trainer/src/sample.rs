@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use model::sample::{Sampler, SamplingConfig};
+use tokenizer::{TokenId, Tokenizer};
 
 use crate::run::RunDir;
 use crate::train::{Result, TrainError, run_tokenizer};
@@ -22,6 +23,16 @@ pub struct Generated {
 /// the text to `on_bytes` in whole characters as it comes (byte-level tokens
 /// can split one); `Break` stops early. Nothing is kept here beyond a split
 /// character, so any `n` streams in constant memory.
+/// The prompt's ids with `tok`: an error for an empty prompt or one the
+/// vocabulary cannot encode (a character outside a char vocabulary).
+pub(crate) fn prompt_ids(tok: &Tokenizer, prompt: &str) -> Result<Vec<TokenId>> {
+    let ids = tok.encode_ordinary(prompt.as_bytes()).map_err(|e| TrainError::Prompt(e.to_string()))?;
+    if ids.is_empty() {
+        return Err(TrainError::Prompt("give at least one character to start from".into()));
+    }
+    Ok(ids)
+}
+
 pub fn generate(
     run: &Path,
     prompt: &str,
@@ -37,10 +48,7 @@ pub fn generate(
     let cfg = rd.read_config()?;
     let tok = run_tokenizer(run, &cfg)?;
     let loaded = crate::train::run_model(run, &cfg)?;
-    let ids = tok.encode_ordinary(prompt.as_bytes()).map_err(|e| TrainError::Prompt(e.to_string()))?;
-    if ids.is_empty() {
-        return Err(TrainError::Prompt("give at least one character to start from".into()));
-    }
+    let ids = prompt_ids(&tok, prompt)?;
     let mut stepper = model::fast::Stepper::new(&loaded.layout, &loaded.params);
     let mut sampler = Sampler::new(config, seed)?;
     let mut text = CharStream::default();
