@@ -55,7 +55,9 @@ fn a_char_model_learns_tinyshakespeare() {
     let a = run_ok("lm", &["sample", r, "--prompt", "ROMEO:", "--tokens", "200", "--seed", "3"]);
     let b = run_ok("lm", &["sample", r, "--prompt", "ROMEO:", "--tokens", "200", "--seed", "3"]);
     assert_eq!(a, b);
-    assert!(a.starts_with("ROMEO:") && a.chars().count() >= 200, "{a}");
+    // A character per token, and nothing else on a pipe: the prompt and the
+    // 200 characters (a newline was added before, the model's or not).
+    assert!(a.starts_with("ROMEO:") && a.chars().count() == 6 + 200, "{a:?}");
     run_err("lm", &["sample", r, "--prompt", "ROMEO: ✓"], &["--prompt", "'✓'"]);
 
     // The table of one run, with the pretrained tokenizers' rows.

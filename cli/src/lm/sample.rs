@@ -1,6 +1,6 @@
 //! `lm sample`: generate text from a run's checkpoint, token by token.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -62,17 +62,25 @@ pub fn run(args: Args) -> Result<()> {
     // The prompt goes out with the first generated text, so a run, prompt
     // or setting that fails prints nothing to stdout.
     let mut prompt = (!args.no_prompt).then_some(args.prompt.as_bytes());
+    let mut last = None;
     generate(&args.run, &args.prompt, args.tokens, config, args.seed, |b| {
         if let Some(p) = prompt.take() {
             out.write_all(p)?;
+            last = p.last().copied().or(last);
         }
         out.write_all(b)?;
+        last = b.last().copied().or(last);
         out.flush()?;
         Ok(ControlFlow::Continue(()))
     })?;
     if let Some(p) = prompt.take() {
         out.write_all(p)?;
+        last = p.last().copied().or(last);
     }
-    writeln!(out)?;
+    // Piped or redirected, stdout gets exactly the prompt and the sample; a
+    // terminal also gets a newline so that the shell's prompt starts a line.
+    if out.is_terminal() && last.is_some_and(|b| b != b'\n') {
+        writeln!(out)?;
+    }
     Ok(())
 }
