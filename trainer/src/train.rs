@@ -176,7 +176,7 @@ pub fn train_new(
     check_run(&cfg, shards)?;
     let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
-    let result = start_new(&rd, cfg, shards, opts, observer);
+    let result = record_failure(&rd, start_new(&rd, cfg, shards, opts, observer));
     if result.is_err() && !rd.state().exists() {
         // Failed before the first checkpoint (bad ids in the validation
         // shards, Ctrl-C during the first evaluation, ...): no run to resume,
@@ -241,7 +241,7 @@ pub fn train_resume(
         // there); resuming it starts it from step 0 with its config.
         check_run(&cfg, shards)?;
         let _ = std::fs::remove_file(rd.metrics());
-        return start_new(&rd, cfg, shards, opts, observer);
+        return record_failure(&rd, start_new(&rd, cfg, shards, opts, observer));
     }
     let state = rd.read_state()?;
     if state.status == Status::Finished {
@@ -273,8 +273,26 @@ pub fn train_resume(
     let mut state = state;
     state.status = Status::Running;
     state.message = None;
-    let lp = Loop::new(rd, cfg, shards, tok, layout, ck.model.params, ck.optimizer, state, opts);
-    run_loop(lp, observer)
+    let lp = Loop::new(rd.clone(), cfg, shards, tok, layout, ck.model.params, ck.optimizer, state, opts);
+    record_failure(&rd, run_loop(lp, observer))
+}
+
+/// A training loop that failed (a bad id in a train shard, a full disk)
+/// left state.json at its last checkpoint with status "running", as if a
+/// process were still training: it now says interrupted, with the error as
+/// its message. Only status and message change, so the state still matches
+/// the checkpoint and `--resume` continues from it. Divergence and Ctrl-C
+/// write their own state.
+fn record_failure(rd: &RunDir, result: Result<RunState>) -> Result<RunState> {
+    if let Err(e) = &result
+        && let Ok(mut state) = rd.read_state()
+        && state.status == Status::Running
+    {
+        state.status = Status::Interrupted;
+        state.message = Some(e.to_string());
+        let _ = crate::run::write_json(&rd.state(), &state);
+    }
+    result
 }
 
 fn adamw_config(cfg: &RunConfig) -> AdamWConfig {

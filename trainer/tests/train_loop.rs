@@ -348,3 +348,34 @@ fn a_huge_time_budget_does_not_wrap_to_a_short_run() {
     assert_eq!((st.status, st.step), (Status::Interrupted, 25));
     assert!(st.target_steps.is_some_and(|t| t > 1 << 60), "{:?}", st.target_steps);
 }
+
+/// A run that stops on an error after its first checkpoint (here ids past
+/// the vocabulary in a train shard, which are found when a batch reads
+/// them) says so in state.json: "interrupted" with the error, not "running"
+/// as if a process were still training.
+#[test]
+fn a_failed_run_records_why_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = char_shards(tmp.path());
+    let shard = tmp.path().join("shards/train_000000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    for t in (1024..bytes.len()).step_by(2 * 7) {
+        bytes[t..t + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+    }
+    std::fs::write(&shard, bytes).unwrap();
+    let dir = tmp.path().join("run");
+    let cfg = config(&shards, Budget::Steps(10), 3e-3);
+    let err = trainer::train::train_new(
+        &dir,
+        cfg,
+        &ShardSet::open(&tmp.path().join("shards")).unwrap(),
+        opts(),
+        &mut Record::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("train_000000.bin"), "{err}");
+    let state = RunDir::new(&dir).read_state().unwrap();
+    assert_eq!(state.status, Status::Interrupted);
+    assert_eq!(state.message.as_deref(), Some(err.as_str()));
+}
