@@ -69,6 +69,20 @@ fn empty_corpus() {
     }
 }
 
+/// Text was counted but every piece was dropped as rarer than a minimum
+/// count (`tok train --max-memory` with `--min-frequency` above every
+/// count): no pair is seen often enough, so the 256 byte tokens, as without
+/// the limit; it used to fail as an empty corpus.
+#[test]
+fn pieces_all_dropped_give_the_byte_tokens() {
+    let mut words = WordCounter::new(Pattern::Gpt4);
+    words.feed(b"some text");
+    words.retain_min_count(1_000_000);
+    assert_eq!(words.distinct(), 0);
+    let tok = train_bpe(&config(300, &[]), words, &mut Silent).unwrap();
+    assert_eq!(tok.vocab_size(), 256);
+}
+
 /// A corpus big enough for the parallel paths: a document larger than a
 /// work unit, and merge steps touching more words than the parallel
 /// threshold (2048).

@@ -158,8 +158,8 @@ pub struct LearnStats {
 /// Learns up to `merges` new tokens from the counted words.
 ///
 /// Stops early when no pair is left or when the best pair occurs fewer than
-/// `min_frequency` times. Fails with [`Error::EmptyCorpus`] when no piece was
-/// counted, and with [`Error::Cancelled`] when the observer breaks; the
+/// `min_frequency` times. Fails with [`Error::EmptyCorpus`] when no text was
+/// counted (no piece and no byte fed), and with [`Error::Cancelled`] when the observer breaks; the
 /// observer sees [`Stage::Merging`] with `done` = new tokens so far and
 /// `total` = `merges`, about every half percent.
 ///
@@ -186,7 +186,11 @@ fn learn(
     min_frequency: u64,
     observer: &mut dyn Observer,
 ) -> Result<Learned> {
-    if words.distinct() == 0 {
+    // No piece but some text: every piece was dropped as rarer than the
+    // minimum count (`--max-memory` with `--min-frequency`). That is no
+    // pair seen often enough, as without the limit: zero merges, not an
+    // empty corpus.
+    if words.distinct() == 0 && words.bytes_fed() == 0 {
         return Err(Error::EmptyCorpus);
     }
     let cancelled = |observer: &mut dyn Observer| matches!(observer.poll(), ControlFlow::Break(()));

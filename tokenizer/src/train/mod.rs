@@ -116,8 +116,10 @@ pub struct BpeConfig {
 ///
 /// Errors: [`Error::Config`] when `vocab_size < 256 + specials`, when a
 /// special token is empty or repeated, or when `words` was split with another
-/// pattern than `config.pattern`; [`Error::EmptyCorpus`] when no piece was
-/// counted; [`Error::Cancelled`] when the observer breaks.
+/// pattern than `config.pattern`; [`Error::EmptyCorpus`] when no text was
+/// counted (no piece and no byte fed; pieces all dropped as rarer than a
+/// minimum count give the 256 byte tokens); [`Error::Cancelled`] when the
+/// observer breaks.
 pub fn train_bpe(config: &BpeConfig, words: WordCounter, observer: &mut dyn Observer) -> Result<Tokenizer> {
     let target = merge_target(config)?;
     let learned = learn_checked(config, &words, target, observer)?;
