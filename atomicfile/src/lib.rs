@@ -9,7 +9,8 @@
 //! is deleted; a process killed outright leaves only the hidden temporary
 //! file, which no reader takes for the target.
 //!
-//! [`replace_file`] and [`write()`] are the one-call forms.
+//! [`replace_file`] and [`write()`] are the one-call forms; [`create_dir_all`]
+//! makes an output directory.
 //! [`AtomicFile::commit`] is the only place in the workspace that renames a
 //! temporary file over its target. Callers wrap the `io::Error` in their own
 //! error type, with the path.
@@ -162,6 +163,23 @@ fn resolve_target(target: &Path) -> io::Result<PathBuf> {
         )),
         _ => Ok(path),
     }
+}
+
+/// [`std::fs::create_dir_all`] for an output directory, with a message that
+/// says what is wrong when a file already holds the name (the OS says only
+/// "File exists", which reads as if the directory did).
+pub fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref();
+    std::fs::create_dir_all(path).map_err(|e| {
+        if path.exists() && !path.is_dir() {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "exists and is not a directory (a directory is written here)",
+            )
+        } else {
+            e
+        }
+    })
 }
 
 fn parent_dir(path: &Path) -> &Path {

@@ -319,7 +319,7 @@ pub(crate) fn encode_with(
     // `outputs`, declared later, has deleted the shards), and the tokenizer
     // copy is written only once the shards are.
     let created = RemoveIfCreated::new(out_dir);
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    atomicfile::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     check_out_dir_outside_corpus(docs, out_dir)?;
     // An old manifest must not describe shards we are about to replace.
     let manifest_path = out_dir.join(match config.part {

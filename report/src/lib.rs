@@ -36,7 +36,7 @@ use std::path::Path;
 /// Writes `report.md`, `report.json` and the plots into `dir` (created if
 /// needed); returns the Markdown.
 pub fn write_report(c: &Comparison, dir: &Path) -> Result<String> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    atomicfile::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
     let md = markdown_report(c);
     write_file(&dir.join("report.md"), md.as_bytes())?;
     let mut json = serde_json::to_string_pretty(c)

@@ -978,6 +978,11 @@ fn lm_train() {
     assert_clean_failure(train_cmd(&shards, dir, &["--resume"]), dir, "no run to resume");
     let c = case_dir(&[(&FIX.shards, "shards"), (fixture_run(), "out")]);
     assert_clean_failure(train_cmd(&c.path().join("shards"), c.path(), &[]), c.path(), "already exists");
+    // A file where the run directory goes.
+    let f = file(dir, "a_file", b"x");
+    let mut c = lm(&["train", s(&shards), "-o", s(&f), "--steps", "3"]);
+    c.args(TINY);
+    assert_clean_failure(c, dir, "a_file: exists and is not a directory");
     // A learning rate that blows the loss up to huge finite values: the run
     // finishes and prints them in scientific notation, not as 30 digits.
     let huge = dir.join("huge_lr");
@@ -1074,7 +1079,9 @@ fn lm_eval_and_sample() {
     let run = dir.join("run");
     let r = s(&run);
     for cmd in ["eval", "sample"] {
-        assert_clean_failure(lm(&[cmd, "/no/such/run"]), dir, "/no/such/run");
+        assert_clean_failure(lm(&[cmd, "/no/such/run"]), dir, "/no/such/run: no such run directory");
+        let f = run.join("config.json");
+        assert_clean_failure(lm(&[cmd, s(&f)]), dir, "config.json: is not a run directory (a file)");
         std::fs::create_dir_all(dir.join("empty")).unwrap();
         assert_clean_failure(lm(&[cmd, s(&dir.join("empty"))]), dir, "config.json");
         let cases: &[(&Damage, &str)] = &[

@@ -139,9 +139,7 @@ pub fn evaluate_run(
     batch: Option<usize>,
 ) -> Result<RunEval> {
     let rd = crate::run::RunDir::new(run);
-    if !run.is_dir() {
-        return Err(TrainError::Invalid(format!("{}: no such run directory", run.display())));
-    }
+    crate::run::check_run_dir(run)?;
     let cfg = rd.read_config()?;
     let shards_dir = shards.map_or_else(|| cfg.data.shards.clone(), Path::to_path_buf);
     let set = ShardSet::open(&shards_dir)?;

@@ -299,7 +299,8 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
             check_data_settings(&p["data"], &data, out)?;
         }
     }
-    std::fs::create_dir_all(out).map_err(|source| crate::run::RunError::Io { path: out.clone(), source })?;
+    atomicfile::create_dir_all(out)
+        .map_err(|source| crate::run::RunError::Io { path: out.clone(), source })?;
     crate::run::write_json(&stamp, &serde_json::json!({ "corpus": fingerprint, "data": data }))?;
     observer.event(Event::Start { files: docs.len(), bytes, out });
 
@@ -620,7 +621,7 @@ fn ensure_tokenizers(
         })
         .collect();
     if toks.iter().any(Option::is_none) {
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        atomicfile::create_dir_all(&dir).map_err(io(&dir))?;
     }
     let mut ladder = if missing.is_empty() {
         Vec::new()
@@ -872,7 +873,7 @@ fn start_branch(trunk: &RunDir, step: u64, cfg: &RunConfig, bdir: &Path) -> Resu
             state.step
         )));
     }
-    std::fs::create_dir_all(bdir).map_err(io(bdir))?;
+    atomicfile::create_dir_all(bdir).map_err(io(bdir))?;
     let rd = RunDir::new(bdir);
     for (from, to) in [(snap.model(), rd.model()), (snap.optimizer(), rd.optimizer())] {
         let bytes = std::fs::read(&from).map_err(io(&from))?;

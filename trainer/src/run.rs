@@ -335,6 +335,15 @@ impl RunDir {
     }
 }
 
+/// A run directory given on the command line exists and is a directory.
+pub fn check_run_dir(run: &Path) -> Result<(), crate::train::TrainError> {
+    if run.is_dir() {
+        return Ok(());
+    }
+    let what = if run.exists() { "is not a run directory (a file)" } else { "no such run directory" };
+    Err(crate::train::TrainError::Invalid(format!("{}: {what}", run.display())))
+}
+
 /// Reads and parses a JSON file; errors name it.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
     let bytes = std::fs::read(path).map_err(|source| RunError::Io { path: path.to_path_buf(), source })?;

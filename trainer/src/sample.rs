@@ -42,9 +42,7 @@ pub fn generate(
     mut on_bytes: impl FnMut(&[u8]) -> std::io::Result<ControlFlow<()>>,
 ) -> Result<Generated> {
     let rd = RunDir::new(run);
-    if !run.is_dir() {
-        return Err(TrainError::Invalid(format!("{}: no such run directory", run.display())));
-    }
+    crate::run::check_run_dir(run)?;
     let cfg = rd.read_config()?;
     let tok = run_tokenizer(run, &cfg)?;
     let loaded = crate::train::run_model(run, &cfg)?;

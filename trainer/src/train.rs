@@ -175,7 +175,7 @@ pub fn train_new(
     check_shards(&cfg, shards)?;
     check_run(&cfg, shards)?;
     let created = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
+    atomicfile::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
     let result = record_failure(&rd, start_new(&rd, cfg, shards, opts, observer));
     if result.is_err() && !rd.state().exists() {
         // Failed before the first checkpoint (bad ids in the validation
@@ -510,7 +510,7 @@ impl<'a> Loop<'a> {
     /// without it is incomplete.
     fn snapshot(&mut self, wall: f64) -> Result<()> {
         let dir = self.dir.snapshot(self.state.step);
-        std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { path: dir.clone(), source })?;
+        atomicfile::create_dir_all(&dir).map_err(|source| RunError::Io { path: dir.clone(), source })?;
         let mut state = self.state.clone();
         state.wall_s = wall;
         checkpoint::save_checkpoint(&dir, &self.layout, &self.params, &self.opt, &BTreeMap::new())?;

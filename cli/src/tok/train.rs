@@ -204,7 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 // The spill directory goes beside the output: make sure its
                 // parent exists (as saving would).
                 if let Some(dir) = &limit.spill_dir {
-                    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+                    atomicfile::create_dir_all(dir).with_context(|| dir.display().to_string())?;
                 }
                 let (toks, stats) =
                     dataset::train_bpe_ladder_limited(&docs, &config, sizes, &limit, &mut progress)
@@ -243,7 +243,7 @@ fn save(
     if sizes.len() > 1 {
         // A ladder: one file per size in the output directory.
         let dir = &args.output;
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        atomicfile::create_dir_all(dir).with_context(|| dir.display().to_string())?;
         for (tok, &size) in toks.iter().zip(sizes) {
             let stem = format!("{}{size}", args.name.as_deref().unwrap_or("bpe"));
             let path = dir.join(format!("{stem}.json"));
