@@ -159,9 +159,12 @@ impl ShardSet {
                     .map_err(|e| Error::Tokenizer { path: path.clone(), source: e })?;
                 (tok, path)
             }
+            // No file: a pretrained tokenizer, by name only (a name is not
+            // looked up as a path in the current directory).
             None => {
                 let path = self.dir.join(MANIFEST_FILE);
-                let tok = Tokenizer::load(&info.name)
+                let tok = tokenizer::pretrained::load(&info.name)
+                    .unwrap_or_else(|| Err(tokenizer::Error::UnknownTokenizer { spec: info.name.clone() }))
                     .map_err(|e| Error::Tokenizer { path: path.clone(), source: e })?;
                 (tok, path)
             }

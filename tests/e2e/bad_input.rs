@@ -1092,6 +1092,8 @@ fn lm_eval_and_sample() {
             (&|r| edit(&r.join("config.json"), |b| b.truncate(b.len() / 2)), "config.json"),
             (&|r| std::fs::write(r.join("config.json"), BAD_UTF8).unwrap(), "config.json"),
             (&|r| std::fs::copy(&FIX.bpe, r.join("tokenizer.json")).map(drop).unwrap(), "tokenizer.json"),
+            // Missing, it is not looked for by name in the current directory.
+            (&|r| std::fs::remove_file(r.join("tokenizer.json")).unwrap(), "tokenizer.json: missing"),
             (
                 &|r| edit_json(&r.join("config.json"), |v| v["model"]["hidden"] = 32.into()),
                 "model.safetensors",

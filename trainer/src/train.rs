@@ -778,8 +778,20 @@ pub fn run_model(dir: &Path, cfg: &RunConfig) -> Result<model::checkpoint::Loade
 /// vocabulary it names.
 pub fn run_tokenizer(dir: &Path, cfg: &RunConfig) -> Result<Tokenizer> {
     let copy = RunDir::new(dir).tokenizer();
-    let tok =
-        if copy.exists() { Tokenizer::from_file(&copy)? } else { Tokenizer::load(&cfg.data.tokenizer_name)? };
+    // A run keeps a copy of a file tokenizer; only a pretrained one is
+    // loaded by name (a name like "char" is not looked up as a path in the
+    // current directory, where it could be anything).
+    let tok = if copy.exists() {
+        Tokenizer::from_file(&copy)?
+    } else {
+        tokenizer::pretrained::load(&cfg.data.tokenizer_name).ok_or_else(|| {
+            TrainError::Invalid(format!(
+                "{}: missing (the run was trained with tokenizer {}, which is not a pretrained one)",
+                copy.display(),
+                cfg.data.tokenizer_name
+            ))
+        })??
+    };
     if tok.content_hash() != cfg.data.tokenizer_hash {
         return Err(TrainError::Invalid(format!(
             "{}: the tokenizer ({}) is not the one the run was trained with ({})",
