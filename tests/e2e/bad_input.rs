@@ -964,8 +964,9 @@ fn lm_train() {
         }
     }
     // Sizes the machine cannot hold, refused with the figure.
-    for (flag, v) in [("--hidden", "100000"), ("--batch", "1000000000")] {
-        assert_clean_failure(train_cmd(&shards, dir, &[flag, v]), dir, "GiB of memory");
+    for (flag, v) in [("--hidden", "100000"), ("--batch", "1000000000"), ("--embed", "4294967297")] {
+        let line = assert_clean_failure(train_cmd(&shards, dir, &[flag, v]), dir, "GiB of memory");
+        assert!(line.contains(flag), "{line}");
     }
     // A window longer than the data.
     assert_clean_failure(train_cmd(&shards, dir, &["--seq", "50000"]), dir, "use a shorter sequence length");

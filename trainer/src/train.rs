@@ -417,9 +417,10 @@ pub fn check_memory(m: &ModelConfig, batch: usize, seq: usize) -> Result<()> {
         && need > have
     {
         return Err(TrainError::Invalid(format!(
-            "this model needs about {:.1} GiB of memory (H = {}, L = {}, V = {}, B = {} x T = {}) but the machine has \
-             {:.1} GiB: lower --hidden, --batch or --seq",
+            "this model needs about {:.1} GiB of memory (E = {}, H = {}, L = {}, V = {}, B = {} x T = {}) but the \
+             machine has {:.1} GiB: lower --embed, --hidden, --layers, --batch or --seq",
             need as f64 / (1u64 << 30) as f64,
+            m.embed,
             m.hidden,
             m.layers,
             m.vocab,
