@@ -313,6 +313,16 @@ impl Manifest {
                 ));
             }
         }
+        if self.split.rule != crate::split::RULE {
+            return Err(Error::mismatch(path, "split.rule", crate::split::RULE, &self.split.rule, None));
+        }
+        let f = self.split.val_fraction;
+        if !(0.0..1.0).contains(&f) {
+            return Err(Error::corrupt(
+                path,
+                format!("split.val_fraction is {f}; it must be at least 0 and below 1"),
+            ));
+        }
         if self.eot && self.eot_id.is_none() {
             return Err(Error::corrupt(path, "\"eot\" is true but \"eot_id\" is missing"));
         }
@@ -645,6 +655,36 @@ mod tests {
             err.ends_with("manifest.json: train tokens (the sum of its shards' counts): expected 25, found more than 2^64"),
             "{err}"
         );
+    }
+
+    /// The split the manifest records is the one toklab makes: another rule
+    /// or a fraction outside [0, 1) (hand-edited) is refused when loaded, not
+    /// carried into every run's record of its data.
+    #[test]
+    fn a_foreign_split_is_refused_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let mut m = sample();
+        m.split.rule = "other".into();
+        m.save(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("split.rule")
+                && err.contains("tail-fraction-to-next-newline")
+                && err.contains("other"),
+            "{err}"
+        );
+        for f in [5.0, -1.0, 1.0] {
+            let mut m = sample();
+            m.split.val_fraction = f;
+            m.save(&path).unwrap();
+            let err = Manifest::load(&path).unwrap_err().to_string();
+            assert!(err.contains("split.val_fraction"), "{f}: {err}");
+        }
+        let mut m = sample();
+        m.split.val_fraction = 0.0;
+        m.save(&path).unwrap();
+        assert!(Manifest::load(&path).is_ok());
     }
 
     /// A partial manifest of part `index` of `count` covering files `first..end`.

@@ -169,7 +169,10 @@ impl ShardSet {
                 (tok, path)
             }
         };
-        if tok.content_hash() != info.content_hash || tok.vocab_size() != info.vocab_size {
+        if tok.content_hash() != info.content_hash
+            || tok.vocab_size() != info.vocab_size
+            || tok.kind() != info.kind
+        {
             return Err(Error::mismatch(
                 path,
                 "tokenizer (the file next to the shards was changed?)",

@@ -769,6 +769,16 @@ fn tokenizer_and_shards_that_do_not_match() {
     let bpe_manifest = std::fs::read(FIX.bpe_shards.join("manifest.json")).unwrap();
     std::fs::write(shards.join("manifest.json"), bpe_manifest).unwrap();
     assert_clean_failure(tok(&["inspect", s(&shards)]), d.path(), "shards");
+    // The char shards' manifest saying their tokenizer is a BPE (the hash
+    // and size still those of the char file): it was accepted.
+    let d = case_dir(&[(&FIX.shards, "shards")]);
+    let shards = d.path().join("shards");
+    edit_json(&shards.join("manifest.json"), |v| v["tokenizer"]["kind"] = "bpe".into());
+    assert_clean_failure(
+        tok(&["inspect", s(&shards)]),
+        d.path(),
+        "tokenizer.json: tokenizer (the file next to the shards was changed?)",
+    );
 }
 
 // ------------------------------------------------------------------ kill -9 during tok encode
