@@ -79,7 +79,17 @@ fn walk(
     ancestors: &mut Vec<((u64, u64), PathBuf)>,
     seen: &mut HashSet<(u64, u64)>,
 ) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        // The OS says only "No such file or directory" for a link whose
+        // target is gone, of a path that is plainly there in a listing.
+        if e.kind() == std::io::ErrorKind::NotFound
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            io_err(path, std::io::Error::new(e.kind(), "a symbolic link to a missing file or directory"))
+        } else {
+            io_err(path, e)
+        }
+    })?;
     if meta.is_file() {
         if file_id(&meta).is_none_or(|id| seen.insert(id)) {
             out.push(Document { path: path.to_path_buf(), len: meta.len(), train_part: None });
@@ -220,6 +230,19 @@ mod tests {
     fn missing_path_is_named() {
         let err = list_files(&["/definitely/not/here"]).unwrap_err().to_string();
         assert!(err.contains("/definitely/not/here"), "{err}");
+    }
+
+    /// A link whose target is gone: the OS's "No such file or directory"
+    /// named a path the user could see in the listing.
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symlink_is_named_as_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::write(root.join("a.txt"), b"text").unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join("broken")).unwrap();
+        let err = list_files(&[root]).unwrap_err().to_string();
+        assert!(err.ends_with("broken: a symbolic link to a missing file or directory"), "{err}");
     }
 
     /// Issue 11 item 8: a directory link to an ancestor was followed until
