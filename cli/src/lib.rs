@@ -358,12 +358,17 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
         _ => (&t[..], 1.0),
     };
     let bad = || format!("bad count {s:?}: expected a number with an optional K, M or G suffix, e.g. 100M");
+    let too_big = || format!("bad count {s:?}: past the largest count, {}", u64::MAX);
     if let Ok(n) = num.parse::<u64>() {
-        return n.checked_mul(mult as u64).ok_or_else(bad);
+        return n.checked_mul(mult as u64).ok_or_else(too_big);
     }
+    let all_digits = !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit());
     let x: f64 = num.parse().map_err(|_| bad())?;
     let v = x * mult;
-    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > u64::MAX as f64 {
+    if all_digits || (v.is_finite() && v > u64::MAX as f64) {
+        return Err(too_big());
+    }
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 {
         return Err(bad());
     }
     Ok(v as u64)
@@ -529,6 +534,12 @@ mod tests {
         for bad in ["", "M", "1.5", "-3", "10X", "1e400"] {
             assert!(parse_count(bad).is_err(), "{bad}");
         }
+        // Too large is said as such, not as a malformed number.
+        for big in ["99999999999G", "99999999999999999999999", "1e30", "18446744073709551616"] {
+            let e = parse_count(big).unwrap_err();
+            assert!(e.ends_with("past the largest count, 18446744073709551615"), "{big}: {e}");
+        }
+        assert_eq!(parse_count("18446744073709551615"), Ok(u64::MAX));
     }
 
     #[test]
