@@ -19,10 +19,6 @@ pub struct Generated {
     pub bytes: u64,
 }
 
-/// Generates `n` tokens after `prompt` with the checkpoint in `run`, handing
-/// the text to `on_bytes` in whole characters as it comes (byte-level tokens
-/// can split one); `Break` stops early. Nothing is kept here beyond a split
-/// character, so any `n` streams in constant memory.
 /// The prompt's ids with `tok`: an error for an empty prompt or one the
 /// vocabulary cannot encode (a character outside a char vocabulary).
 pub(crate) fn prompt_ids(tok: &Tokenizer, prompt: &str) -> Result<Vec<TokenId>> {
@@ -33,6 +29,10 @@ pub(crate) fn prompt_ids(tok: &Tokenizer, prompt: &str) -> Result<Vec<TokenId>> 
     Ok(ids)
 }
 
+/// Generates `n` tokens after `prompt` with the checkpoint in `run`, handing
+/// the text to `on_bytes` in whole characters as it comes (byte-level tokens
+/// can split one); `Break` stops early. Nothing is kept here beyond a split
+/// character, so any `n` streams in constant memory.
 pub fn generate(
     run: &Path,
     prompt: &str,
