@@ -1245,29 +1245,14 @@ fn lm_experiment() {
     // written; outside the char vocabulary, refused once the tokenizers
     // exist and before any model trains (it used to fail after them all).
     assert_clean_failure(experiment(corpus, &["--prompt", ""]), dir, "the prompt");
-    let line =
-        assert_clean_failure_after_progress_anywhere(experiment(corpus, &["--prompt", "the kingdom ✓"]));
+    let line = assert_clean_failure_after_progress(
+        experiment(corpus, &["--prompt", "the kingdom ✓"]),
+        dir,
+        "the prompt",
+    );
     assert!(line.contains("the prompt") && line.contains("(vocabulary char)"), "{line}");
-    let trained: Vec<PathBuf> = walk(&out).into_iter().filter(|p| p.ends_with("config.json")).collect();
+    let trained: Vec<PathBuf> = snapshot(&out).into_keys().filter(|p| p.ends_with("config.json")).collect();
     assert!(trained.is_empty(), "runs were started: {trained:?}");
-}
-
-/// The one error line of a command that fails after writing some outputs.
-fn assert_clean_failure_after_progress_anywhere(mut cmd: Command) -> String {
-    let out = cmd.stdin(Stdio::null()).output().expect("the binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked") && out.status.code() == Some(1), "{cmd:?}: {stderr}");
-    stderr.lines().last().unwrap_or_default().to_string()
-}
-
-/// Every file under `dir` (none when it does not exist).
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
 }
 
 #[test]
