@@ -362,14 +362,17 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
     if let Ok(n) = num.parse::<u64>() {
         return n.checked_mul(mult as u64).ok_or_else(too_big);
     }
-    let all_digits = !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit());
-    let x: f64 = num.parse().map_err(|_| bad())?;
-    let v = x * mult;
-    if all_digits || (v.is_finite() && v > u64::MAX as f64) {
+    // Digits only, yet not a u64: too many of them.
+    if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
         return Err(too_big());
     }
+    let x: f64 = num.parse().map_err(|_| bad())?;
+    let v = x * mult;
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 {
         return Err(bad());
+    }
+    if v > u64::MAX as f64 {
+        return Err(too_big());
     }
     Ok(v as u64)
 }

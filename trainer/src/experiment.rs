@@ -274,9 +274,7 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<Outcome> {
         )));
     }
     check_sweep_early(plan)?;
-    if plan.sample.prompt.is_empty() {
-        return Err(TrainError::Prompt("give at least one character to start from".into()));
-    }
+    crate::sample::check_prompt(&plan.sample.prompt)?;
     let docs = dataset::corpus::list_files(&plan.corpus)?;
     let bytes = dataset::corpus::total_bytes(&docs);
     let out = &plan.out;

@@ -19,14 +19,19 @@ pub struct Generated {
     pub bytes: u64,
 }
 
+/// An empty prompt is refused: sampling needs a token to start from.
+pub(crate) fn check_prompt(prompt: &str) -> Result<()> {
+    if prompt.is_empty() {
+        return Err(TrainError::Prompt("give at least one character to start from".into()));
+    }
+    Ok(())
+}
+
 /// The prompt's ids with `tok`: an error for an empty prompt or one the
 /// vocabulary cannot encode (a character outside a char vocabulary).
 pub(crate) fn prompt_ids(tok: &Tokenizer, prompt: &str) -> Result<Vec<TokenId>> {
-    let ids = tok.encode_ordinary(prompt.as_bytes()).map_err(|e| TrainError::Prompt(e.to_string()))?;
-    if ids.is_empty() {
-        return Err(TrainError::Prompt("give at least one character to start from".into()));
-    }
-    Ok(ids)
+    check_prompt(prompt)?;
+    tok.encode_ordinary(prompt.as_bytes()).map_err(|e| TrainError::Prompt(e.to_string()))
 }
 
 /// Generates `n` tokens after `prompt` with the checkpoint in `run`, handing

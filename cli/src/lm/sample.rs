@@ -62,20 +62,22 @@ pub fn run(args: Args) -> Result<()> {
     // The prompt goes out with the first generated text, so a run, prompt
     // or setting that fails prints nothing to stdout.
     let mut prompt = (!args.no_prompt).then_some(args.prompt.as_bytes());
+    // The last byte written, for the terminal's newline below.
     let mut last = None;
+    let mut put = |out: &mut std::io::StdoutLock, b: &[u8]| {
+        last = b.last().copied().or(last);
+        out.write_all(b)
+    };
     generate(&args.run, &args.prompt, args.tokens, config, args.seed, |b| {
         if let Some(p) = prompt.take() {
-            out.write_all(p)?;
-            last = p.last().copied().or(last);
+            put(&mut out, p)?;
         }
-        out.write_all(b)?;
-        last = b.last().copied().or(last);
+        put(&mut out, b)?;
         out.flush()?;
         Ok(ControlFlow::Continue(()))
     })?;
     if let Some(p) = prompt.take() {
-        out.write_all(p)?;
-        last = p.last().copied().or(last);
+        put(&mut out, p)?;
     }
     // Piped or redirected, stdout gets exactly the prompt and the sample; a
     // terminal also gets a newline so that the shell's prompt starts a line.

@@ -159,9 +159,9 @@ pub struct LearnStats {
 ///
 /// Stops early when no pair is left or when the best pair occurs fewer than
 /// `min_frequency` times. Fails with [`Error::EmptyCorpus`] when no text was
-/// counted (no piece and no byte fed), and with [`Error::Cancelled`] when the observer breaks; the
-/// observer sees [`Stage::Merging`] with `done` = new tokens so far and
-/// `total` = `merges`, about every half percent.
+/// counted (no piece and no byte fed), and with [`Error::Cancelled`] when
+/// the observer breaks; the observer sees [`Stage::Merging`] with `done` =
+/// new tokens so far and `total` = `merges`, about every half percent.
 ///
 /// Ties between pairs of equal count go to the smaller pair `(a, b)` in id
 /// order (`a` first, then `b`), as in Hugging Face tokenizers, rustbpe and
