@@ -282,6 +282,20 @@ fn bad_input_gives_one_line_errors_and_no_files() {
         &["train", s(&corpus), "--vocab", "257", "--special", "a", "--special", "b", "-o", o],
         "--vocab 257",
     );
+    // The flag at fault is named, for BPE and char alike (it was reported
+    // under --vocab, or under the corpus with the token's id).
+    for kind in [["--vocab", "300"], ["--char", "--quiet"]] {
+        let mut args = vec!["train", s(&corpus)];
+        args.extend(kind);
+        fails(
+            &[&args[..], &["--special", "", "-o", o]].concat(),
+            "--special '': a special token cannot be empty",
+        );
+        fails(
+            &[&args[..], &["--special", "x", "--special", "y", "--special", "x", "-o", o]].concat(),
+            "--special \"x\": given twice",
+        );
+    }
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     fails(&["train", s(&empty), "--vocab", "300", "-o", o], "empty");

@@ -124,6 +124,16 @@ pub(crate) fn parse_pattern(s: &str) -> Result<Pattern, String> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.threads.init()?;
     let sizes = args.vocab.as_slice();
+    // Checked again by the trainers, whose messages name the vocabulary or
+    // the corpus; here so the flag at fault is named, before any reading.
+    for (i, s) in args.specials.iter().enumerate() {
+        if s.is_empty() {
+            anyhow::bail!("--special '': a special token cannot be empty");
+        }
+        if args.specials[..i].contains(s) {
+            anyhow::bail!("--special {s:?}: given twice");
+        }
+    }
     for (i, &v) in sizes.iter().enumerate() {
         // Checked again by the trainer; here so a large corpus is not read first.
         if v < 256 + args.specials.len() {
