@@ -272,15 +272,16 @@ impl Manifest {
     /// each split's token total equals the sum of its shards'.
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let version = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| Error::corrupt(path, format!("not valid JSON: {e}")))?
-            .get("format_version")
-            .and_then(|v| v.as_u64());
-        if version != Some(FORMAT_VERSION as u64) {
+        let json = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| Error::corrupt(path, format!("not valid JSON: {e}")))?;
+        let version = json.get("format_version");
+        if version.and_then(|v| v.as_u64()) != Some(FORMAT_VERSION as u64) {
             return Err(Error::mismatch(
                 path,
                 "manifest format_version",
                 FORMAT_VERSION,
+                // As written (a string "1" shows its quotes); "none" only
+                // when the field is missing.
                 version.map_or("none".to_string(), |v| v.to_string()),
                 Some("written by another version of toklab, or not a toklab shard manifest"),
             ));
@@ -581,6 +582,13 @@ mod tests {
         std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
         let err = Manifest::load(&path).unwrap_err().to_string();
         assert!(err.contains("format_version: expected 1, found 99"), "{err}");
+        // The wrong type is shown as written, not as a missing field.
+        std::fs::write(&path, r#"{"format_version": "1"}"#).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains(r#"format_version: expected 1, found "1""#), "{err}");
+        std::fs::write(&path, r#"{"version": 1}"#).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("format_version: expected 1, found none"), "{err}");
 
         let mut m = sample();
         m.splits.train.tokens = 26;
