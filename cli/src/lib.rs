@@ -377,6 +377,23 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// A softmax temperature: a number >= 0 (0: greedy) that an f32 holds.
+/// Parsed as f64 first, so `1e308` is refused as too large instead of
+/// reaching the sampler as infinity.
+pub fn parse_temperature(s: &str) -> Result<f32, String> {
+    let t: f64 = s.trim().parse().map_err(|_| format!("{s:?}: not a number"))?;
+    if t.is_nan() || t < 0.0 {
+        return Err(format!("{s:?}: must be a number >= 0 (0 is greedy)"));
+    }
+    // Rounded to the nearest f32; past f32::MAX by more than half a step
+    // that is infinity.
+    let f = t as f32;
+    if f.is_infinite() {
+        return Err(format!("{s:?}: past the largest temperature ({:e})", f32::MAX));
+    }
+    Ok(f)
+}
+
 /// [`parse_count`] for a count that must be at least 1.
 pub fn parse_positive_count(s: &str) -> Result<u64, String> {
     match parse_count(s)? {
@@ -526,6 +543,21 @@ macro_rules! errln {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temperatures() {
+        assert_eq!(parse_temperature("0"), Ok(0.0));
+        assert_eq!(parse_temperature("0.8"), Ok(0.8));
+        assert_eq!(parse_temperature("3.4028235e38"), Ok(f32::MAX));
+        // Beyond f32 (it used to become infinity and be echoed as `inf`).
+        for big in ["1e308", "3.5e38", "inf"] {
+            let e = parse_temperature(big).unwrap_err();
+            assert!(e.contains("past the largest temperature"), "{big}: {e}");
+        }
+        for bad in ["-1", "-0.5", "nan", "", "warm"] {
+            assert!(parse_temperature(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn counts_with_suffixes() {

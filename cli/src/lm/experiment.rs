@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, default_value_t = 400, value_name = "N")]
     pub sample_chars: usize,
     /// Sampling temperature.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, value_parser = crate::parse_temperature)]
     pub temperature: f32,
     /// Pretrained tokenizers to add to the table (tokens per character only).
     #[arg(long, value_delimiter = ',', default_value = "cl100k_base,o200k_base")]
@@ -104,12 +104,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     let pattern = tokenizer::Pattern::from_name(&args.pattern)
         .with_context(|| format!("--pattern: unknown pattern {:?}", args.pattern))?;
-    // Settings used only after training are checked before it.
-    anyhow::ensure!(
-        args.temperature.is_finite() && args.temperature >= 0.0,
-        "--temperature: must be a finite number >= 0, got {}",
-        args.temperature
-    );
+    // Settings used only after training are checked before it (the
+    // temperature by its parser).
     for name in args.reference.iter().filter(|n| *n != "none") {
         tokenizer::Tokenizer::load(name).with_context(|| format!("--reference {name}"))?;
     }

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub tokens: usize,
     /// Softmax temperature (0: greedy).
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, value_parser = crate::parse_temperature)]
     pub temperature: f32,
     /// Sample among the K most likely tokens only.
     #[arg(long, value_name = "K")]
