@@ -485,12 +485,18 @@ pub fn parse_args<C: clap::Parser>(prog: &str) -> Result<C, ExitCode> {
     });
     match parsed {
         Ok(c) => Ok(c),
-        Err(e)
-            if !e.use_stderr()
-                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
-        {
-            e.exit()
+        Err(e) if !e.use_stderr() => {
+            // `--help` and `--version` on stdout: a failed write (`> /dev/full`)
+            // is an error like any other output's; a closed pipe is not.
+            match e.print() {
+                Err(io) if io.kind() != std::io::ErrorKind::BrokenPipe => {
+                    crate::errln!("{prog}: <stdout>: {io}");
+                    Err(ExitCode::from(EXIT_FAILURE))
+                }
+                _ => Err(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_FAILURE))),
+            }
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
         Err(e) => {
             let text = e.render().to_string();
             let parts: Vec<&str> = text

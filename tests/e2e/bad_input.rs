@@ -1137,7 +1137,7 @@ fn lm_eval_and_sample() {
     // sample: numeric flags and a prompt outside the vocabulary.
     for (flag, values, expected) in [
         ("--tokens", &["-1", "nan", "99999999999999999999999"][..], "--tokens"),
-        ("--temperature", &["-1", "nan", "inf"][..], "temperature"),
+        ("--temperature", &["-1", "nan", "inf", "1e308"][..], "temperature"),
         ("--top-k", &["0", "-1", "nan", "99999999999999999999999"][..], "top-k"),
         ("--seed", &["-1", "nan", "99999999999999999999999"][..], "--seed"),
     ] {
@@ -1228,7 +1228,7 @@ fn lm_experiment() {
         ("--flops", &["0", "-1", "nan", "inf"][..], "--flops"),
         ("--val-fraction", &["0", "1", "-1", "nan"][..], "--val-fraction"),
         ("--sample-chars", &["-1", "nan", "99999999999999999999999"][..], "--sample-chars"),
-        ("--temperature", &["-1", "nan", "inf"][..], "--temperature"),
+        ("--temperature", &["-1", "nan", "inf", "1e308"][..], "--temperature"),
         ("--pattern", &["foo"][..], "--pattern"),
         ("--reference", &["no_such_tokenizer"][..], "no_such_tokenizer"),
         ("--hidden", &["0", "-1"][..], "hidden"),
@@ -1462,6 +1462,42 @@ fn closed_pipes_end_commands_without_a_panic() {
     assert_eq!(exit_with_closed_pipes(train_cmd(&shards, dir, &[]), dir, true, true), Some(0));
     let state = std::fs::read_to_string(dir.join("out/state.json")).unwrap();
     assert!(state.contains("finished"), "{state}");
+}
+
+/// A full stdout (`> /dev/full`) is an error with exit code 1 and a message
+/// naming stdout, for `--help` and `--version` too: those printed nothing
+/// and exited 0.
+#[test]
+fn a_full_stdout_is_an_error() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    }
+    let d = case_dir(&[(&FIX.chars, "chars.json")]);
+    let dir = d.path();
+    let chars = dir.join("chars.json");
+    let ids = dir.join("ids.txt");
+    std::fs::write(&ids, "1 2 3\n").unwrap();
+    let cases: [(Command, &str); 6] = [
+        (tok(&["--help"]), "tok --help"),
+        (tok(&["--version"]), "tok --version"),
+        (tok(&["train", "--help"]), "tok train --help"),
+        (lm(&["--help"]), "lm --help"),
+        (lm(&["train", "--help"]), "lm train --help"),
+        (tok(&["detokenize", "-t", s(&chars), s(&ids)]), "tok detokenize"),
+    ];
+    for (mut cmd, name) in cases {
+        let out = cmd
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::OpenOptions::new().write(true).open(full).unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name} > /dev/full: {err}");
+        assert!(err.contains("<stdout>") && err.lines().count() == 1, "{name} > /dev/full: {err:?}");
+    }
 }
 
 /// An output that is an input under any spelling, or inside an input
