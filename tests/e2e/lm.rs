@@ -39,6 +39,15 @@ fn a_char_model_learns_tinyshakespeare() {
     assert!(out.contains("finished at step 300"), "{out}");
     let eval: serde_json::Value = serde_json::from_str(&run_ok("lm", &["eval", r, "--json"])).unwrap();
     let loss = eval["val_loss"].as_f64().unwrap();
+    assert_eq!(eval["loss"], eval["val_loss"]);
+    assert_eq!(eval["split"], "val");
+    // On the train split the loss is not called a validation loss.
+    let train: serde_json::Value =
+        serde_json::from_str(&run_ok("lm", &["eval", r, "--json", "--split", "train"])).unwrap();
+    assert_eq!(train["split"], "train");
+    assert!(train.get("val_loss").is_none(), "{train}");
+    let train_loss = train["loss"].as_f64().unwrap();
+    assert!(train_loss.is_finite() && train_loss != loss, "{train}");
     eprintln!("val loss after 300 steps: {loss}");
     // From ln(65) = 4.17 nats; measured 2.12 after these 300 steps (threshold with margin).
     assert!(loss < 2.4, "val loss {loss} nats/token after 300 steps");

@@ -25,7 +25,8 @@ pub struct Args {
     /// Windows per batch (default: the run's).
     #[arg(long, value_name = "B")]
     pub batch: Option<usize>,
-    /// Print one JSON object: val_loss, bits_per_token, bits_per_char, bits_per_byte, tokens, chars, bytes.
+    /// Print one JSON object: split, step, loss (nats/token), bits_per_token, bits_per_char,
+    /// bits_per_byte, tokens, chars, bytes, nats (and val_loss, the same as loss, for the val split).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -39,8 +40,8 @@ pub fn run(args: Args) -> Result<()> {
     let (e, shards_dir) = (&r.eval, &r.shards);
     let loaded_step = r.step;
     if args.json {
-        let v = serde_json::json!({
-            "val_loss": e.val_loss,
+        let mut v = serde_json::json!({
+            "loss": e.val_loss,
             "bits_per_token": e.bits_per_token,
             "bits_per_char": e.bits_per_char,
             "bits_per_byte": e.bits_per_byte,
@@ -51,6 +52,11 @@ pub fn run(args: Args) -> Result<()> {
             "split": args.split,
             "step": loaded_step,
         });
+        // The key older scripts read, kept where it is true: on the train
+        // split the number is not a validation loss.
+        if split == Split::Val {
+            v["val_loss"] = e.val_loss.into();
+        }
         crate::outln!("{v}")?;
     } else {
         crate::outln!(
