@@ -602,6 +602,9 @@ fn remove_old_shards(dir: &Path, part: Option<Part>) -> Result<()> {
     let ours = |name: &str| match (parse_shard_name(name), part) {
         (Some(_), None) => true,
         (Some((_, Some(i))), Some(p)) => i == p.index,
+        // A whole encoding's shards: its manifest.json went above, so a part
+        // run makes them unusable too (they were kept, for a `*.bin` glob).
+        (Some((_, None)), Some(_)) => true,
         _ => manifest::is_part_manifest_name(name) && part.is_none(),
     };
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {

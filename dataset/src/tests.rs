@@ -323,6 +323,15 @@ fn reencoding_removes_stale_shards() {
     assert_eq!(few.splits.train.shards.len(), 1);
     assert_eq!(dir_files(&out), ["manifest.json", "tokenizer.json", "train_000000.bin", "val_000000.bin"]);
     ShardSet::open(&out).unwrap();
+    // A --part run over that whole encoding removes its manifest and, now,
+    // its shards (they stayed, for a reader globbing `*.bin`).
+    let part = EncodeConfig { part: Some(Part { index: 0, count: 2 }), ..small_config() };
+    encode(&docs, &out, &part, false).unwrap();
+    assert!(
+        dir_files(&out).iter().all(|f| f.contains("_p0") || f == "tokenizer.json"),
+        "{:?}",
+        dir_files(&out)
+    );
 }
 
 #[test]
