@@ -358,8 +358,9 @@ impl Manifest {
 /// file ranges tile the corpus. Totals are summed, shard lists concatenated
 /// in part order, text hashes recombined from the documents' digests (module
 /// docs), so the result equals what one unpartitioned run writes, shard file
-/// names aside. Returns the written manifest; the shard files themselves are
-/// checked by [`crate::ShardSet::open`].
+/// names aside. The shard files and the tokenizer copy are checked against
+/// the joined manifest ([`crate::ShardSet::with_manifest`]) before it is
+/// written, so a failed merge writes nothing. Returns the written manifest.
 pub fn merge_parts(dir: &Path) -> Result<Manifest> {
     let parts = find_part_manifests(dir)?;
     let (first_path, first) = parts.first().ok_or_else(|| {
@@ -400,9 +401,13 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
             }
         };
         same("tokenizer", first.tokenizer.describe(), m.tokenizer.describe())?;
-        same("token width", format!("{:?}", first.token_width), format!("{:?}", m.token_width))?;
-        same("split rule", format!("{:?}", first.split), format!("{:?}", m.split))?;
-        same("eot", format!("{:?}", first.eot_id), format!("{:?}", m.eot_id))?;
+        // As a user reads them (the flags that set them), not Rust's Debug.
+        let width = |m: &Manifest| format!("{}-bit ids", m.token_width.bytes() * 8);
+        let split = |m: &Manifest| format!("--val-fraction {} ({})", m.split.val_fraction, m.split.rule);
+        let eot = |m: &Manifest| m.eot_id.map_or("none (no --eot)".into(), |id| format!("id {id} (--eot)"));
+        same("token width", width(first), width(m))?;
+        same("split rule", split(first), split(m))?;
+        same("eot", eot(first), eot(m))?;
         same("shard_tokens", first.shard_tokens.to_string(), m.shard_tokens.to_string())?;
         same(
             "corpus",
@@ -489,6 +494,14 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
     }
     merged.splits.train.text_hash = combine_doc_hashes(&digests[0]);
     merged.splits.val.text_hash = combine_doc_hashes(&digests[1]);
+    // Every shard and the tokenizer copy are checked against the joined
+    // manifest before it is written: a failed merge leaves no manifest.json
+    // that looks complete.
+    let set = crate::ShardSet::with_manifest(dir, merged)?;
+    if set.manifest().tokenizer.file.is_some() {
+        set.tokenizer()?;
+    }
+    let merged = set.manifest().clone();
     merged.save(&dir.join(MANIFEST_FILE))?;
     Ok(merged)
 }

@@ -90,6 +90,15 @@ impl ShardSet {
             ));
         }
         let manifest = Manifest::load(&manifest_path)?;
+        Self::with_manifest(dir, manifest)
+    }
+
+    /// Validates the shard directory `dir` against `manifest` as [`Self::open`]
+    /// does, without reading `manifest.json`: `tok merge-manifests` checks
+    /// the joined manifest this way before writing it. Messages name
+    /// `dir/manifest.json`, the file the manifest is (or will be) saved as.
+    pub fn with_manifest(dir: &Path, manifest: Manifest) -> Result<ShardSet> {
+        let manifest_path = dir.join(MANIFEST_FILE);
         if let Some(p) = &manifest.part {
             return Err(Error::corrupt(
                 &manifest_path,

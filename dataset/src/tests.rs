@@ -116,12 +116,25 @@ fn small_config() -> EncodeConfig {
     }
 }
 
+/// A real tokenizer with [`Fake`]'s ids ("th" = 256, end-of-text 257), so
+/// that the copy `encode` writes beside the shards loads and matches the
+/// manifest (`tok merge-manifests` checks it). [`Fake`] still does the
+/// encoding: its chunk boundaries are what these tests rely on.
+fn fake_tokenizer() -> tokenizer::Tokenizer {
+    let bpe =
+        tokenizer::bpe::Bpe::from_merges(&[(u32::from(b't'), u32::from(b'h'))], tokenizer::Pattern::None)
+            .unwrap();
+    tokenizer::Tokenizer::from_bpe(bpe, vec![("<|eot|>".into(), EOT)], "fake").unwrap()
+}
+
 fn encode(docs: &[Document], out: &Path, config: &EncodeConfig, eot: bool) -> crate::Result<Manifest> {
+    let tok = fake_tokenizer();
+    assert_eq!(tok.vocab_size(), 258);
     encode_with(
         docs,
         &Fake,
-        info(258),
-        Some("{\"fake\": true}\n"),
+        TokenizerInfo { content_hash: tok.content_hash(), ..info(258) },
+        Some(&tok.to_json()),
         eot.then_some(EOT),
         out,
         config,
@@ -191,7 +204,7 @@ fn round_trip_counts_and_hashes() {
     assert!(m.splits.val.tokens > 0 && m.splits.train.shards.len() > 2);
     assert_eq!(m.corpus.files, 23);
     assert_eq!(Manifest::load(&out.join("manifest.json")).unwrap(), m);
-    assert_eq!(std::fs::read_to_string(out.join("tokenizer.json")).unwrap(), "{\"fake\": true}\n");
+    assert_eq!(std::fs::read_to_string(out.join("tokenizer.json")).unwrap(), fake_tokenizer().to_json());
     // Nothing else in the directory: no temporary files left.
     let n_shards = m.splits.train.shards.len() + m.splits.val.shards.len();
     assert_eq!(dir_files(&out).len(), n_shards + 2);
@@ -277,6 +290,39 @@ fn parts_merge_into_the_single_run() {
         assert_eq!(split_tokens(&whole_dir, split), split_tokens(&parted, split), "{split:?}");
     }
     assert_eq!(Manifest::load(&parted.join("manifest.json")).unwrap(), merged);
+
+    // A merge that fails writes no manifest.json (it was written first and
+    // the shards checked after): a shard missing, a stray shard, a changed
+    // tokenizer copy.
+    let manifest_path = parted.join("manifest.json");
+    let shard = parted.join(&merged.splits.val.shards[0].file);
+    let bytes = std::fs::read(&shard).unwrap();
+    std::fs::remove_file(&shard).unwrap();
+    std::fs::remove_file(&manifest_path).unwrap();
+    let err = manifest::merge_parts(&parted).unwrap_err().to_string();
+    assert!(err.contains(&merged.splits.val.shards[0].file) && err.contains("no such file"), "{err}");
+    assert!(!manifest_path.exists());
+    std::fs::write(&shard, &bytes).unwrap();
+    std::fs::write(parted.join("train_000000.bin"), &bytes).unwrap();
+    let err = manifest::merge_parts(&parted).unwrap_err().to_string();
+    assert!(err.contains("train_000000.bin: a shard file that manifest.json does not list"), "{err}");
+    assert!(!manifest_path.exists());
+    std::fs::remove_file(parted.join("train_000000.bin")).unwrap();
+    let tok_path = parted.join(manifest::TOKENIZER_FILE);
+    let tok_json = std::fs::read(&tok_path).unwrap();
+    let other = tokenizer::Tokenizer::from_bpe(
+        tokenizer::bpe::Bpe::from_merges(&[(u32::from(b'e'), u32::from(b'r'))], tokenizer::Pattern::None)
+            .unwrap(),
+        vec![("<|eot|>".into(), EOT)],
+        "fake",
+    )
+    .unwrap();
+    other.save(&tok_path).unwrap();
+    let err = manifest::merge_parts(&parted).unwrap_err().to_string();
+    assert!(err.contains("tokenizer (the file next to the shards was changed?)"), "{err}");
+    assert!(!manifest_path.exists());
+    std::fs::write(&tok_path, &tok_json).unwrap();
+    assert_eq!(manifest::merge_parts(&parted).unwrap(), merged);
 
     // A missing part is named.
     std::fs::remove_file(parted.join("manifest_p2.json")).unwrap();
