@@ -1370,14 +1370,42 @@ fn kill_9_during_train_then_resume_gives_the_same_model() {
 fn sigterm_during_train_saves_an_interrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut child =
-        lm(&["train", s(&FIX.shards), "-o", s(&run), "--steps", "1000000", "--eval-every", "0.05s"])
-            .args(["--hidden", "64", "--layers", "1", "--seq", "32", "--batch", "8", "-q", "--threads", "1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+    let child = lm(&["train", s(&FIX.shards), "-o", s(&run), "--steps", "1000000", "--eval-every", "0.05s"])
+        .args(["--hidden", "64", "--layers", "1", "--seq", "32", "--batch", "8", "-q", "--threads", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_sigterm_cancels(child, &run);
+    // The checkpoint loads: eval works on it.
+    let out = lm(&["eval", s(&run), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// SIGTERM during `lm experiment`'s training is a cancel as in `lm train`:
+/// exit 130 and "lm: cancelled" (it was exit 1 and "stopped before the end
+/// of its budget", which a script cannot tell from a failure).
+#[test]
+fn sigterm_during_experiment_is_a_cancel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("exp");
+    let child = lm(&["experiment", s(&FIX.corpus), "--vocab", "char", "-o", s(&out), "--reference", "none"])
+        .args(["--steps", "1000000", "--eval-every", "0.05s", "--hidden", "32", "--layers", "1"])
+        .args(["--seq", "16", "--batch", "4", "-q", "--threads", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_sigterm_cancels(child, &out.join("runs/char"));
+}
+
+/// Sends SIGTERM to `child` once `run/state.json` exists, and checks the
+/// cancel: exit 130, "lm: cancelled" last on stderr, the run marked
+/// interrupted with no temporary file left. The waits are bounded only to
+/// turn a hang into a failure, not to time anything.
+fn assert_sigterm_cancels(mut child: std::process::Child, run: &Path) {
     let start = std::time::Instant::now();
     while !run.join("state.json").exists() && start.elapsed().as_secs() < 120 {
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -1391,7 +1419,7 @@ fn sigterm_during_train_saves_an_interrupted_run() {
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("lm train did not stop after SIGTERM");
+            panic!("{} did not stop after SIGTERM", run.display());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -1402,13 +1430,10 @@ fn sigterm_during_train_saves_an_interrupted_run() {
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
     assert_eq!(state["status"], "interrupted");
-    for e in std::fs::read_dir(&run).unwrap() {
+    for e in std::fs::read_dir(run).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!name.contains(".tmp"), "{name} left in the run directory");
     }
-    // The checkpoint loads: eval works on it.
-    let out = lm(&["eval", s(&run), "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Runs `cmd` with its stdout and/or stderr a pipe whose reader is already

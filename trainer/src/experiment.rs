@@ -748,6 +748,11 @@ fn ensure_run(
 }
 
 fn finished(dir: &Path, state: &crate::run::RunState, observer: &mut dyn Observer) -> Result<()> {
+    if state.status == Status::Interrupted {
+        // Ctrl-C or SIGTERM: saved and resumable, and a cancel like any
+        // other (exit 130 from the CLI, as `lm train`), not a failure.
+        return Err(TrainError::Cancelled);
+    }
     if state.status != Status::Finished {
         return Err(TrainError::Invalid(format!(
             "{}: stopped before the end of its budget; run the experiment again to resume",
