@@ -211,6 +211,22 @@ fn experiment_runs_every_vocabulary_and_skips_finished_work() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success());
     assert!(err.contains("finished, kept") && err.contains("exists, kept"), "{err}");
+    // Other sample settings draw the samples again and keep the models (the
+    // old samples were kept, with exit 0).
+    let sample = out.join("runs/char/sample.txt");
+    let model = std::fs::read(out.join("runs/char/model.safetensors")).unwrap();
+    assert!(std::fs::read_to_string(&sample).unwrap().starts_with('\n'));
+    let mut prompted = args.to_vec();
+    prompted.extend(["--prompt", "ROMEO:", "--sample-chars", "20"]);
+    let redraw = e2e::run("lm", &prompted);
+    assert!(redraw.status.success(), "{}", String::from_utf8_lossy(&redraw.stderr));
+    let drawn = std::fs::read_to_string(&sample).unwrap();
+    assert!(drawn.starts_with("ROMEO:") && drawn.chars().count() == 6 + 20, "{drawn:?}");
+    assert_eq!(std::fs::read(out.join("runs/char/model.safetensors")).unwrap(), model);
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("ROMEO:"));
+    // The default settings again: the first sample comes back.
+    run_ok("lm", &args);
+    assert!(std::fs::read_to_string(&sample).unwrap().starts_with('\n'));
     // BPE learned from the train split only: the tokenizer is the one
     // `tok train --val-fraction` makes, and not the one of all the text.
     let own = tmp.path().join("own");

@@ -901,7 +901,10 @@ fn start_branch(trunk: &RunDir, step: u64, cfg: &RunConfig, bdir: &Path) -> Resu
     Ok(())
 }
 
-/// Writes `sample.txt` in the run directory.
+/// Writes `sample.txt` in the run directory, and beside it `sample.json`,
+/// the settings it was drawn with: a re-run with another `--prompt`,
+/// `--sample-chars`, `--temperature` or seed draws it again (it kept the
+/// old sample and exited 0).
 fn ensure_sample(
     plan: &Plan,
     force: bool,
@@ -910,10 +913,20 @@ fn ensure_sample(
     observer: &mut dyn Observer,
 ) -> Result<()> {
     let path = dir.join("sample.txt");
-    if path.exists() && !fresh && !force {
+    let settings_path = dir.join("sample.json");
+    let s = &plan.sample;
+    let settings = serde_json::json!({
+        "prompt": s.prompt,
+        "chars": s.chars,
+        "temperature": s.temperature,
+        "seed": s.seed,
+    });
+    let drawn_with = std::fs::read_to_string(&settings_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if path.exists() && drawn_with.as_ref() == Some(&settings) && !fresh && !force {
         return Ok(());
     }
-    let s = &plan.sample;
     let config = SamplingConfig { temperature: s.temperature, top_k: None };
     let mut text = s.prompt.as_bytes().to_vec();
     let mut chars = 0usize;
@@ -924,6 +937,8 @@ fn ensure_sample(
         Ok(if chars >= s.chars { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
     })?;
     crate::run::write_atomic(&path, &text)?;
+    // After the sample: interrupted between the two, the next run draws again.
+    crate::run::write_json(&settings_path, &settings)?;
     observer.event(Event::Sampled { path: &path });
     Ok(())
 }
