@@ -212,6 +212,18 @@ fn bpe_train_tokenize_detokenize_stats_export() {
     let tk = dir.path().join("ranks.tiktoken");
     ok(&["export", "-t", s(&out), "--format", "tiktoken", "-o", s(&tk)]);
     assert_eq!(std::fs::read_to_string(&tk).unwrap().lines().count(), 299);
+    // `-o -` is stdout, byte-identical to the file (it wrote a file named -).
+    let cwd = std::env::current_dir().unwrap();
+    for (format, file) in [("hf", &hf), ("tiktoken", &tk)] {
+        assert_eq!(
+            ok(&["export", "-t", s(&out), "--format", format, "-o", "-"]),
+            std::fs::read(file).unwrap()
+        );
+    }
+    assert!(!cwd.join("-").exists());
+    // A write error names the output once.
+    let err = fails(&["export", "-t", s(&out), "--format", "hf", "-o", s(dir.path())], "Is a directory");
+    assert_eq!(err.matches(s(dir.path())).count(), 1, "{err}");
 }
 
 #[test]
