@@ -377,6 +377,21 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// A model dimension (layers, hidden or embedding width): a whole number
+/// >= 1. Zero was refused only by the model's check, whose message named no
+/// flag (`--hidden 0` read "vocab (10), embed (0), hidden (0) ... must all
+/// be positive").
+pub fn parse_width(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(format!("{s:?}: must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(_) if !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("{s:?}: past the largest value, {}", usize::MAX))
+        }
+        Err(_) => Err(format!("{s:?}: not a whole number >= 1")),
+    }
+}
+
 /// A softmax temperature: a number >= 0 (0: greedy) that an f32 holds.
 /// Parsed as f64 first, so `1e308` is refused as too large instead of
 /// reaching the sampler as infinity.
@@ -549,6 +564,17 @@ macro_rules! errln {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn widths() {
+        assert_eq!(parse_width("1"), Ok(1));
+        assert_eq!(parse_width("512"), Ok(512));
+        assert_eq!(parse_width("0"), Err("\"0\": must be at least 1".into()));
+        assert!(parse_width("99999999999999999999999").unwrap_err().contains("past the largest value"));
+        for bad in ["-1", "nan", "", "1.5", "2k"] {
+            assert!(parse_width(bad).unwrap_err().contains("not a whole number >= 1"), "{bad}");
+        }
+    }
 
     #[test]
     fn temperatures() {

@@ -902,9 +902,9 @@ fn train_cmd(shards: &Path, dir: &Path, extra: &[&str]) -> Command {
 /// Every numeric flag of `lm train` at 0, negative, NaN and huge, where the
 /// value is refused: (flag, values, what the error says).
 const TRAIN_FLAGS: &[(&str, &[&str], &str)] = &[
-    ("--hidden", &["0", "-1", "nan", "99999999999999999999999"], "hidden"),
-    ("--layers", &["0", "-1", "nan", "99999999999999999999999"], "layers"),
-    ("--embed", &["0", "-1", "nan", "99999999999999999999999"], "embed"),
+    ("--hidden", &["0", "-1", "nan", "99999999999999999999999"], "--hidden"),
+    ("--layers", &["0", "-1", "nan", "99999999999999999999999"], "--layers"),
+    ("--embed", &["0", "-1", "nan", "99999999999999999999999"], "--embed"),
     ("--seq", &["0", "-1", "nan", "99999999999999999999999"], "seq"),
     ("--batch", &["0", "-1", "nan", "99999999999999999999999"], "batch"),
     ("--lr", &["0", "-1", "nan", "inf", "1e999"], "--lr"),

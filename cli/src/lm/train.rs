@@ -25,13 +25,13 @@ pub struct ModelArgs {
     #[arg(long, default_value = "lstm", value_parser = parse_cell)]
     pub cell: Cell,
     /// Recurrent layers.
-    #[arg(long, default_value_t = 2, value_name = "L")]
+    #[arg(long, default_value_t = 2, value_name = "L", value_parser = crate::parse_width)]
     pub layers: usize,
     /// Hidden width of every layer.
-    #[arg(long, default_value_t = 512, value_name = "H")]
+    #[arg(long, default_value_t = 512, value_name = "H", value_parser = crate::parse_width)]
     pub hidden: usize,
     /// Embedding width (default: the hidden width).
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", value_parser = crate::parse_width)]
     pub embed: Option<usize>,
     /// Tie the unembedding to the embedding (needs E == H).
     #[arg(long)]
