@@ -33,9 +33,7 @@ impl RunSummary {
     /// got far, which the table shows.
     pub fn load(path: &Path) -> Result<RunSummary> {
         let dir = RunDir::new(path);
-        if !path.is_dir() {
-            return Err(Error::Empty(format!("{}: no such run directory", path.display())));
-        }
+        trainer::run::check_run_dir(path).map_err(|e| Error::Empty(e.to_string()))?;
         let config = dir.read_config()?;
         let state = if dir.state().exists() { Some(dir.read_state()?) } else { None };
         let metrics = if dir.metrics().exists() { dir.read_metrics()? } else { Vec::new() };

@@ -1094,7 +1094,11 @@ fn lm_eval_and_sample() {
         let f = run.join("config.json");
         assert_clean_failure(lm(&[cmd, s(&f)]), dir, "config.json: is not a run directory (a file)");
         std::fs::create_dir_all(dir.join("empty")).unwrap();
-        assert_clean_failure(lm(&[cmd, s(&dir.join("empty"))]), dir, "config.json");
+        assert_clean_failure(
+            lm(&[cmd, s(&dir.join("empty"))]),
+            dir,
+            "empty: is not a run directory (no config.json",
+        );
         let cases: &[(&Damage, &str)] = &[
             (&|r| edit(&r.join("model.safetensors"), |b| b.truncate(b.len() / 2)), "model.safetensors"),
             (&|r| edit(&r.join("model.safetensors"), |b| b[..8].fill(0xff)), "model.safetensors"),
@@ -1182,6 +1186,9 @@ fn lm_compare() {
     // The same run twice, under two spellings of its path.
     let again = dir.join("run/../run");
     assert_clean_failure(lm(&["compare", s(&run), s(&again), "-o", s(&report)]), dir, "given twice");
+    // The directory that holds the runs, not a run (it read "config.json: No
+    // such file or directory").
+    assert_clean_failure(lm(&["compare", s(dir)]), dir, "is not a run directory (no config.json");
     let cases: &[(&Damage, &str)] = &[
         (&|r| std::fs::write(r.join("state.json"), "garbage").unwrap(), "state.json"),
         (&|r| edit(&r.join("config.json"), |b| b.truncate(b.len() / 2)), "config.json"),
@@ -1231,7 +1238,7 @@ fn lm_experiment() {
         ("--temperature", &["-1", "nan", "inf", "1e308"][..], "--temperature"),
         ("--pattern", &["foo"][..], "--pattern"),
         ("--reference", &["no_such_tokenizer"][..], "no_such_tokenizer"),
-        ("--hidden", &["0", "-1"][..], "hidden"),
+        ("--hidden", &["0", "-1"][..], "--hidden"),
         ("--seq", &["0", "-1"][..], "seq"),
         ("--batch", &["0", "-1"][..], "batch"),
         ("--lr", &["0", "nan"][..], "--lr"),

@@ -785,8 +785,12 @@ pub fn sweep_steps(
         let e = crate::train::flops_steps(c, flops_per_token, tokens_per_step);
         let step_flops = flops_per_token * tokens_per_step as f64;
         if i == 0 && e < MIN_SWEEP_STEPS {
+            // A budget under one step still trains one (rounded up): say
+            // what it buys, not "only 1 steps".
+            let buys =
+                if c < step_flops { "less than one step".to_string() } else { format!("only {e} steps") };
             return Err(TrainError::Invalid(format!(
-                "--flops {c:e}: only {e} steps of {tokens_per_step} tokens at {flops_per_token:.4e} FLOPs per token; \
+                "--flops {c:e}: {buys} of {tokens_per_step} tokens at {flops_per_token:.4e} FLOPs per token; \
                  the smallest budget needs at least {MIN_SWEEP_STEPS} steps ({:.2e} FLOPs)",
                 min_sweep_flops(flops_per_token, tokens_per_step)
             )));

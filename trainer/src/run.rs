@@ -337,10 +337,18 @@ impl RunDir {
 
 /// A run directory given on the command line exists and is a directory.
 pub fn check_run_dir(run: &Path) -> Result<(), crate::train::TrainError> {
-    if run.is_dir() {
+    if run.is_dir() && RunDir::new(run).config().exists() {
         return Ok(());
     }
-    let what = if run.exists() { "is not a run directory (a file)" } else { "no such run directory" };
+    let what = if run.is_dir() {
+        // `lm compare runs/` (the parent of the runs) read "runs/config.json:
+        // No such file or directory".
+        "is not a run directory (no config.json; `lm train -o DIR` and `lm experiment` make them)"
+    } else if run.exists() {
+        "is not a run directory (a file)"
+    } else {
+        "no such run directory"
+    };
     Err(crate::train::TrainError::Invalid(format!("{}: {what}", run.display())))
 }
 

@@ -217,6 +217,11 @@ fn budgets_too_small_or_too_close_are_refused_with_the_figure() {
     let fpt = flops_per_token(65);
     let e = experiment::sweep_steps(&[1e6], fpt, 64, 100).err().unwrap().to_string();
     assert!(e.contains("--flops 1e6") && e.contains("at least 10 steps"), "{e}");
+    // Under one step it says so (it said "only 1 steps"); a few steps are counted.
+    assert!(e.contains("--flops 1e6: less than one step of 64 tokens"), "{e}");
+    let step = fpt * 64.0;
+    let e = experiment::sweep_steps(&[3.0 * step], fpt, 64, 100).err().unwrap().to_string();
+    assert!(e.contains("only 3 steps of 64 tokens"), "{e}");
     let e = experiment::sweep_steps(&[1e9, 1e9 + 1.0], fpt, 64, 100).err().unwrap().to_string();
     assert!(e.contains("must increase"), "{e}");
     let e = experiment::sweep_steps(&[f64::NAN], fpt, 64, 100).err().unwrap().to_string();
