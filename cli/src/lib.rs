@@ -378,9 +378,9 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
 }
 
 /// A model dimension (layers, hidden or embedding width): a whole number
-/// >= 1. Zero was refused only by the model's check, whose message named no
-/// flag (`--hidden 0` read "vocab (10), embed (0), hidden (0) ... must all
-/// be positive").
+/// at least 1. Zero was refused only by the model's check, whose message
+/// named no flag (`--hidden 0` read "vocab (10), embed (0), hidden (0) ...
+/// must all be positive").
 pub fn parse_width(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(0) => Err(format!("{s:?}: must be at least 1")),

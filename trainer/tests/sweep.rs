@@ -239,7 +239,7 @@ fn budgets_no_vocabulary_size_can_save_are_refused_before_the_tokenizers() {
     let mut q = Quiet::default();
     let e = experiment::run(&plan(&corpus, &out, vec![1e5, 2e8]), &mut q).err().unwrap().to_string();
     assert!(
-        e.contains("--flops 1e5: only 1 steps")
+        e.contains("--flops 1e5: less than one step")
             && e.contains("vocabulary char at the fewest ids it can have, 1"),
         "{e}"
     );
