@@ -386,6 +386,18 @@ pub fn merge_parts(dir: &Path) -> Result<Manifest> {
         if p.index >= count {
             return Err(Error::mismatch(path, "part index", format!("< {count}"), p.index, None));
         }
+        // A copied or renamed file: the same part twice was merged as one
+        // (the later silently replacing the earlier) and counted as another.
+        let named = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if named != part_manifest_file(p.index) {
+            return Err(Error::mismatch(
+                path,
+                "part index",
+                format!("the index in the file name ({named})"),
+                p.index,
+                Some("a partial manifest was copied or renamed; re-encode that part"),
+            ));
+        }
         seen.insert(p.index, (path, m));
         let same = |what: &str, a: String, b: String| -> Result<()> {
             if a == b {
@@ -524,7 +536,7 @@ fn find_part_manifests(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
 }
 
 /// `manifest_p<digits>.json`.
-pub(crate) fn is_part_manifest_name(name: &str) -> bool {
+pub fn is_part_manifest_name(name: &str) -> bool {
     name.strip_prefix("manifest_p")
         .and_then(|r| r.strip_suffix(".json"))
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))

@@ -324,6 +324,16 @@ fn parts_merge_into_the_single_run() {
     std::fs::write(&tok_path, &tok_json).unwrap();
     assert_eq!(manifest::merge_parts(&parted).unwrap(), merged);
 
+    // A partial manifest copied under another part's name is refused (it
+    // replaced that part silently, and counted as one more).
+    let p3 = std::fs::read(parted.join("manifest_p3.json")).unwrap();
+    std::fs::copy(parted.join("manifest_p0.json"), parted.join("manifest_p3.json")).unwrap();
+    std::fs::remove_file(parted.join("manifest.json")).unwrap();
+    let err = manifest::merge_parts(&parted).unwrap_err().to_string();
+    assert!(err.contains("manifest_p3.json: part index: expected the index in the file name"), "{err}");
+    assert!(!parted.join("manifest.json").exists());
+    std::fs::write(parted.join("manifest_p3.json"), p3).unwrap();
+
     // A missing part is named.
     std::fs::remove_file(parted.join("manifest_p2.json")).unwrap();
     let err = manifest::merge_parts(&parted).unwrap_err().to_string();

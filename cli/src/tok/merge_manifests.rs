@@ -19,13 +19,12 @@ pub fn run(args: Args) -> Result<()> {
     let m = dataset::manifest::merge_parts(&args.dir)?;
     // Validate the shard files against the joined manifest.
     let set = ShardSet::open(&args.dir)?;
-    let parts = {
-        let mut n = 0;
-        for e in std::fs::read_dir(&args.dir)?.flatten() {
-            n += e.file_name().to_string_lossy().starts_with("manifest_p") as usize;
-        }
-        n
-    };
+    // The partial manifests merged (each checked to be named by its own
+    // index), not every file whose name starts like one.
+    let mut parts = 0;
+    for e in std::fs::read_dir(&args.dir)?.flatten() {
+        parts += dataset::manifest::is_part_manifest_name(&e.file_name().to_string_lossy()) as usize;
+    }
     crate::outln!("merged {parts} parts into {}", args.dir.join(dataset::manifest::MANIFEST_FILE).display())?;
     for split in [Split::Train, Split::Val] {
         let s = m.splits.get(split);
