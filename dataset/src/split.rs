@@ -35,7 +35,8 @@ pub fn check_fraction(val_fraction: f64) -> Result<()> {
     if (0.0..1.0).contains(&val_fraction) {
         Ok(())
     } else {
-        Err(Error::Config(format!("the validation fraction must be in [0, 1), got {val_fraction}")))
+        // Debug, not Display: 1e308 printed as a 309-digit number.
+        Err(Error::Config(format!("the validation fraction must be in [0, 1), got {val_fraction:?}")))
     }
 }
 
@@ -152,5 +153,7 @@ mod tests {
             let err = check_fraction(bad).unwrap_err().to_string();
             assert!(err.contains("[0, 1)"), "{err}");
         }
+        // Shown as written, not as 309 digits.
+        assert!(check_fraction(1e308).unwrap_err().to_string().ends_with("got 1e308"));
     }
 }

@@ -291,9 +291,16 @@ impl<R: Read> CountsReader<R> {
             });
         }
         if fixed[..8] != MAGIC {
+            // Printable ASCII as text, anything else as hex: a shard's
+            // header read as "\"��4\u{1}\u{1}\0\0\0\"".
+            let found = &fixed[..8];
+            let shown = if found.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+                format!("{:?}", String::from_utf8_lossy(found))
+            } else {
+                found.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+            };
             return Err(r.bad(format!(
-                "not a word-count file (magic {:?}, expected {:?}; hint: pass files written by `tok count`)",
-                String::from_utf8_lossy(&fixed[..8]),
+                "not a word-count file (magic {shown}, expected {:?}; hint: pass files written by `tok count`)",
                 String::from_utf8_lossy(&MAGIC)
             )));
         }
@@ -756,6 +763,14 @@ mod tests {
         };
         check(b"", "not a word-count file");
         check(b"TOKCOUNX\x01\0\0\0\0\0\0\0", "not a word-count file");
+        let mut b = bytes.clone();
+        b[7] = b'X';
+        check(&b, "not a word-count file (magic \"TOKCOUNX\"");
+        // A shard's header (llm.c magic 20240520, version 1) shows as hex.
+        let mut shard = 20240520i32.to_le_bytes().to_vec();
+        shard.extend_from_slice(&[1, 0, 0, 0]);
+        shard.resize(64, 0);
+        check(&shard, "not a word-count file (magic 88 d8 34 01 01 00 00 00, expected \"TOKCOUNT\"");
         let mut b = bytes.clone();
         b[0] = b'X';
         check(&b, "magic");
