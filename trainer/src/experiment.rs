@@ -925,9 +925,8 @@ fn ensure_sample(
         "temperature": s.temperature,
         "seed": s.seed,
     });
-    let drawn_with = std::fs::read_to_string(&settings_path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    // Missing or unreadable: draw again.
+    let drawn_with = crate::run::read_json::<serde_json::Value>(&settings_path).ok();
     if path.exists() && drawn_with.as_ref() == Some(&settings) && !fresh && !force {
         return Ok(());
     }
